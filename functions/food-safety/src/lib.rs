@@ -1,0 +1,71 @@
+//! food-safety: is this eating place certified safe?
+//!
+//! Citizens look up an establishment by name (diacritics optional) from the app, or text
+//! `ATTP <tên cơ sở>` to the SMS short code, and learn whether it holds a valid food-safety
+//! certificate (giấy chứng nhận cơ sở đủ điều kiện ATTP) and how many violations are on
+//! record. The province's registry imports establishments in bulk.
+//!
+//! Routes (base `/food-safety`):
+//!
+//! | method | path | who | module |
+//! |---|---|---|---|
+//! | GET | `/health` | anyone | here |
+//! | GET | `/establishments?q=&district=&limit=` | anyone | [`search`] |
+//! | GET | `/establishments/{id}` | anyone | [`establishment`] |
+//! | PUT | `/establishments` | admin | [`import`] |
+//! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
+//! | POST | `/selftest` | admin | [`civic::web::selftest`] |
+
+use bytes::Bytes;
+use civic::{Error, Lang, Platform};
+use http::{Method, Request, Response, StatusCode};
+
+pub mod establishment;
+pub mod import;
+pub mod model;
+pub mod search;
+pub mod sms;
+pub mod store;
+
+// The SDK macros generate the Wasm exports, which are `unsafe` by nature.
+#[cfg(target_os = "wasi")]
+#[allow(unsafe_code)]
+mod spin;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+#[allow(unsafe_code)]
+mod workers;
+
+/// Where this function's routes live.
+pub const BASE: &str = "/food-safety";
+
+/// The largest body any route accepts (the bulk import); the entry points stop reading
+/// past it. Each route applies its own, smaller cap as well.
+pub const MAX_BODY: usize = import::MAX_BODY;
+
+/// The function: one request in, one response out, on any platform.
+pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
+    let lang = Lang::from_headers(req.headers());
+    route(&req, env).await.unwrap_or_else(|e| e.into_response(lang))
+}
+
+async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    let segments = civic::web::segments(req.uri().path(), BASE).ok_or(Error::NotFound)?;
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (req.method(), segments.as_slice()) {
+        (&Method::GET, ["health"]) => health(env).await,
+        (&Method::GET, ["establishments"]) => search::get(req, env).await,
+        (&Method::PUT, ["establishments"]) => import::put(req, env).await,
+        (&Method::GET, ["establishments", id]) => establishment::get(id, env).await,
+        (&Method::POST, ["sms"]) => sms::post(req, env).await,
+        (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
+        (_, ["health" | "establishments" | "sms" | "selftest"] | ["establishments", _]) => Err(Error::MethodNotAllowed),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// GET /food-safety/health: 200 when the database answers.
+async fn health(env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    let rows = env.query(store::DB, "SELECT count(*) AS n FROM establishments", &[]).await?;
+    let n = rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
+    civic::web::json(StatusCode::OK, &serde_json::json!({"status": "ok", "establishments": n}))
+}

@@ -1,0 +1,279 @@
+//! POST /food-safety/sms
+//!
+//! The SMS gateway's webhook for the keyword `ATTP`. Body
+//! `{"id": "<message id>", "from": "84905123456", "to": "8188", "text": "ATTP pho ba hoa"}`,
+//! header `X-Signature: <lowercase hex HMAC-SHA256(sms_webhook_secret, raw body)>`, verified
+//! before the body is read. The message is stored before it is answered; a redelivery of the
+//! same id gets the same reply. Answers `200 {"reply": "<one SMS>"}`: at most 160 characters
+//! of printable ASCII, Vietnamese without diacritics.
+//!
+//! `ATTP <tên cơ sở>[, <quận/phường>]` names the best match with its certificate status
+//! (number and expiry when valid) and violation count, or lists the top matches when several
+//! fit alike; anything else gets a short help text.
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+use civic::text::{SMS_MAX, sms, words};
+use civic::{Error, Msg, Platform};
+use http::{Request, Response, StatusCode};
+use serde::Deserialize;
+
+use crate::model::CertificateStatus;
+use crate::search::{self, MAX_WORDS, area_key};
+use crate::store::{DB, Filter, Summary};
+
+/// The largest webhook body (bytes).
+pub const MAX_BODY: usize = 4 * 1024;
+pub const KEYWORD: &str = "attp";
+
+/// The gateway's message.
+#[derive(Debug, Deserialize)]
+pub struct Inbound {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub text: String,
+}
+
+pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    civic::web::check_size(req, MAX_BODY)?;
+    let secret = env.config("sms_webhook_secret").ok_or(Error::Config("sms_webhook_secret"))?;
+    let signature = req.headers().get("x-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !civic::auth::verify_hmac_sha256_hex(secret.as_bytes(), req.body(), signature) {
+        return Err(Error::Unauthorized);
+    }
+    let msg: Inbound = civic::web::read_json(req, MAX_BODY)?;
+    if msg.id.trim().is_empty() || msg.id.len() > 128 {
+        return Err(Error::BadRequest(Msg::new("Thiếu mã tin nhắn", "missing message id")));
+    }
+    let reply = match remember(env, &msg).await? {
+        Some(stored) => stored,
+        None => {
+            let reply = answer(env, &msg.text, &msg.to).await?;
+            env.execute(DB, "UPDATE sms_messages SET reply = ?1 WHERE id = ?2", &[reply.as_str().into(), msg.id.as_str().into()])
+                .await?;
+            reply
+        }
+    };
+    civic::web::json(StatusCode::OK, &serde_json::json!({"reply": reply}))
+}
+
+/// Stores the message unless this id was seen before; returns the stored reply of a
+/// message already answered.
+async fn remember(env: &impl Platform, msg: &Inbound) -> Result<Option<String>, Error> {
+    let received = env.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let inserted = env
+        .query(
+            DB,
+            "INSERT INTO sms_messages (id, sender, recipient, text, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+            &[msg.id.as_str().into(), msg.from.as_str().into(), msg.to.as_str().into(), msg.text.as_str().into(), received.into()],
+        )
+        .await?;
+    if !inserted.is_empty() {
+        return Ok(None);
+    }
+    let rows = env.query(DB, "SELECT reply FROM sms_messages WHERE id = ?1", &[msg.id.as_str().into()]).await?;
+    Ok(rows.first().map(|r| r.opt_str("reply")).transpose()?.flatten().map(str::to_owned))
+}
+
+/// A parsed `ATTP` command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Lookup { name: Vec<String>, place: Option<String> },
+    Help,
+}
+
+pub fn parse(text: &str) -> Command {
+    let trimmed = text.trim_start();
+    let (first, rest) = trimmed.split_once(char::is_whitespace).unwrap_or((trimmed, ""));
+    if words(first) != [KEYWORD] {
+        return Command::Help;
+    }
+    let (name, place) = rest.split_once(',').map_or((rest, None), |(n, p)| (n, Some(p)));
+    let mut name = words(name);
+    name.truncate(MAX_WORDS);
+    if name.is_empty() {
+        return Command::Help;
+    }
+    Command::Lookup { name, place: place.map(area_key).filter(|p| !p.is_empty()) }
+}
+
+fn help(short_code: &str) -> String {
+    let code = if short_code.chars().all(|c| c.is_ascii_digit()) && !short_code.is_empty() { short_code } else { "8188" };
+    sms(&format!("Tra cứu an toàn thực phẩm: soạn ATTP <tên cơ sở>[, <quận/phường>] gửi {code}. VD: ATTP Pho Ba Hoa, Hai Chau"))
+}
+
+fn dmy(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+fn violations_text(n: i64) -> String {
+    if n == 0 { "Không có vi phạm.".to_owned() } else { format!("Vi phạm: {n} lần.") }
+}
+
+fn status_text(s: &Summary, today: NaiveDate) -> String {
+    let cert = s.establishment.certificate.as_ref();
+    match (CertificateStatus::of(cert, today), cert) {
+        (CertificateStatus::Valid, Some(c)) => format!("GCN ATTP số {} còn hiệu lực đến {}.", c.number, dmy(c.expires)),
+        (CertificateStatus::Expired, Some(c)) => format!("GCN ATTP số {} ĐÃ HẾT HẠN từ {}.", c.number, dmy(c.expires)),
+        _ => "CHƯA CÓ GCN ATTP hợp lệ.".to_owned(),
+    }
+}
+
+/// One match in full: the address parts are dropped, least important first, until it fits.
+pub fn detail(s: &Summary, today: NaiveDate) -> String {
+    let e = &s.establishment;
+    let tail = format!("{} {}", status_text(s, today), violations_text(s.violations));
+    let places = [
+        format!("{}, {}, {}, {}", e.name, e.address, e.ward, e.district),
+        format!("{}, {}, {}", e.name, e.address, e.district),
+        format!("{}, {}", e.name, e.district),
+        e.name.clone(),
+    ];
+    for p in &places {
+        let text = civic::text::sms_within(&format!("{p}: {tail}"), usize::MAX);
+        if text.len() <= SMS_MAX {
+            return text;
+        }
+    }
+    // Even the name alone is too long: shorten the name, never the status.
+    let tail = sms(&tail);
+    let name = civic::text::sms_within(&e.name, SMS_MAX.saturating_sub(tail.len() + 2));
+    format!("{name}: {tail}")
+}
+
+fn short_status(s: &Summary, today: NaiveDate) -> &'static str {
+    match CertificateStatus::of(s.establishment.certificate.as_ref(), today) {
+        CertificateStatus::Valid => "còn hạn",
+        CertificateStatus::Expired => "hết hạn",
+        CertificateStatus::None => "chưa có GCN",
+    }
+}
+
+/// Several matches, as many as fit, then how to narrow down.
+pub fn list(matches: &[&Summary], total: i64, today: NaiveDate) -> String {
+    let head = format!("{total} cơ sở khớp:");
+    let foot = " Soạn ATTP <tên>, <quận> để xem chi tiết.";
+    let mut body = String::new();
+    for (i, s) in matches.iter().take(5).enumerate() {
+        let item = format!(" {}) {}, {}: {};", i + 1, s.establishment.name, s.establishment.district, short_status(s, today));
+        if civic::text::sms_within(&format!("{head}{body}{item}{foot}"), usize::MAX).len() > SMS_MAX && i > 0 {
+            break;
+        }
+        body.push_str(&item);
+    }
+    sms(&format!("{head}{body}{foot}"))
+}
+
+fn tier(score: i64) -> i64 {
+    (score + 50) / 100
+}
+
+/// The reply to one message.
+pub async fn answer(env: &impl Platform, text: &str, short_code: &str) -> Result<String, Error> {
+    let Command::Lookup { name, place } = parse(text) else {
+        return Ok(help(short_code));
+    };
+    let filter = Filter { words: name.clone(), district: None, place: place.clone() };
+    let (ranked, total) = search::find(env, &filter).await?;
+    let today = civic::web::vn_today(env.now());
+    Ok(match ranked.as_slice() {
+        [] => {
+            let wherein = place.map(|p| format!(" ở {p}")).unwrap_or_default();
+            sms(&format!("Không tìm thấy cơ sở \"{}\"{wherein}. Soạn ATTP <tên cơ sở>, <quận/phường>", name.join(" ")))
+        }
+        [(_, only)] => detail(only, today),
+        [(top, best), (second, _), ..] if tier(*top) > tier(*second) => detail(best, today),
+        many => list(&many.iter().map(|(_, s)| s).collect::<Vec<_>>(), total, today),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Certificate, Establishment};
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn place(name: &str, cert: Option<(&str, &str)>, violations: i64) -> Summary {
+        Summary {
+            establishment: Establishment {
+                id: "DN-1".into(),
+                name: name.into(),
+                address: "12 Trần Phú".into(),
+                ward: "Thạch Thang".into(),
+                district: "Hải Châu".into(),
+                province: "Đà Nẵng".into(),
+                kind: "restaurant".into(),
+                certificate: cert.map(|(number, expires)| Certificate {
+                    number: number.into(),
+                    issued: d("2020-01-01"),
+                    expires: d(expires),
+                    authority: "Ban Quản lý ATTP Đà Nẵng".into(),
+                }),
+                violations: Vec::new(),
+                lat: None,
+                lng: None,
+            },
+            name_folded: civic::text::fold(name),
+            violations,
+        }
+    }
+
+    #[test]
+    fn parse_table() {
+        let lookup = |n: &[&str], p: Option<&str>| Command::Lookup {
+            name: n.iter().map(|s| (*s).to_owned()).collect(),
+            place: p.map(str::to_owned),
+        };
+        let cases = [
+            ("ATTP pho ba hoa", lookup(&["pho", "ba", "hoa"], None)),
+            ("attp Phở Bà Hoa", lookup(&["pho", "ba", "hoa"], None)),
+            ("  Attp  Phở Bà Hoa , Quận Hải Châu", lookup(&["pho", "ba", "hoa"], Some("hai chau"))),
+            ("ATTP", Command::Help),
+            ("ATTP   ", Command::Help),
+            ("ATTP , Hai Chau", Command::Help),
+            ("HS 000.00.19.H57-241105-0012", Command::Help),
+            ("ATTPX pho", Command::Help),
+            ("", Command::Help),
+            ("xin chào", Command::Help),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text), want, "parse({text:?})");
+        }
+    }
+
+    #[test]
+    fn replies_are_one_ascii_sms() {
+        let today = d("2025-06-01");
+        let long_name = "Nhà hàng Hải sản Bé Mặn Tươi Sống Ngon Nhất Bờ Biển Mỹ Khê Đà Nẵng Chi Nhánh Số Hai";
+        let cases = [
+            place("Phở Bà Hoa", Some(("123/2024/ATTP-CNĐK", "2027-03-01")), 1),
+            place("Phở Bà Hoa", Some(("9/2019/ATTP", "2022-01-01")), 0),
+            place("Phở Bà Hoa", None, 3),
+            place(long_name, Some(("123/2024/ATTP-CNĐK", "2027-03-01")), 12),
+        ];
+        for s in &cases {
+            let text = detail(s, today);
+            assert!(text.len() <= SMS_MAX, "{} chars: {text}", text.len());
+            assert!(text.chars().all(|c| (' '..='~').contains(&c)), "{text}");
+        }
+        assert_eq!(
+            detail(&cases[0], today),
+            "Pho Ba Hoa, 12 Tran Phu, Thach Thang, Hai Chau: GCN ATTP so 123/2024/ATTP-CNDK con hieu luc den 01/03/2027. Vi pham: 1 lan."
+        );
+        assert!(detail(&cases[1], today).contains("DA HET HAN tu 01/01/2022"));
+        assert!(detail(&cases[2], today).contains("CHUA CO GCN ATTP"));
+        let long = detail(&cases[3], today);
+        assert!(long.contains("con hieu luc den 01/03/2027"), "status kept: {long}");
+        let many: Vec<&Summary> = cases.iter().collect();
+        let l = list(&many, 42, today);
+        assert!(l.starts_with("42 co so khop: 1) Pho Ba Hoa, Hai Chau: con han;"), "{l}");
+        assert!(l.len() <= SMS_MAX && l.ends_with("de xem chi tiet."), "{l}");
+        assert!(help("8188").len() <= SMS_MAX);
+        assert!(help("8188").contains("ATTP"));
+    }
+}

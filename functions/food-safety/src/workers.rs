@@ -1,0 +1,21 @@
+//! The Workers entry point: convert, build the platform, call [`crate::handle`].
+
+use bytes::Bytes;
+use civic::platform::workers::WorkersPlatform;
+use http_body_util::{BodyExt, Full, Limited};
+use worker::{Context, Env, HttpRequest, event};
+
+#[event(fetch)]
+async fn fetch(req: HttpRequest, env: Env, _ctx: Context) -> worker::Result<http::Response<Full<Bytes>>> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, crate::MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let lang = civic::Lang::from_headers(&parts.headers);
+            return Ok(civic::Error::PayloadTooLarge(crate::MAX_BODY).into_response(lang).map(Full::new));
+        }
+        Err(e) => return Err(worker::Error::RustError(format!("reading the request body: {e}"))),
+    };
+    let resp = crate::handle(http::Request::from_parts(parts, body), &WorkersPlatform::new(env)).await;
+    Ok(resp.map(Full::new))
+}

@@ -1,0 +1,172 @@
+//! Command-line arguments of `civic-host`.
+//!
+//! ```text
+//! civic-host [--manifest PATH] [--runtime-config PATH] [--listen ADDR] [--data DIR]
+//!            [--migrations DIR]
+//! ```
+//! Each flag also accepts `--flag=value`. Defaults: `spin.toml`; `runtime-config.toml` next to
+//! the manifest when that file exists; `127.0.0.1:3000`; `.data`; `<manifest dir>/migrations`.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use crate::app::Paths;
+
+/// Usage text for `--help`.
+pub const USAGE: &str = "\
+civic-host: serve a Spin application (spin.toml) locally on wasmtime, with SQLite databases
+
+USAGE:
+    civic-host [OPTIONS]
+
+OPTIONS:
+    --manifest PATH         Spin manifest [default: spin.toml]
+    --runtime-config PATH   Spin runtime config [default: runtime-config.toml next to the
+                            manifest, if it exists]
+    --listen ADDR           address to listen on [default: 127.0.0.1:3000]; port 0 picks a
+                            free port
+    --data DIR              directory of the SQLite files [default: .data]
+    --migrations DIR        migrations, one folder per database label
+                            [default: <manifest dir>/migrations]
+    -h, --help              print this help
+
+Application variables come from SPIN_VARIABLE_<NAME> environment variables, else their
+defaults in the manifest. When ready the host prints `Serving http://ADDR`, then one line per
+request: `METHOD PATH STATUS DURATIONus`.
+";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Run { paths: Paths, listen: SocketAddr },
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut manifest: Option<PathBuf> = None;
+    let mut runtime_config: Option<PathBuf> = None;
+    let mut listen: Option<String> = None;
+    let mut data: Option<PathBuf> = None;
+    let mut migrations: Option<PathBuf> = None;
+
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(Command::Help);
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let known = ["--manifest", "--runtime-config", "--listen", "--data", "--migrations"];
+        if !known.contains(&flag.as_str()) {
+            return Err(format!("unknown argument {arg:?}"));
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => args.next().ok_or_else(|| format!("{flag} needs a value"))?,
+        };
+        if value.is_empty() {
+            return Err(format!("{flag} needs a non-empty value"));
+        }
+        let slot_taken = match flag.as_str() {
+            "--manifest" => manifest.replace(value.into()).is_some(),
+            "--runtime-config" => runtime_config.replace(value.into()).is_some(),
+            "--listen" => listen.replace(value).is_some(),
+            "--data" => data.replace(value.into()).is_some(),
+            _ => migrations.replace(value.into()).is_some(),
+        };
+        if slot_taken {
+            return Err(format!("{flag} given twice"));
+        }
+    }
+
+    let manifest = manifest.unwrap_or_else(|| PathBuf::from("spin.toml"));
+    let manifest_dir = manifest_dir(&manifest);
+    let runtime_config = match runtime_config {
+        Some(p) => Some(p),
+        None => {
+            let next_to = manifest_dir.join("runtime-config.toml");
+            next_to.is_file().then_some(next_to)
+        }
+    };
+    let listen = parse_listen(listen.as_deref().unwrap_or("127.0.0.1:3000"))?;
+    Ok(Command::Run {
+        paths: Paths {
+            migrations: migrations.unwrap_or_else(|| manifest_dir.join("migrations")),
+            manifest,
+            runtime_config,
+            data: data.unwrap_or_else(|| PathBuf::from(".data")),
+        },
+        listen,
+    })
+}
+
+/// `IP:PORT`, or `name:PORT` resolved (first address).
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("--listen {s:?} is not an address like 127.0.0.1:3000"))
+}
+
+/// The directory of a manifest path (`.` for a bare file name).
+pub fn manifest_dir(manifest: &Path) -> PathBuf {
+    match manifest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let Ok(Command::Run { paths, listen }) = parse(args("")) else { panic!("parses") };
+        assert_eq!(paths.manifest, PathBuf::from("spin.toml"));
+        assert_eq!(paths.data, PathBuf::from(".data"));
+        assert_eq!(paths.migrations, PathBuf::from("./migrations"));
+        assert_eq!(listen, "127.0.0.1:3000".parse::<SocketAddr>().expect("addr"));
+    }
+
+    #[test]
+    fn flags() {
+        let Ok(Command::Run { paths, listen }) = parse(args(
+            "--manifest /app/spin.toml --runtime-config=/etc/rc.toml --listen 127.0.0.1:0 --data /d --migrations /m",
+        )) else {
+            panic!("parses")
+        };
+        assert_eq!(
+            paths,
+            Paths {
+                manifest: "/app/spin.toml".into(),
+                runtime_config: Some("/etc/rc.toml".into()),
+                data: "/d".into(),
+                migrations: "/m".into(),
+            }
+        );
+        assert_eq!(listen.port(), 0);
+        let Ok(Command::Run { paths, .. }) = parse(args("--manifest /nonexistent/spin.toml")) else { panic!("parses") };
+        assert_eq!(paths.migrations, PathBuf::from("/nonexistent/migrations"));
+        assert_eq!(paths.runtime_config, None);
+    }
+
+    #[test]
+    fn help_and_errors() {
+        assert_eq!(parse(args("--help")), Ok(Command::Help));
+        assert_eq!(parse(args("--data x -h")), Ok(Command::Help));
+        for bad in ["--nope", "--listen", "--listen nowhere", "--data a --data b", "stray", "--data="] {
+            assert!(parse(args(bad)).is_err(), "{bad:?}");
+        }
+    }
+}

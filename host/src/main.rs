@@ -1,0 +1,84 @@
+//! The `civic-host` binary: parse the command line, load the application, serve until SIGINT or
+//! SIGTERM. See `civic-host --help` and the library documentation.
+
+// Native program: measuring time with `Instant::now` is legitimate here (the workspace lint
+// is for code that runs on Cloudflare Workers).
+#![allow(clippy::disallowed_methods)]
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use civic_host::{app, cli, server};
+
+fn main() -> ExitCode {
+    let (paths, listen) = match cli::parse(std::env::args().skip(1)) {
+        Ok(cli::Command::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(cli::Command::Run { paths, listen }) => (paths, listen),
+        Err(e) => {
+            eprintln!("civic-host: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match run(paths, listen) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("civic-host: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(paths: app::Paths, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout();
+    let app = app::load(&paths, |name| std::env::var(name).ok(), &mut stdout)?;
+    app::spawn_epoch_ticker(&app.engine);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        {
+            let mut out = stdout.lock();
+            out.write_all(server::ready_message(&app, addr).as_bytes())?;
+            out.flush()?;
+        }
+        server::serve(Arc::new(app), listener, shutdown_signal()).await
+    });
+    println!("Shutting down");
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

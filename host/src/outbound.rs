@@ -1,0 +1,375 @@
+//! Outbound HTTP (`wasi:http/outgoing-handler`) limited to a component's
+//! `allowed_outbound_hosts`, with Spin's pattern syntax.
+//!
+//! An entry is `scheme://host[:port]`:
+//! - scheme: a name (`https`) or `*` for any;
+//! - host: a name or IP (`api.example.com`, `127.0.0.1`, `[::1]`), `*` for any, `*.example.com`
+//!   for any subdomain (not `example.com` itself), a CIDR range (`10.0.0.0/8`), or `self`
+//!   (Spin's relative self-requests, which never match an absolute URL here);
+//! - port: a number, a range `8000..8080` (end excluded), `*` for any; left out it means the
+//!   scheme's well-known port (80 for http, 443 for https).
+//!
+//! Entries may use `{{ variable }}` templates over application variables; they are resolved at
+//! start. An empty list allows nothing. A denied request fails with the wasi-http error code
+//! `HTTP-request-denied` (and a hint on stderr); allowed ones go to wasmtime-wasi-http's
+//! default sender.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Which schemes an entry allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SchemePattern {
+    Any,
+    Exact(String),
+}
+
+/// Which hosts an entry allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Any,
+    /// `*.example.com`, stored as `.example.com`.
+    Subdomain(String),
+    Exact(String),
+    Cidr(IpAddr, u8),
+    ToSelf,
+}
+
+/// Which ports an entry allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PortPattern {
+    Any,
+    Port(u16),
+    /// `start..end`, end excluded (as in Spin).
+    Range(u16, u16),
+}
+
+/// One parsed `allowed_outbound_hosts` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHost {
+    original: String,
+    scheme: SchemePattern,
+    host: HostPattern,
+    port: PortPattern,
+}
+
+impl fmt::Display for AllowedHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.original)
+    }
+}
+
+fn well_known_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        "postgres" => Some(5432),
+        "mysql" => Some(3306),
+        "redis" => Some(6379),
+        "mqtt" => Some(1883),
+        _ => None,
+    }
+}
+
+fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (ip, bits) = s.split_once('/')?;
+    let ip: IpAddr = ip.parse().ok()?;
+    let bits: u8 = bits.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((ip, bits))
+}
+
+fn in_cidr(net: IpAddr, bits: u8, ip: IpAddr) -> bool {
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+impl AllowedHost {
+    /// Parses one entry (templates already resolved).
+    pub fn parse(entry: &str) -> Result<AllowedHost, String> {
+        let url = entry.trim();
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("{url:?} does not contain a scheme (e.g., 'http://' or '*://')"))?;
+        let scheme_pat = if scheme == "*" {
+            SchemePattern::Any
+        } else if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphabetic()) {
+            SchemePattern::Exact(scheme.to_ascii_lowercase())
+        } else {
+            return Err(format!("{url:?}: scheme {scheme:?} must be letters only or '*'"));
+        };
+
+        // CIDR ranges contain a '/', so try them before looking for a path.
+        let (host_part, port_part) = if let Some(inner) = rest.strip_prefix('[') {
+            let (h, after) = inner.split_once(']').ok_or_else(|| format!("{url:?}: unclosed '['"))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p,
+                None if after.is_empty() || after == "/" => "",
+                None => return Err(format!("{url:?}: unexpected {after:?} after the IPv6 address")),
+            };
+            (h, port)
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) => (h, p),
+                None => (rest, ""),
+            }
+        };
+        let port_part = match port_part.split_once('/') {
+            Some((_, path)) if !path.is_empty() => return Err(format!("{url:?} has a path but is not allowed to")),
+            Some((p, _)) => p,
+            None => port_part,
+        };
+
+        let host_part = host_part.trim();
+        let host = if host_part == "*" {
+            HostPattern::Any
+        } else if host_part == "self" {
+            HostPattern::ToSelf
+        } else if let Some((ip, bits)) = parse_cidr(host_part) {
+            HostPattern::Cidr(ip, bits)
+        } else {
+            let host_part = host_part.trim_end_matches('/');
+            if host_part.contains('/') {
+                return Err(format!("{url:?}: hosts must not contain paths"));
+            }
+            if let Some(domain) = host_part.strip_prefix("*.") {
+                if domain.contains('*') || domain.is_empty() {
+                    return Err(format!("{url:?}: wildcards are allowed only as a leading '*.'"));
+                }
+                HostPattern::Subdomain(format!(".{}", domain.to_ascii_lowercase()))
+            } else if host_part.contains('*') {
+                return Err(format!("{url:?}: wildcards are allowed only as subdomains ('*.example.com')"));
+            } else if host_part.is_empty() {
+                return Err(format!("{url:?} has no host"));
+            } else {
+                HostPattern::Exact(host_part.to_ascii_lowercase())
+            }
+        };
+
+        let port = if port_part.is_empty() {
+            match well_known_port(scheme) {
+                Some(p) => PortPattern::Port(p),
+                None => {
+                    return Err(format!(
+                        "{url:?}: no port was provided and the scheme {scheme:?} has no well-known port"
+                    ));
+                }
+            }
+        } else if port_part == "*" {
+            PortPattern::Any
+        } else if let Some((a, b)) = port_part.split_once("..") {
+            let a = a.parse().map_err(|_| format!("{url:?}: port range {port_part:?} is not numeric"))?;
+            let b = b.parse().map_err(|_| format!("{url:?}: port range {port_part:?} is not numeric"))?;
+            PortPattern::Range(a, b)
+        } else {
+            PortPattern::Port(port_part.parse().map_err(|_| format!("{url:?}: port {port_part:?} is not a number"))?)
+        };
+
+        Ok(AllowedHost { original: entry.to_owned(), scheme: scheme_pat, host, port })
+    }
+
+    /// Whether a request to `scheme://host:port` is allowed by this entry.
+    pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let scheme_ok = match &self.scheme {
+            SchemePattern::Any => true,
+            SchemePattern::Exact(s) => s.eq_ignore_ascii_case(scheme),
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let host_ok = match &self.host {
+            HostPattern::Any => true,
+            HostPattern::Subdomain(suffix) => bare.to_ascii_lowercase().ends_with(suffix.as_str()),
+            HostPattern::Exact(h) => h.trim_start_matches('[').trim_end_matches(']').eq_ignore_ascii_case(bare),
+            HostPattern::Cidr(net, bits) => bare.parse().is_ok_and(|ip| in_cidr(*net, *bits, ip)),
+            HostPattern::ToSelf => false,
+        };
+        let port_ok = match self.port {
+            PortPattern::Any => true,
+            _ => match port.or_else(|| well_known_port(&scheme.to_ascii_lowercase())) {
+                None => false,
+                Some(p) => match self.port {
+                    PortPattern::Port(q) => p == q,
+                    PortPattern::Range(a, b) => (a..b).contains(&p),
+                    PortPattern::Any => true,
+                },
+            },
+        };
+        scheme_ok && host_ok && port_ok
+    }
+}
+
+/// A component's whole `allowed_outbound_hosts` list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedHosts(Vec<AllowedHost>);
+
+impl AllowedHosts {
+    /// Parses a list, expanding `{{ variable }}` templates against application variables.
+    pub fn parse(entries: &[String], app_vars: &BTreeMap<String, String>) -> Result<AllowedHosts, String> {
+        if entries.len() == 1 && entries[0] == "insecure:allow-all" {
+            return Err("'insecure:allow-all' is not allowed - use '*://*:*' to allow all outbound traffic".into());
+        }
+        entries
+            .iter()
+            .map(|e| {
+                let resolved = crate::variables::resolve_template(e, app_vars)?;
+                AllowedHost::parse(&resolved)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(AllowedHosts)
+    }
+
+    /// Whether any entry allows `scheme://host[:port]`.
+    pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        self.0.iter().any(|h| h.allows(scheme, host, port))
+    }
+
+    /// Whether an absolute request URI is allowed.
+    pub fn allows_uri(&self, uri: &http::Uri) -> bool {
+        match (uri.scheme_str(), uri.host()) {
+            (Some(scheme), Some(host)) => self.allows(scheme, host, uri.port_u16()),
+            _ => false,
+        }
+    }
+}
+
+/// The `wasi:http` hooks of one request's store: checks outbound requests against the
+/// component's allow list, then sends them the default way.
+pub struct OutboundHooks {
+    pub component: Arc<str>,
+    pub allowed: Arc<AllowedHosts>,
+}
+
+type SendResult = Result<
+    (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>),
+    HttpError,
+>;
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        drop(fut);
+        let uri = request.uri();
+        if !self.allowed.allows_uri(uri) {
+            let scheme = uri.scheme_str().unwrap_or("http");
+            let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+            eprintln!(
+                "component {:?} tried an HTTP request to {scheme}://{authority}, which is not allowed; \
+                 to allow it add \"{scheme}://{authority}\" to allowed_outbound_hosts of [component.{}]",
+                self.component, self.component
+            );
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(entries: &[&str]) -> AllowedHosts {
+        let entries: Vec<String> = entries.iter().map(|s| (*s).to_owned()).collect();
+        AllowedHosts::parse(&entries, &BTreeMap::new()).expect("entries parse")
+    }
+
+    /// (entries, scheme, host, port, allowed)
+    type Case<'a> = (&'a [&'a str], &'a str, &'a str, Option<u16>, bool);
+
+    #[test]
+    fn pattern_matching_table() {
+        let table: &[Case<'_>] = &[
+            (&["https://api.example.com"], "https", "api.example.com", None, true),
+            (&["https://api.example.com"], "https", "api.example.com", Some(443), true),
+            (&["https://api.example.com"], "https", "API.Example.com", None, true),
+            (&["https://api.example.com"], "http", "api.example.com", None, false),
+            (&["https://api.example.com"], "https", "api.example.com", Some(8443), false),
+            (&["https://api.example.com"], "https", "evil.com", None, false),
+            (&["https://api.example.com"], "https", "api.example.com.evil.com", None, false),
+            (&["https://api.example.com/"], "https", "api.example.com", None, true),
+            (&["http://127.0.0.1:8080"], "http", "127.0.0.1", Some(8080), true),
+            (&["http://127.0.0.1:8080"], "http", "127.0.0.1", Some(8081), false),
+            (&["http://127.0.0.1:8080"], "http", "127.0.0.1", None, false),
+            (&["http://localhost:*"], "http", "localhost", Some(12345), true),
+            (&["http://localhost:*"], "http", "localhost", None, true),
+            (&["http://localhost:*"], "https", "localhost", Some(1), false),
+            (&["http://localhost:*"], "http", "127.0.0.1", Some(1), false),
+            (&["https://*.example.com"], "https", "a.example.com", None, true),
+            (&["https://*.example.com"], "https", "a.b.example.com", None, true),
+            (&["https://*.example.com"], "https", "example.com", None, false),
+            (&["https://*.example.com"], "https", "badexample.com", None, false),
+            (&["*://*:*"], "http", "anything.test", Some(1), true),
+            (&["*://*:*"], "https", "10.1.2.3", None, true),
+            (&["*://api.example.com:443"], "http", "api.example.com", Some(443), true),
+            (&["http://10.0.0.0/8:*"], "http", "10.20.30.40", Some(9), true),
+            (&["http://10.0.0.0/8:*"], "http", "11.0.0.1", Some(9), false),
+            (&["http://[::1]:8080"], "http", "[::1]", Some(8080), true),
+            (&["http://[::1]"], "http", "[::1]", None, true),
+            (&["http://localhost:8000..8080"], "http", "localhost", Some(8000), true),
+            (&["http://localhost:8000..8080"], "http", "localhost", Some(8080), false),
+            (&["http://self"], "http", "self", None, false),
+            (&[], "https", "api.example.com", None, false),
+            (&["https://a.test", "http://b.test:81"], "http", "b.test", Some(81), true),
+            (&["https://a.test", "http://b.test:81"], "http", "a.test", None, false),
+        ];
+        for (entries, scheme, host, port, want) in table {
+            let got = hosts(entries).allows(scheme, host, *port);
+            assert_eq!(got, *want, "{entries:?} vs {scheme}://{host}:{port:?}");
+        }
+    }
+
+    #[test]
+    fn uris() {
+        let h = hosts(&["http://127.0.0.1:*"]);
+        let ok: http::Uri = "http://127.0.0.1:9999/x?y=1".parse().expect("uri");
+        let no: http::Uri = "https://127.0.0.1:9999/x".parse().expect("uri");
+        let rel: http::Uri = "/x".parse().expect("uri");
+        assert!(h.allows_uri(&ok));
+        assert!(!h.allows_uri(&no));
+        assert!(!h.allows_uri(&rel));
+    }
+
+    #[test]
+    fn bad_entries() {
+        for bad in [
+            "api.example.com",
+            "https://api.example.com/path",
+            "https://*.*.example.com",
+            "https://api*.example.com",
+            "ftp2://x.test:1",
+            "*://x.test",
+            "https://x.test:http",
+            "insecure:allow-all",
+        ] {
+            assert!(AllowedHosts::parse(&[bad.to_owned()], &BTreeMap::new()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn templates_resolve_against_app_variables() {
+        let vars: BTreeMap<String, String> = [("api_host".to_owned(), "api.example.com".to_owned())].into();
+        let h = AllowedHosts::parse(&["https://{{ api_host }}".to_owned()], &vars).expect("parses");
+        assert!(h.allows("https", "api.example.com", None));
+        assert!(AllowedHosts::parse(&["https://{{ nope }}".to_owned()], &vars).is_err());
+    }
+}

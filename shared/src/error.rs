@@ -1,0 +1,330 @@
+//! One error type for every function, mapped to an RFC 9457 `application/problem+json`
+//! response in exactly one place ([`Error::into_response`]).
+//!
+//! Titles and field messages are Vietnamese by default and English when the caller sends
+//! `Accept-Language: en`. Internal details ([`Error::Internal`]) are logged and never returned.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use serde::Serialize;
+
+/// The language of a response: Vietnamese unless the caller prefers English.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Vi,
+    En,
+}
+
+impl Lang {
+    /// Picks the language from `Accept-Language`: English when an `en` range is preferred
+    /// over any `vi` range (highest `q` wins, first listed wins ties), Vietnamese otherwise.
+    pub fn from_headers(headers: &HeaderMap) -> Lang {
+        let Some(value) = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Lang::Vi;
+        };
+        let mut best: Option<(f32, Lang)> = None;
+        for part in value.split(',') {
+            let mut pieces = part.trim().split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let lang = if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else if tag == "vi" || tag.starts_with("vi-") {
+                Lang::Vi
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::Vi, |(_, l)| l)
+    }
+
+    /// Chooses between a Vietnamese and an English text.
+    pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Vi => vi,
+            Lang::En => en,
+        }
+    }
+}
+
+/// A message in both languages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Msg {
+    pub vi: Cow<'static, str>,
+    pub en: Cow<'static, str>,
+}
+
+impl Msg {
+    pub fn new(vi: impl Into<Cow<'static, str>>, en: impl Into<Cow<'static, str>>) -> Msg {
+        Msg { vi: vi.into(), en: en.into() }
+    }
+    pub fn required() -> Msg {
+        Msg::new("Bắt buộc phải có", "is required")
+    }
+    pub fn invalid(vi: impl Into<Cow<'static, str>>, en: impl Into<Cow<'static, str>>) -> Msg {
+        Msg::new(vi, en)
+    }
+    pub fn too_long(max: usize) -> Msg {
+        Msg::new(format!("Dài quá {max} ký tự"), format!("longer than {max} characters"))
+    }
+    pub fn text(&self, lang: Lang) -> &str {
+        lang.pick(&self.vi, &self.en)
+    }
+}
+
+/// One invalid field of a request, named by its JSON path (`[3].certificate.expires`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: Msg,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: Msg) -> FieldError {
+        FieldError { field: field.into(), message }
+    }
+}
+
+/// Everything that can go wrong while handling a request.
+#[derive(Debug)]
+pub enum Error {
+    /// The body is not what the route accepts (not JSON, wrong shape). The detail is safe to show.
+    BadRequest(Msg),
+    /// Well-formed but invalid; every field error at once.
+    Validation(Vec<FieldError>),
+    /// Missing, malformed, expired or forged credentials.
+    Unauthorized,
+    /// Authenticated, but the role does not allow this.
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    /// The body is larger than the route's cap (bytes).
+    PayloadTooLarge(usize),
+    UnsupportedMediaType,
+    /// A required setting is missing; logged, shown as a 500.
+    Config(&'static str),
+    /// Anything else; the text is logged, never returned.
+    Internal(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::BadRequest(m) => write!(f, "bad request: {}", m.en),
+            Error::Validation(errs) => write!(f, "validation failed on {} field(s)", errs.len()),
+            Error::Unauthorized => f.write_str("unauthorized"),
+            Error::Forbidden => f.write_str("forbidden"),
+            Error::NotFound => f.write_str("not found"),
+            Error::MethodNotAllowed => f.write_str("method not allowed"),
+            Error::PayloadTooLarge(n) => write!(f, "payload larger than {n} bytes"),
+            Error::UnsupportedMediaType => f.write_str("unsupported media type"),
+            Error::Config(key) => write!(f, "missing configuration: {key}"),
+            Error::Internal(e) => write!(f, "internal error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<crate::platform::DbError> for Error {
+    fn from(e: crate::platform::DbError) -> Self {
+        Error::Internal(format!("database: {e}"))
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<ProblemField<'a>>,
+}
+
+#[derive(Serialize)]
+struct ProblemField<'a> {
+    field: &'a str,
+    message: &'a str,
+}
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// (type slug, Vietnamese title, English title)
+    fn describe(&self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Error::BadRequest(_) => ("bad-request", "Yêu cầu không hợp lệ", "Bad request"),
+            Error::Validation(_) => ("validation", "Dữ liệu không hợp lệ", "Invalid data"),
+            Error::Unauthorized => ("unauthorized", "Chưa xác thực", "Unauthorized"),
+            Error::Forbidden => ("forbidden", "Không có quyền", "Forbidden"),
+            Error::NotFound => ("not-found", "Không tìm thấy", "Not found"),
+            Error::MethodNotAllowed => (
+                "method-not-allowed",
+                "Phương thức không được hỗ trợ",
+                "Method not allowed",
+            ),
+            Error::PayloadTooLarge(_) => ("payload-too-large", "Dữ liệu gửi lên quá lớn", "Payload too large"),
+            Error::UnsupportedMediaType => (
+                "unsupported-media-type",
+                "Kiểu dữ liệu không được hỗ trợ",
+                "Unsupported media type",
+            ),
+            Error::Config(_) | Error::Internal(_) => ("internal", "Lỗi hệ thống", "Internal error"),
+        }
+    }
+
+    /// The one place an error becomes a response.
+    pub fn into_response(self, lang: Lang) -> Response<Bytes> {
+        let status = self.status();
+        if status.is_server_error() {
+            crate::log::error(&self.to_string());
+        }
+        let (slug, vi, en) = self.describe();
+        let kind = format!("/problems/{slug}");
+        let owned_detail: Option<String> = match &self {
+            Error::BadRequest(m) => Some(m.text(lang).to_owned()),
+            Error::PayloadTooLarge(n) => Some(match lang {
+                Lang::Vi => format!("Tối đa {n} byte"),
+                Lang::En => format!("At most {n} bytes"),
+            }),
+            Error::Unauthorized => Some(
+                lang.pick(
+                    "Cần mã xác thực (Bearer) hợp lệ",
+                    "A valid bearer token is required",
+                )
+                .to_owned(),
+            ),
+            _ => None,
+        };
+        let errors = match &self {
+            Error::Validation(list) => list
+                .iter()
+                .map(|e| ProblemField { field: &e.field, message: e.message.text(lang) })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let problem = Problem {
+            kind: &kind,
+            title: lang.pick(vi, en),
+            status: status.as_u16(),
+            detail: owned_detail.as_deref(),
+            errors,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut resp = Response::new(Bytes::from(body));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        resp.headers_mut().insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(match lang {
+                Lang::Vi => "vi",
+                Lang::En => "en",
+            }),
+        );
+        if matches!(self, Error::Unauthorized) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lang(v: &str) -> Lang {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_str(v).unwrap());
+        Lang::from_headers(&h)
+    }
+
+    #[test]
+    fn accept_language_table() {
+        let cases = [
+            ("en", Lang::En),
+            ("en-US,en;q=0.9", Lang::En),
+            ("vi", Lang::Vi),
+            ("vi-VN,vi;q=0.9,en;q=0.8", Lang::Vi),
+            ("en;q=0.5,vi;q=0.9", Lang::Vi),
+            ("fr", Lang::Vi),
+            ("fr,en;q=0.3", Lang::En),
+            ("", Lang::Vi),
+        ];
+        for (header, want) in cases {
+            assert_eq!(lang(header), want, "Accept-Language: {header}");
+        }
+        assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::Vi);
+    }
+
+    fn body(resp: &Response<Bytes>) -> serde_json::Value {
+        serde_json::from_slice(resp.body()).unwrap()
+    }
+
+    #[test]
+    fn validation_lists_every_field_in_the_chosen_language() {
+        let err = Error::Validation(vec![
+            FieldError::new("[0].name", Msg::required()),
+            FieldError::new("[2].lat", Msg::new("Ngoài khoảng", "out of range")),
+        ]);
+        let resp = err.into_response(Lang::En);
+        assert_eq!(resp.status(), 422);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let v = body(&resp);
+        assert_eq!(v["status"], 422);
+        assert_eq!(v["title"], "Invalid data");
+        assert_eq!(v["errors"][0]["field"], "[0].name");
+        assert_eq!(v["errors"][0]["message"], "is required");
+        assert_eq!(v["errors"][1]["message"], "out of range");
+    }
+
+    #[test]
+    fn internal_details_are_never_returned() {
+        let resp = Error::Internal("secret=hunter2 at db.rs:12".into()).into_response(Lang::Vi);
+        assert_eq!(resp.status(), 500);
+        let text = String::from_utf8(resp.body().to_vec()).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(body(&resp)["title"], "Lỗi hệ thống");
+    }
+
+    #[test]
+    fn unauthorized_challenges_for_a_bearer_token() {
+        let resp = Error::Unauthorized.into_response(Lang::Vi);
+        assert_eq!(resp.status(), 401);
+        assert_eq!(resp.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(body(&resp)["type"], "/problems/unauthorized");
+    }
+}

@@ -1,0 +1,18 @@
+//! `civic`: what every citizen-service function shares.
+//!
+//! - [`platform`]: the port to the runtime (SQL, config, clock, randomness, outbound HTTP)
+//!   with its Spin, Workers and native adapters;
+//! - [`auth`]: bearer JWT verification and webhook signature helpers;
+//! - [`error`]: one error type, rendered as RFC 9457 problem+json in Vietnamese or English;
+//! - [`text`]: Vietnamese text folding for search, and SMS rendering;
+//! - [`web`]: small helpers on `http` types (JSON responses, body caps, query strings).
+
+pub mod auth;
+pub mod error;
+pub mod log;
+pub mod platform;
+pub mod text;
+pub mod web;
+
+pub use error::{Error, FieldError, Lang, Msg, Result};
+pub use platform::Platform;

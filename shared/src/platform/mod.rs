@@ -1,0 +1,239 @@
+//! The platform port: everything a function may ask of its runtime.
+//!
+//! The same handler code runs on Spin ([`SpinPlatform`](spin::SpinPlatform)), on Cloudflare
+//! Workers ([`WorkersPlatform`](workers::WorkersPlatform)) and natively in tests
+//! ([`NativePlatform`](native::NativePlatform)).
+//!
+//! SQL is the SQLite dialect, per named database. There are no interactive transactions (D1
+//! has none): atomicity across statements comes from [`Platform::batch`], exactly-once from
+//! single conditional statements (`... ON CONFLICT DO NOTHING RETURNING ...`). Parameters
+//! are always bound, never formatted into SQL.
+//!
+//! ```
+//! use civic::platform::{native::{NativePlatform, block_on}, Platform, Value};
+//! let p = NativePlatform::in_memory(&["food"]);
+//! block_on(async {
+//!     p.execute("food", "CREATE TABLE t (n INTEGER)", &[]).await.unwrap();
+//!     p.execute("food", "INSERT INTO t VALUES (?1)", &[Value::from(7)]).await.unwrap();
+//!     let rows = p.query("food", "SELECT n FROM t", &[]).await.unwrap();
+//!     assert_eq!(rows.iter().next().unwrap().i64("n").unwrap(), 7);
+//! });
+//! ```
+
+use std::fmt;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+pub mod contract;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+#[cfg(target_os = "wasi")]
+pub mod spin;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub mod workers;
+
+/// A SQLite value, as bound to a parameter or read from a column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Integer(v)
+    }
+}
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Integer(v.into())
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::Integer(v.into())
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Integer(v.into())
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Real(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// A database error; its text is for logs, never for responses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbError(pub String);
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for DbError {}
+
+/// The result of a query: column names and rows of values in column order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
+        self.rows.iter().map(|values| Row { columns: &self.columns, values })
+    }
+    pub fn first(&self) -> Option<Row<'_>> {
+        self.iter().next()
+    }
+}
+
+/// One row, read by column name. Readers convert where SQLite itself would be loose: D1
+/// returns every number as a JavaScript number, so an integral `REAL` may come back as an
+/// integer and `f64` readers accept integers.
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'a> {
+    columns: &'a [String],
+    values: &'a [Value],
+}
+
+impl<'a> Row<'a> {
+    pub fn value(&self, column: &str) -> Result<&'a Value, DbError> {
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .and_then(|i| self.values.get(i))
+            .ok_or_else(|| DbError(format!("no column {column}")))
+    }
+    fn wrong(column: &str, want: &str, got: &Value) -> DbError {
+        DbError(format!("column {column}: expected {want}, found {got:?}"))
+    }
+    pub fn opt_i64(&self, column: &str) -> Result<Option<i64>, DbError> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Integer(i) => Ok(Some(*i)),
+            // D1 hands integers back as JavaScript numbers.
+            #[allow(clippy::cast_possible_truncation)]
+            Value::Real(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => Ok(Some(*f as i64)),
+            other => Err(Self::wrong(column, "integer", other)),
+        }
+    }
+    pub fn i64(&self, column: &str) -> Result<i64, DbError> {
+        self.opt_i64(column)?
+            .ok_or_else(|| DbError(format!("column {column}: unexpected NULL")))
+    }
+    pub fn opt_f64(&self, column: &str) -> Result<Option<f64>, DbError> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Real(f) => Ok(Some(*f)),
+            #[allow(clippy::cast_precision_loss)]
+            Value::Integer(i) => Ok(Some(*i as f64)),
+            other => Err(Self::wrong(column, "real", other)),
+        }
+    }
+    pub fn f64(&self, column: &str) -> Result<f64, DbError> {
+        self.opt_f64(column)?
+            .ok_or_else(|| DbError(format!("column {column}: unexpected NULL")))
+    }
+    pub fn opt_str(&self, column: &str) -> Result<Option<&'a str>, DbError> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Text(s) => Ok(Some(s.as_str())),
+            other => Err(Self::wrong(column, "text", other)),
+        }
+    }
+    pub fn str(&self, column: &str) -> Result<&'a str, DbError> {
+        self.opt_str(column)?
+            .ok_or_else(|| DbError(format!("column {column}: unexpected NULL")))
+    }
+    pub fn opt_blob(&self, column: &str) -> Result<Option<&'a [u8]>, DbError> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Blob(b) => Ok(Some(b.as_slice())),
+            other => Err(Self::wrong(column, "blob", other)),
+        }
+    }
+}
+
+/// One statement of a [`Platform::batch`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<String>, params: Vec<Value>) -> Statement {
+        Statement { sql: sql.into(), params }
+    }
+}
+
+/// Outbound HTTP failed (denied by the deployment, unreachable, malformed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchError(pub String);
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for FetchError {}
+
+/// What a function may ask of its runtime. Futures are not `Send`: Workers is single-threaded.
+#[allow(async_fn_in_trait)]
+pub trait Platform {
+    /// Runs a statement that returns rows (`SELECT`, or anything with `RETURNING`).
+    async fn query(&self, db: &str, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
+    /// Runs a statement and returns how many rows it changed.
+    async fn execute(&self, db: &str, sql: &str, params: &[Value]) -> Result<u64, DbError>;
+    /// Runs the statements in order, all or nothing: if one fails, none of them is kept.
+    /// Returns the rows of each statement (empty unless it returns rows).
+    async fn batch(&self, db: &str, statements: &[Statement]) -> Result<Vec<Rows>, DbError>;
+    /// A setting or secret by its `lower_snake_case` name; `None` when unset or empty.
+    fn config(&self, key: &str) -> Option<String>;
+    /// The wall clock.
+    fn now(&self) -> DateTime<Utc>;
+    /// Fills `buf` from the runtime's secure random source.
+    fn random_bytes(&self, buf: &mut [u8]);
+    /// Outbound HTTP, limited to the hosts the deployment allows.
+    async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError>;
+}

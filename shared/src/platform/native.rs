@@ -1,0 +1,401 @@
+//! `NativePlatform`: rusqlite databases, a config map, a settable clock. Used by unit and
+//! integration tests, by `cargo xtask up` to load demo data, and by the local host to apply
+//! migrations.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, params_from_iter};
+
+use super::{DbError, FetchError, Platform, Rows, Statement, Value};
+
+/// Opens a SQLite file the way every runtime here uses it: WAL, a busy timeout, foreign keys.
+pub fn open_db(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Applies `dir/NNNN_name.sql` files not yet recorded, in name order, each in its own
+/// transaction, and records them in `d1_migrations`, the table `wrangler d1 migrations` keeps,
+/// so a database file is migrated alike by every tool. Returns the names newly applied.
+pub fn migrate(conn: &mut Connection, dir: &Path) -> Result<Vec<String>, DbError> {
+    let err = |e: &dyn std::fmt::Display| DbError(format!("migrations in {}: {e}", dir.display()));
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS d1_migrations(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT UNIQUE,
+            applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+    )
+    .map_err(|e| err(&e))?;
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(err(&e)),
+    };
+    files.sort();
+    let mut applied = Vec::new();
+    for file in files {
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let done: bool = conn
+            .query_row("SELECT EXISTS(SELECT 1 FROM d1_migrations WHERE name = ?1)", [&name], |r| r.get(0))
+            .map_err(|e| err(&e))?;
+        if done {
+            continue;
+        }
+        let sql = std::fs::read_to_string(&file).map_err(|e| err(&e))?;
+        let tx = conn.transaction().map_err(|e| err(&e))?;
+        tx.execute_batch(&sql).map_err(|e| err(&format!("{name}: {e}")))?;
+        tx.execute("INSERT INTO d1_migrations (name) VALUES (?1)", [&name])
+            .map_err(|e| err(&e))?;
+        tx.commit().map_err(|e| err(&e))?;
+        applied.push(name);
+    }
+    Ok(applied)
+}
+
+/// Runs a future whose every await is ready at once (all `NativePlatform` futures are).
+/// For tests and tools; panics if the future would really wait.
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000_000 {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+    panic!("block_on: future never completed")
+}
+
+fn to_sql(v: &Value) -> SqlValue {
+    match v {
+        Value::Null => SqlValue::Null,
+        Value::Integer(i) => SqlValue::Integer(*i),
+        Value::Real(f) => SqlValue::Real(*f),
+        Value::Text(s) => SqlValue::Text(s.clone()),
+        Value::Blob(b) => SqlValue::Blob(b.clone()),
+    }
+}
+
+fn from_sql(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+/// Runs one statement on a connection, returning its rows (if any).
+pub fn run(conn: &Connection, sql: &str, params: &[Value]) -> rusqlite::Result<Rows> {
+    let mut stmt = conn.prepare(sql)?;
+    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let n = columns.len();
+    let mut out = Rows { columns, rows: Vec::new() };
+    let mut rows = stmt.query(params_from_iter(params.iter().map(to_sql)))?;
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            values.push(from_sql(row.get_ref(i)?));
+        }
+        out.rows.push(values);
+    }
+    Ok(out)
+}
+
+/// The native adapter of the platform port.
+pub struct NativePlatform {
+    dbs: HashMap<String, Mutex<Connection>>,
+    config: HashMap<String, String>,
+    now: Mutex<Option<DateTime<Utc>>>,
+    allowed_hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for NativePlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativePlatform").field("dbs", &self.dbs.keys()).finish_non_exhaustive()
+    }
+}
+
+impl NativePlatform {
+    fn with_dbs(dbs: HashMap<String, Mutex<Connection>>) -> NativePlatform {
+        NativePlatform { dbs, config: HashMap::new(), now: Mutex::new(None), allowed_hosts: Vec::new() }
+    }
+
+    /// Empty in-memory databases with the given labels.
+    ///
+    /// # Panics
+    /// If SQLite cannot open an in-memory database.
+    pub fn in_memory(labels: &[&str]) -> NativePlatform {
+        let dbs = labels
+            .iter()
+            .map(|l| {
+                let conn = Connection::open_in_memory().expect("in-memory sqlite");
+                ((*l).to_owned(), Mutex::new(conn))
+            })
+            .collect();
+        Self::with_dbs(dbs)
+    }
+
+    /// In-memory databases with `migrations/<label>/` applied.
+    pub fn in_memory_migrated(labels: &[&str], migrations: &Path) -> Result<NativePlatform, DbError> {
+        let p = Self::in_memory(labels);
+        for (label, conn) in &p.dbs {
+            let mut conn = conn.lock().map_err(|_| DbError("poisoned".into()))?;
+            migrate(&mut conn, &migrations.join(label))?;
+        }
+        Ok(p)
+    }
+
+    /// Database files `<dir>/<label>.db`, created if missing, with `migrations/<label>/` applied.
+    pub fn open_dir(dir: &Path, labels: &[&str], migrations: &Path) -> Result<NativePlatform, DbError> {
+        std::fs::create_dir_all(dir).map_err(|e| DbError(format!("{}: {e}", dir.display())))?;
+        let mut dbs = HashMap::new();
+        for label in labels {
+            let path = dir.join(format!("{label}.db"));
+            let mut conn = open_db(&path).map_err(|e| DbError(format!("{}: {e}", path.display())))?;
+            migrate(&mut conn, &migrations.join(label))?;
+            dbs.insert((*label).to_owned(), Mutex::new(conn));
+        }
+        Ok(Self::with_dbs(dbs))
+    }
+
+    #[must_use]
+    pub fn with_config(mut self, key: &str, value: &str) -> NativePlatform {
+        self.config.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Hosts outbound `fetch` may reach, as `host:port`.
+    #[must_use]
+    pub fn with_allowed_host(mut self, host_port: &str) -> NativePlatform {
+        self.allowed_hosts.push(host_port.to_owned());
+        self
+    }
+
+    /// Freezes the clock at `now` (until set again).
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        if let Ok(mut g) = self.now.lock() {
+            *g = Some(now);
+        }
+    }
+
+    fn conn(&self, db: &str) -> Result<std::sync::MutexGuard<'_, Connection>, DbError> {
+        self.dbs
+            .get(db)
+            .ok_or_else(|| DbError(format!("no such database: {db}")))?
+            .lock()
+            .map_err(|_| DbError("connection lock poisoned".into()))
+    }
+}
+
+fn db_err(e: rusqlite::Error) -> DbError {
+    DbError(e.to_string())
+}
+
+impl Platform for NativePlatform {
+    async fn query(&self, db: &str, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        run(&*self.conn(db)?, sql, params).map_err(db_err)
+    }
+
+    async fn execute(&self, db: &str, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let conn = self.conn(db)?;
+        run(&conn, sql, params).map_err(db_err)?;
+        Ok(conn.changes())
+    }
+
+    async fn batch(&self, db: &str, statements: &[Statement]) -> Result<Vec<Rows>, DbError> {
+        let mut conn = self.conn(db)?;
+        let tx = conn.transaction().map_err(db_err)?;
+        let mut out = Vec::with_capacity(statements.len());
+        for s in statements {
+            out.push(run(&tx, &s.sql, &s.params).map_err(db_err)?);
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(out)
+    }
+
+    fn config(&self, key: &str) -> Option<String> {
+        self.config.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+
+    #[allow(clippy::disallowed_methods)] // the native clock is the real one unless frozen
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+            .lock()
+            .ok()
+            .and_then(|g| *g)
+            .unwrap_or_else(|| DateTime::<Utc>::from(std::time::SystemTime::now()))
+    }
+
+    fn random_bytes(&self, buf: &mut [u8]) {
+        let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf));
+        assert!(ok.is_ok(), "no secure random source: {ok:?}");
+    }
+
+    async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
+        http1_fetch(&request, &self.allowed_hosts)
+    }
+}
+
+/// A small blocking HTTP/1.1 client (plain `http://` only) for native runs.
+fn http1_fetch(req: &http::Request<Bytes>, allowed: &[String]) -> Result<http::Response<Bytes>, FetchError> {
+    let uri = req.uri();
+    if uri.scheme_str() != Some("http") {
+        return Err(FetchError(format!("native fetch supports http:// only, not {uri}")));
+    }
+    let host = uri.host().ok_or_else(|| FetchError("no host".into()))?;
+    let port = uri.port_u16().unwrap_or(80);
+    let authority = format!("{host}:{port}");
+    if !allowed.iter().any(|a| a == &authority) {
+        return Err(FetchError(format!("outbound host not allowed: {authority}")));
+    }
+    let io = |e: std::io::Error| FetchError(format!("{authority}: {e}"));
+    let mut stream = TcpStream::connect(&authority).map_err(io)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(io)?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut head = format!("{} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-length: {}\r\n", req.method(), req.body().len());
+    for (k, v) in req.headers() {
+        if k != http::header::HOST && k != http::header::CONTENT_LENGTH && k != http::header::CONNECTION {
+            head.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap_or_default()));
+        }
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).map_err(io)?;
+    stream.write_all(req.body()).map_err(io)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(io)?;
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Result<http::Response<Bytes>, FetchError> {
+    let bad = |m: &str| FetchError(format!("malformed response: {m}"));
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no header end"))?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| bad("header not UTF-8"))?;
+    let mut body = &raw[split + 4..];
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("status line"))?;
+    let mut builder = http::Response::builder().status(status);
+    let mut chunked = false;
+    let mut length = None;
+    for line in lines {
+        let (k, v) = line.split_once(':').ok_or_else(|| bad("header line"))?;
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked") {
+            chunked = true;
+            continue;
+        }
+        if k.eq_ignore_ascii_case("content-length") {
+            length = v.parse::<usize>().ok();
+        }
+        builder = builder.header(k, v);
+    }
+    let body = if chunked {
+        let mut out = Vec::new();
+        loop {
+            let end = body.windows(2).position(|w| w == b"\r\n").ok_or_else(|| bad("chunk size"))?;
+            let size = std::str::from_utf8(&body[..end])
+                .ok()
+                .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
+                .ok_or_else(|| bad("chunk size"))?;
+            body = &body[end + 2..];
+            if size == 0 {
+                break;
+            }
+            let chunk = body.get(..size).ok_or_else(|| bad("short chunk"))?;
+            out.extend_from_slice(chunk);
+            body = body.get(size + 2..).ok_or_else(|| bad("chunk end"))?;
+        }
+        out
+    } else {
+        let n = length.unwrap_or(body.len()).min(body.len());
+        body[..n].to_vec()
+    };
+    builder.body(Bytes::from(body)).map_err(|e| bad(&e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::platform_contract_tests!(NativePlatform::in_memory(&["contract"]));
+
+    #[test]
+    fn migrations_apply_once_and_are_recorded() {
+        let dir = std::env::temp_dir().join(format!("civic-mig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("0001_a.sql"), "CREATE TABLE a (x INTEGER);").unwrap();
+        std::fs::write(dir.join("0002_b.sql"), "CREATE TABLE b (y TEXT);").unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut conn, &dir).unwrap(), ["0001_a.sql", "0002_b.sql"]);
+        assert!(migrate(&mut conn, &dir).unwrap().is_empty());
+        std::fs::write(dir.join("0003_bad.sql"), "CREATE TABLE c (; nonsense").unwrap();
+        assert!(migrate(&mut conn, &dir).is_err());
+        let n: i64 = conn.query_row("SELECT count(*) FROM d1_migrations", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2, "a failed migration is not recorded");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn settable_clock() {
+        let p = NativePlatform::in_memory(&[]);
+        let t = DateTime::parse_from_rfc3339("2025-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        p.set_now(t);
+        assert_eq!(p.now(), t);
+    }
+
+    #[test]
+    fn fetch_refuses_hosts_not_allowed() {
+        let p = NativePlatform::in_memory(&[]);
+        let req = http::Request::get("http://127.0.0.1:9/x").body(Bytes::new()).unwrap();
+        let err = block_on(p.fetch(req)).unwrap_err();
+        assert!(err.0.contains("not allowed"), "{err}");
+    }
+
+    #[test]
+    fn fetch_speaks_http1_to_a_real_server() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            // Read the whole request (head and body may arrive in separate segments).
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.ends_with(b"\r\n\r\nhi") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "client closed early");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let req = String::from_utf8_lossy(&seen).into_owned();
+            s.write_all(b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+            req
+        });
+        let p = NativePlatform::in_memory(&[]).with_allowed_host(&addr.to_string());
+        let req = http::Request::post(format!("http://{addr}/hook?x=1")).body(Bytes::from_static(b"hi")).unwrap();
+        let resp = block_on(p.fetch(req)).unwrap();
+        assert_eq!(resp.status(), 201);
+        assert_eq!(resp.headers()["x-a"], "b");
+        assert_eq!(resp.body().as_ref(), b"abcde");
+        let seen = server.join().unwrap();
+        assert!(seen.starts_with("POST /hook?x=1 HTTP/1.1\r\n"), "{seen}");
+        assert!(seen.ends_with("\r\n\r\nhi"), "{seen}");
+    }
+}

@@ -1,0 +1,129 @@
+//! `SpinPlatform`: spin-sdk 5 SQLite (`fermyon:spin/sqlite@2.0.0`), variables and outbound
+//! HTTP. Atomic batches run inside `BEGIN IMMEDIATE ... COMMIT` on one connection.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use spin_sdk::sqlite::{Connection, QueryResult, Value as SpinValue};
+
+use super::{DbError, FetchError, Platform, Rows, Statement, Value};
+
+/// The Spin adapter; build one per request.
+#[derive(Default)]
+pub struct SpinPlatform {
+    conns: RefCell<HashMap<String, Rc<Connection>>>,
+}
+
+impl std::fmt::Debug for SpinPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpinPlatform")
+    }
+}
+
+impl SpinPlatform {
+    pub fn new() -> SpinPlatform {
+        SpinPlatform::default()
+    }
+
+    fn conn(&self, db: &str) -> Result<Rc<Connection>, DbError> {
+        if let Some(c) = self.conns.borrow().get(db) {
+            return Ok(Rc::clone(c));
+        }
+        let conn = Rc::new(Connection::open(db).map_err(|e| DbError(format!("open {db}: {e}")))?);
+        self.conns.borrow_mut().insert(db.to_owned(), Rc::clone(&conn));
+        Ok(conn)
+    }
+}
+
+fn to_spin(v: &Value) -> SpinValue {
+    match v {
+        Value::Null => SpinValue::Null,
+        Value::Integer(i) => SpinValue::Integer(*i),
+        Value::Real(f) => SpinValue::Real(*f),
+        Value::Text(s) => SpinValue::Text(s.clone()),
+        Value::Blob(b) => SpinValue::Blob(b.clone()),
+    }
+}
+
+fn from_spin(v: SpinValue) -> Value {
+    match v {
+        SpinValue::Null => Value::Null,
+        SpinValue::Integer(i) => Value::Integer(i),
+        SpinValue::Real(f) => Value::Real(f),
+        SpinValue::Text(s) => Value::Text(s),
+        SpinValue::Blob(b) => Value::Blob(b),
+    }
+}
+
+fn rows(r: QueryResult) -> Rows {
+    Rows {
+        columns: r.columns,
+        rows: r.rows.into_iter().map(|row| row.values.into_iter().map(from_spin).collect()).collect(),
+    }
+}
+
+fn run(conn: &Connection, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+    let params: Vec<SpinValue> = params.iter().map(to_spin).collect();
+    conn.execute(sql, &params).map(rows).map_err(|e| DbError(e.to_string()))
+}
+
+impl Platform for SpinPlatform {
+    async fn query(&self, db: &str, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        run(&*self.conn(db)?, sql, params)
+    }
+
+    async fn execute(&self, db: &str, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let conn = self.conn(db)?;
+        run(&conn, sql, params)?;
+        let n = run(&conn, "SELECT changes() AS n", &[])?;
+        let n = n.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn batch(&self, db: &str, statements: &[Statement]) -> Result<Vec<Rows>, DbError> {
+        let conn = self.conn(db)?;
+        run(&conn, "BEGIN IMMEDIATE", &[])?;
+        let mut out = Vec::with_capacity(statements.len());
+        for s in statements {
+            match run(&conn, &s.sql, &s.params) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    // Keep the original error; a failed rollback leaves nothing more to do.
+                    let _ = run(&conn, "ROLLBACK", &[]);
+                    return Err(e);
+                }
+            }
+        }
+        if let Err(e) = run(&conn, "COMMIT", &[]) {
+            let _ = run(&conn, "ROLLBACK", &[]);
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    fn config(&self, key: &str) -> Option<String> {
+        spin_sdk::variables::get(key).ok().filter(|v| !v.is_empty())
+    }
+
+    #[allow(clippy::disallowed_methods)] // WASI clocks back SystemTime on wasm32-wasip2
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::<Utc>::from(std::time::SystemTime::now())
+    }
+
+    fn random_bytes(&self, buf: &mut [u8]) {
+        let len = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+        let bytes = wasi::random::random::get_random_bytes(len);
+        buf.copy_from_slice(&bytes[..buf.len()]);
+    }
+
+    async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
+        let request = request.map(|b| b.to_vec());
+        let resp: http::Response<Vec<u8>> = spin_sdk::http::send(request)
+            .await
+            .map_err(|e| FetchError(e.to_string()))?;
+        Ok(resp.map(Bytes::from))
+    }
+}

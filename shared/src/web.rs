@@ -1,0 +1,183 @@
+//! Small helpers on `http` types shared by every function: JSON responses, size-capped JSON
+//! bodies, query strings, path segments, the selftest route, and Vietnam's local time.
+
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Msg};
+use crate::platform::{Platform, contract};
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<Bytes>, Error> {
+    let body = serde_json::to_vec(value).map_err(|e| Error::Internal(format!("serialize: {e}")))?;
+    let mut resp = Response::new(Bytes::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(resp)
+}
+
+/// Refuses a body past `cap` bytes (413), by its declared length before anything is read
+/// and by its actual length.
+pub fn check_size(req: &Request<Bytes>, cap: usize) -> Result<(), Error> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) || req.body().len() > cap {
+        return Err(Error::PayloadTooLarge(cap));
+    }
+    Ok(())
+}
+
+/// Parses a JSON body after checking its size and media type.
+pub fn read_json<T: DeserializeOwned>(req: &Request<Bytes>, cap: usize) -> Result<T, Error> {
+    check_size(req, cap)?;
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(Error::UnsupportedMediaType);
+        }
+    }
+    serde_json::from_slice(req.body()).map_err(|e| {
+        Error::BadRequest(Msg::new(
+            format!("JSON không hợp lệ: {e}"),
+            format!("invalid JSON: {e}"),
+        ))
+    })
+}
+
+/// The decoded `name=value` pairs of the query string.
+pub fn query_pairs(req: &Request<Bytes>) -> Vec<(String, String)> {
+    req.uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// The first value of a query parameter.
+pub fn query_param(req: &Request<Bytes>, name: &str) -> Option<String> {
+    query_pairs(req).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// The path below `base` as segments, percent-decoded; `None` if the path is not under `base`.
+/// A trailing slash is ignored.
+pub fn segments(path: &str, base: &str) -> Option<Vec<String>> {
+    let rest = path.strip_prefix(base)?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    Some(
+        rest.split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect(),
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Asia/Ho_Chi_Minh: UTC+7 all year (no daylight saving).
+pub fn vietnam() -> FixedOffset {
+    FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| unreachable!())
+}
+
+/// Today's date in Vietnam.
+pub fn vn_today(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&vietnam()).date_naive()
+}
+
+/// `POST /<base>/selftest` (admin role): runs the platform's SQL contract checks
+/// ([`contract::CHECKS`]) against `db` on the runtime that serves the request.
+pub async fn selftest(req: &Request<Bytes>, env: &impl Platform, db: &str) -> Result<Response<Bytes>, Error> {
+    crate::auth::require_role(env, req.headers(), crate::auth::Role::Admin)?;
+    let results = contract::run_all(env, db).await;
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    let checks: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(name, r)| match r {
+            Ok(()) => serde_json::json!({"name": name, "ok": true}),
+            Err(e) => serde_json::json!({"name": name, "ok": false, "error": e}),
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &serde_json::json!({"passed": results.len() - failed, "failed": failed, "checks": checks}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_table() {
+        let cases: [(&str, &str, Option<&[&str]>); 7] = [
+            ("/food-safety", "/food-safety", Some(&[])),
+            ("/food-safety/", "/food-safety", Some(&[])),
+            ("/food-safety/establishments", "/food-safety", Some(&["establishments"])),
+            ("/food-safety/establishments/DN-1/", "/food-safety", Some(&["establishments", "DN-1"])),
+            ("/food-safety/establishments/a%20b", "/food-safety", Some(&["establishments", "a b"])),
+            ("/food-safetyx", "/food-safety", None),
+            ("/permits/x", "/food-safety", None),
+        ];
+        for (path, base, want) in cases {
+            let got = segments(path, base);
+            let want: Option<Vec<String>> = want.map(|w| w.iter().map(|s| (*s).to_owned()).collect());
+            assert_eq!(got, want, "segments({path:?})");
+        }
+    }
+
+    #[test]
+    fn percent_decode_is_total() {
+        for s in ["%", "%4", "%zz", "a%41", "%E1%BB%9F", "%%%"] {
+            let _ = percent_decode(s);
+        }
+        assert_eq!(percent_decode("a%41"), "aA");
+        assert_eq!(percent_decode("Ph%E1%BB%9F"), "Phở");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+
+    #[test]
+    fn body_caps() {
+        let big = Request::put("/x").body(Bytes::from(vec![b' '; 11])).unwrap();
+        assert!(matches!(check_size(&big, 10), Err(Error::PayloadTooLarge(10))));
+        let declared = Request::put("/x").header("content-length", "999999").body(Bytes::new()).unwrap();
+        assert!(matches!(check_size(&declared, 10), Err(Error::PayloadTooLarge(10))));
+        let ok = Request::put("/x").body(Bytes::from_static(b"[1]")).unwrap();
+        assert_eq!(read_json::<Vec<i32>>(&ok, 10).unwrap(), vec![1]);
+        let xml = Request::put("/x").header("content-type", "text/xml").body(Bytes::from_static(b"[1]")).unwrap();
+        assert!(matches!(read_json::<Vec<i32>>(&xml, 10), Err(Error::UnsupportedMediaType)));
+        let bad = Request::put("/x").body(Bytes::from_static(b"[1,")).unwrap();
+        assert!(matches!(read_json::<Vec<i32>>(&bad, 10), Err(Error::BadRequest(_))));
+    }
+
+    #[test]
+    fn vietnam_date_rolls_over_at_17_utc() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(vn_today(t("2025-03-01T16:59:59Z")).to_string(), "2025-03-01");
+        assert_eq!(vn_today(t("2025-03-01T17:00:00Z")).to_string(), "2025-03-02");
+    }
+}

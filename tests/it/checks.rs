@@ -1,0 +1,246 @@
+//! The HTTP checks, each run against both runtimes.
+
+use serde_json::{Value, json};
+
+use crate::harness::{Resp, SMS_SECRET, Server, get, request, sign, token};
+
+pub type Check = fn(&Server) -> Result<(), String>;
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+pub const FIXTURE: &str = include_str!("../data/establishments.json");
+
+pub fn bearer(roles: &[&str]) -> String {
+    format!("Bearer {}", token(roles, 600))
+}
+
+fn import(s: &Server, body: &str) -> Result<Resp, String> {
+    let auth = bearer(&["admin"]);
+    request(&s.addr, "PUT", "/food-safety/establishments", &[("authorization", &auth), ("content-type", "application/json")], body.as_bytes())
+}
+
+pub fn load_fixture(s: &Server) -> Result<(), String> {
+    let r = import(s, FIXTURE)?;
+    ensure!(r.status == 200, "import: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    ensure!(r.json()? == json!({"imported": 5}), "import answer {}", r.json()?);
+    Ok(())
+}
+
+pub fn sms(s: &Server, id: &str, text: &str) -> Result<Resp, String> {
+    let body = json!({"id": id, "from": "84905123456", "to": "8188", "text": text}).to_string();
+    let sig = sign(SMS_SECRET, body.as_bytes());
+    request(&s.addr, "POST", "/food-safety/sms", &[("x-signature", &sig), ("content-type", "application/json")], body.as_bytes())
+}
+
+fn is_problem(r: &Resp, status: u16) -> Result<Value, String> {
+    ensure!(r.status == status, "status {} (want {status}): {}", r.status, String::from_utf8_lossy(&r.body));
+    ensure!(r.header("content-type") == Some("application/problem+json"), "content-type {:?}", r.header("content-type"));
+    let v = r.json()?;
+    ensure!(v["status"] == status && v["title"].is_string() && v["type"].is_string(), "problem shape {v}");
+    Ok(v)
+}
+
+fn health(s: &Server) -> Result<(), String> {
+    let r = get(&s.addr, "/food-safety/health")?;
+    ensure!(r.status == 200 && r.json()?["status"] == "ok", "health: {} {:?}", r.status, r.json());
+    Ok(())
+}
+
+fn unknown_routes_are_404_and_wrong_methods_405(s: &Server) -> Result<(), String> {
+    is_problem(&get(&s.addr, "/food-safety/nope")?, 404)?;
+    is_problem(&request(&s.addr, "DELETE", "/food-safety/establishments", &[], b"")?, 405)?;
+    Ok(())
+}
+
+fn import_needs_an_admin_token(s: &Server) -> Result<(), String> {
+    let path = "/food-safety/establishments";
+    let body = FIXTURE.as_bytes();
+    is_problem(&request(&s.addr, "PUT", path, &[], body)?, 401)?;
+    let citizen = bearer(&["citizen"]);
+    is_problem(&request(&s.addr, "PUT", path, &[("authorization", &citizen)], body)?, 403)?;
+    let expired = format!("Bearer {}", token(&["admin"], -3600));
+    is_problem(&request(&s.addr, "PUT", path, &[("authorization", &expired)], body)?, 401)?;
+    let forged = {
+        let t = token(&["admin"], 600);
+        let (head_payload, _) = t.rsplit_once('.').unwrap_or((&t, ""));
+        format!("Bearer {head_payload}.AAAA")
+    };
+    is_problem(&request(&s.addr, "PUT", path, &[("authorization", &forged)], body)?, 401)?;
+    Ok(())
+}
+
+fn search_is_diacritic_and_case_insensitive(s: &Server) -> Result<(), String> {
+    load_fixture(s)?;
+    for q in ["pho%20ba%20hoa", "PHO%20BA%20HOA", "Ph%E1%BB%9F%20B%C3%A0%20Hoa", "phở+bà+hoa"] {
+        let r = get(&s.addr, &format!("/food-safety/establishments?q={q}"))?;
+        ensure!(r.status == 200, "q={q}: {}", r.status);
+        let v = r.json()?;
+        ensure!(v["total"] == 2, "q={q}: total {}", v["total"]);
+        let first = &v["results"][0];
+        ensure!(first["id"] == "DN-000123" && first["name"] == "Phở Bà Hoa", "q={q}: best match first: {v}");
+        ensure!(first["certificate_status"] == "valid" && first["violations"] == 1, "q={q}: {first}");
+        ensure!(first["certificate"]["number"] == "123/2024/ATTP-CNĐK", "{first}");
+        ensure!(v["results"][1]["certificate_status"] == "expired", "{v}");
+    }
+    let r = get(&s.addr, "/food-safety/establishments?q=pho%20ba%20hoa&district=son%20tra")?.json()?;
+    ensure!(r["total"] == 1 && r["results"][0]["id"] == "E2E-0002", "district filter: {r}");
+    let r = get(&s.addr, "/food-safety/establishments?q=bun%20cha%20ca")?.json()?;
+    ensure!(r["results"][0]["certificate_status"] == "none" && r["results"][0]["certificate"].is_null(), "{r}");
+    ensure!(r["results"][0]["violations"] == 2, "{r}");
+    let r = get(&s.addr, "/food-safety/establishments?district=Qu%E1%BA%ADn%20H%E1%BA%A3i%20Ch%C3%A2u&limit=2")?.json()?;
+    ensure!(r["total"] == 3 && r["results"].as_array().map(Vec::len) == Some(2), "district only, limit 2: {r}");
+    let r = get(&s.addr, "/food-safety/establishments?q=zzzz")?.json()?;
+    ensure!(r == json!({"results": [], "total": 0}), "no match: {r}");
+    let v = is_problem(&get(&s.addr, "/food-safety/establishments?limit=0")?, 422)?;
+    ensure!(v["errors"][0]["field"] == "limit", "{v}");
+    Ok(())
+}
+
+fn import_is_idempotent(s: &Server) -> Result<(), String> {
+    load_fixture(s)?;
+    let before = get(&s.addr, "/food-safety/establishments/DN-000123")?;
+    load_fixture(s)?;
+    let after = get(&s.addr, "/food-safety/establishments/DN-000123")?;
+    ensure!(before == after, "a second import changed the record");
+    let v = after.json()?;
+    ensure!(v["violations"].as_array().map(Vec::len) == Some(1), "violations kept once: {v}");
+    Ok(())
+}
+
+fn malformed_batch_names_index_and_field_and_stores_nothing(s: &Server) -> Result<(), String> {
+    let mut items: Vec<Value> = serde_json::from_str(FIXTURE).map_err(|e| e.to_string())?;
+    for (i, item) in items.iter_mut().enumerate() {
+        item["id"] = json!(format!("BAD-{i}"));
+    }
+    items[3]["certificate"]["expires"] = json!("2027-13-45");
+    items[4]["kind"] = json!(42);
+    let r = import(s, &Value::Array(items).to_string())?;
+    let v = is_problem(&r, 422)?;
+    let fields: Vec<&str> = v["errors"].as_array().map(|a| a.iter().filter_map(|e| e["field"].as_str()).collect()).unwrap_or_default();
+    ensure!(fields == ["[3].certificate.expires", "[4].kind"], "fields {fields:?}");
+    is_problem(&get(&s.addr, "/food-safety/establishments/BAD-0")?, 404)?;
+    let r = import(s, "[{\"id\": ")?;
+    is_problem(&r, 400)?;
+    Ok(())
+}
+
+fn full_record_and_localised_404(s: &Server) -> Result<(), String> {
+    load_fixture(s)?;
+    let v = get(&s.addr, "/food-safety/establishments/DN-000123")?.json()?;
+    ensure!(v["name"] == "Phở Bà Hoa" && v["province"] == "Đà Nẵng" && v["kind"] == "restaurant", "{v}");
+    ensure!(v["certificate_status"] == "valid" && v["lat"] == 16.0719, "{v}");
+    ensure!(v["violations"][0] == json!({"date": "2025-06-01", "description": "Không có sổ kiểm thực ba bước", "penalty_vnd": 5_000_000}), "{v}");
+    let vi = is_problem(&get(&s.addr, "/food-safety/establishments/NOPE-1")?, 404)?;
+    ensure!(vi["title"] == "Không tìm thấy", "{vi}");
+    let en = request(&s.addr, "GET", "/food-safety/establishments/NOPE-1", &[("accept-language", "en-US,en;q=0.9")], b"")?;
+    let en = is_problem(&en, 404)?;
+    ensure!(en["title"] == "Not found", "{en}");
+    Ok(())
+}
+
+fn sms_answers_in_one_ascii_sms(s: &Server) -> Result<(), String> {
+    load_fixture(s)?;
+    let one = |id: &str, text: &str| -> Result<String, String> {
+        let r = sms(s, id, text)?;
+        ensure!(r.status == 200, "sms {text:?}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        let reply = r.json()?["reply"].as_str().unwrap_or_default().to_owned();
+        ensure!(!reply.is_empty() && reply.len() <= 160, "{} chars: {reply}", reply.len());
+        ensure!(reply.chars().all(|c| (' '..='~').contains(&c)), "not printable ASCII: {reply}");
+        Ok(reply)
+    };
+    let reply = one("e2e-sms-1", "ATTP pho ba hoa, hai chau")?;
+    ensure!(reply.contains("Pho Ba Hoa") && reply.contains("123/2024/ATTP-CNDK") && reply.contains("01/03/2099"), "{reply}");
+    ensure!(reply.contains("con hieu luc") && reply.contains("Vi pham: 1"), "{reply}");
+    let reply = one("e2e-sms-2", "attp bún chả cá")?;
+    ensure!(reply.contains("Bun cha ca Ba Lu") && reply.contains("CHUA CO GCN") && reply.contains("Vi pham: 2"), "{reply}");
+    let reply = one("e2e-sms-3", "ATTP pho ba hoa")?;
+    ensure!(reply.starts_with("Pho Ba Hoa, 12 Tran Phu"), "exact name wins: {reply}");
+    let reply = one("e2e-sms-4", "ATTP ba")?;
+    ensure!(reply.contains("co so khop") && reply.contains("1)"), "several matches are listed: {reply}");
+    let help = one("e2e-sms-5", "xin chao")?;
+    ensure!(help.contains("ATTP") && help.contains("8188"), "{help}");
+    let again = one("e2e-sms-1", "ATTP pho ba hoa, hai chau")?;
+    ensure!(again.contains("Pho Ba Hoa"), "redelivery gets the stored reply: {again}");
+    Ok(())
+}
+
+fn sms_refuses_a_bad_signature(s: &Server) -> Result<(), String> {
+    let body = json!({"id": "e2e-forged", "from": "84905123456", "to": "8188", "text": "ATTP pho"}).to_string();
+    let wrong = sign("not-the-secret", body.as_bytes());
+    let r = request(&s.addr, "POST", "/food-safety/sms", &[("x-signature", &wrong)], body.as_bytes())?;
+    is_problem(&r, 401)?;
+    let r = request(&s.addr, "POST", "/food-safety/sms", &[], body.as_bytes())?;
+    is_problem(&r, 401)?;
+    let sig = sign(SMS_SECRET, body.as_bytes());
+    let tampered = body.replace("pho", "bun");
+    let r = request(&s.addr, "POST", "/food-safety/sms", &[("x-signature", &sig)], tampered.as_bytes())?;
+    is_problem(&r, 401)?;
+    Ok(())
+}
+
+fn bodies_are_capped(s: &Server) -> Result<(), String> {
+    let auth = bearer(&["admin"]);
+    let big = vec![b' '; 8 * 1024 * 1024 + 16];
+    let r = request(&s.addr, "PUT", "/food-safety/establishments", &[("authorization", &auth)], &big)?;
+    ensure!(r.status == 413, "8 MiB import: {}", r.status);
+    let sms_big = vec![b' '; 5000];
+    let sig = sign(SMS_SECRET, &sms_big);
+    let r = request(&s.addr, "POST", "/food-safety/sms", &[("x-signature", &sig)], &sms_big)?;
+    is_problem(&r, 413)?;
+    Ok(())
+}
+
+fn sql_contract_holds_on_this_runtime(s: &Server) -> Result<(), String> {
+    let auth = bearer(&["admin"]);
+    let r = request(&s.addr, "POST", "/food-safety/selftest", &[("authorization", &auth)], b"")?;
+    ensure!(r.status == 200, "selftest: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    let v = r.json()?;
+    ensure!(v["failed"] == 0 && v["passed"] == 8, "contract checks: {v}");
+    let citizen = bearer(&["citizen"]);
+    is_problem(&request(&s.addr, "POST", "/food-safety/selftest", &[("authorization", &citizen)], b"")?, 403)?;
+    Ok(())
+}
+
+pub const CHECKS: &[(&str, Check)] = &[
+    ("health", health),
+    ("unknown_routes_are_404_and_wrong_methods_405", unknown_routes_are_404_and_wrong_methods_405),
+    ("import_needs_an_admin_token", import_needs_an_admin_token),
+    ("search_is_diacritic_and_case_insensitive", search_is_diacritic_and_case_insensitive),
+    ("import_is_idempotent", import_is_idempotent),
+    ("malformed_batch_names_index_and_field_and_stores_nothing", malformed_batch_names_index_and_field_and_stores_nothing),
+    ("full_record_and_localised_404", full_record_and_localised_404),
+    ("sms_answers_in_one_ascii_sms", sms_answers_in_one_ascii_sms),
+    ("sms_refuses_a_bad_signature", sms_refuses_a_bad_signature),
+    ("bodies_are_capped", bodies_are_capped),
+    ("sql_contract_holds_on_this_runtime", sql_contract_holds_on_this_runtime),
+];
+
+/// The same requests to both runtimes give the same status and body.
+pub fn same_answers(spin: &Server, workers: &Server) -> Result<(), String> {
+    load_fixture(spin)?;
+    load_fixture(workers)?;
+    let gets = [
+        "/food-safety/establishments?q=pho%20ba%20hoa",
+        "/food-safety/establishments?district=hai%20chau&limit=3",
+        "/food-safety/establishments/DN-000123",
+        "/food-safety/establishments/E2E-0003",
+        "/food-safety/establishments/none",
+        "/food-safety/establishments?limit=x",
+    ];
+    for path in gets {
+        let (a, b) = (get(&spin.addr, path)?, get(&workers.addr, path)?);
+        ensure!(a.status == b.status && a.json()? == b.json()?, "{path}: spin {} {:?} / workers {} {:?}", a.status, a.json(), b.status, b.json());
+    }
+    for (i, text) in ["ATTP pho ba hoa", "ATTP ba", "ATTP nothing here", "hello"].iter().enumerate() {
+        let id = format!("parity-{i}");
+        let (a, b) = (sms(spin, &id, text)?, sms(workers, &id, text)?);
+        ensure!(a.status == b.status && a.json()? == b.json()?, "sms {text:?}: {:?} / {:?}", a.json(), b.json());
+    }
+    Ok(())
+}

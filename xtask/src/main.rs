@@ -1,0 +1,95 @@
+//! Project automation (the cargo-xtask pattern): `cargo xtask <command>`.
+//!
+//! - `up [--listen ADDR] [--data DIR] [--no-demo]`: build the Spin components, apply
+//!   migrations, load demo data into an empty data folder, serve on the local host.
+//! - `build`: both targets of every function, printing each artifact's raw and gzipped size.
+//! - `test`: every test: native unit and integration tests, and the end-to-end suite against
+//!   the local host and against `wrangler dev` (workerd).
+//! - `worker-build <function>`: worker-build with local wasm-bindgen, wasm-opt and esbuild
+//!   (wrangler.toml's build command).
+//! - `migrate [--data DIR] [--demo]`: the database files with their schema, without serving.
+//! - `load [--addr HOST:PORT] [--requests N]`: latency and throughput on the local host.
+//! - `demo-json [COUNT]`: print the demo establishments as an import body.
+//! - `token [ROLE...]`: print an HS256 bearer token for the demo configuration.
+//!
+//! Missing Rust targets, cargo tools and npm packages are installed on first use.
+
+#![allow(clippy::disallowed_methods)] // a build tool may read the clock
+
+mod build;
+mod demo;
+mod load;
+mod tools;
+mod up;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Every function of the project: crate name, wasm file stem, base route, databases.
+pub struct Function {
+    pub name: &'static str,
+    pub wasm: &'static str,
+    pub dbs: &'static [&'static str],
+}
+
+pub const FUNCTIONS: &[Function] = &[Function { name: "food-safety", wasm: "food_safety", dbs: &["food"] }];
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: cargo xtask <command>\n\n\
+         up [--listen ADDR] [--data DIR] [--no-demo]   serve every function locally (Spin builds, local host)\n\
+         build                                         build both targets of every function, print sizes\n\
+         test                                          run every test (native, local host, wrangler dev)\n\
+         migrate [--data DIR] [--demo]                 create the database files with their schema\n\
+         load [--addr HOST:PORT] [--requests N]        latency and throughput over HTTP on the local host\n\
+         worker-build FUNCTION                         offline worker-build (used by wrangler.toml)\n\
+         demo-json [COUNT]                             print demo establishments as an import body\n\
+         token [ROLE...]                               print a demo HS256 bearer token (default role admin)"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        return usage();
+    };
+    let rest = &args[1..];
+    let result = match cmd.as_str() {
+        "up" => up::run(rest),
+        "build" => build::all().map(|_| ()),
+        "migrate" => up::migrate(rest),
+        "load" => load::run(rest),
+        "test" => build::test(),
+        "worker-build" => match rest.first() {
+            Some(f) => build::worker(f),
+            None => return usage(),
+        },
+        "demo-json" => {
+            let n = rest.first().and_then(|n| n.parse().ok()).unwrap_or(demo::COUNT);
+            println!("{}", serde_json::Value::Array(demo::establishments(n)));
+            Ok(())
+        }
+        "token" => {
+            let roles: Vec<&str> = if rest.is_empty() { vec!["admin"] } else { rest.iter().map(String::as_str).collect() };
+            up::demo_token(&roles).map(|t| println!("{t}"))
+        }
+        "-h" | "--help" | "help" => return usage(),
+        other => {
+            eprintln!("unknown command: {other}");
+            return usage();
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

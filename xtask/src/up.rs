@@ -1,0 +1,120 @@
+//! `cargo xtask up`: serve every function locally on the Spin-compatible host.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use civic::platform::native::{NativePlatform, block_on};
+
+use crate::build;
+use crate::{FUNCTIONS, demo, root};
+
+struct Options {
+    listen: String,
+    data: PathBuf,
+    demo: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut o = Options { listen: "127.0.0.1:3000".into(), data: root().join(".data"), demo: true };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--listen" => o.listen = it.next().context("--listen needs ADDR")?.clone(),
+            "--data" => o.data = PathBuf::from(it.next().context("--data needs DIR")?),
+            "--no-demo" => o.demo = false,
+            other => bail!("unknown option {other} (up [--listen ADDR] [--data DIR] [--no-demo])"),
+        }
+    }
+    Ok(o)
+}
+
+/// True when the folder has no database file yet.
+fn is_empty(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |rd| {
+        !rd.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "db"))
+    })
+}
+
+/// Creates `<data>/<label>.db` for every database with its migrations applied.
+fn migrate_all(data: &std::path::Path) -> Result<NativePlatform> {
+    let labels: Vec<&str> = FUNCTIONS.iter().flat_map(|f| f.dbs.iter().copied()).collect();
+    NativePlatform::open_dir(data, &labels, &root().join("migrations")).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `cargo xtask migrate [--data DIR] [--demo]`: the database files without serving.
+pub fn migrate(args: &[String]) -> Result<()> {
+    let mut data = root().join(".data");
+    let mut demo = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--data" => data = PathBuf::from(it.next().context("--data needs DIR")?),
+            "--demo" => demo = true,
+            other => bail!("unknown option {other} (migrate [--data DIR] [--demo])"),
+        }
+    }
+    let p = migrate_all(&data)?;
+    if demo {
+        load_demo(&p, &data)?;
+    }
+    eprintln!("xtask: databases in {} are migrated", data.display());
+    Ok(())
+}
+
+/// Loads the demo establishments through food-safety's own import code.
+fn load_demo(p: &NativePlatform, data: &std::path::Path) -> Result<()> {
+    let items = food_safety::import::parse_batch(&serde_json::Value::Array(demo::establishments(demo::COUNT)))
+        .map_err(|e| anyhow::anyhow!("demo data invalid: {e}"))?;
+    block_on(food_safety::store::upsert(p, &items)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprintln!("xtask: loaded {} demo establishments into {}", items.len(), data.display());
+    Ok(())
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let o = parse(args)?;
+    build::spin_all()?;
+    let host = build::host()?;
+    if o.demo && is_empty(&o.data) {
+        let p = migrate_all(&o.data)?;
+        load_demo(&p, &o.data)?;
+    }
+    if let Ok(token) = demo_token(&["admin"]) {
+        eprintln!("xtask: a demo admin token (24 h, demo secret only):\n{token}");
+    }
+    let status = Command::new(host)
+        .current_dir(root())
+        .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &o.listen])
+        .arg("--data")
+        .arg(&o.data)
+        .status()
+        .context("starting civic-host")?;
+    if !status.success() {
+        bail!("civic-host exited: {status}");
+    }
+    Ok(())
+}
+
+/// A bearer token signed with the demo HS256 secret of spin.toml (or
+/// `SPIN_VARIABLE_JWT_HS256_SECRET`, issuer and audience likewise), valid 24 hours.
+pub fn demo_token(roles: &[&str]) -> Result<String> {
+    let manifest = std::fs::read_to_string(root().join("spin.toml"))?;
+    let var = |name: &str| -> Result<String> {
+        if let Ok(v) = std::env::var(format!("SPIN_VARIABLE_{}", name.to_uppercase())) {
+            return Ok(v);
+        }
+        let line = manifest
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} =")))
+            .with_context(|| format!("{name} not in spin.toml"))?;
+        let start = line.find("default = \"").context("no default")? + "default = \"".len();
+        Ok(line[start..].split('"').next().unwrap_or_default().to_owned())
+    };
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({
+        "iss": var("jwt_issuer")?, "aud": var("jwt_audience")?, "sub": "demo-admin",
+        "roles": roles, "iat": now, "nbf": now, "exp": now + 24 * 3600,
+    });
+    let key = jsonwebtoken::EncodingKey::from_secret(var("jwt_hs256_secret")?.as_bytes());
+    Ok(jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &key)?)
+}
