@@ -140,8 +140,7 @@ fn sdk_dir_from_metadata(manifest_dir: &Path) -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("cargo metadata failed ({status})"));
     }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&output).map_err(|e| format!("cargo metadata output: {e}"))?;
+    let meta: serde_json::Value = serde_json::from_slice(&output).map_err(|e| format!("cargo metadata output: {e}"))?;
     let packages = meta["packages"].as_array().ok_or("cargo metadata output has no packages")?;
     let mut found: Vec<(Vec<u64>, PathBuf)> = packages
         .iter()

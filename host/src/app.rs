@@ -219,10 +219,12 @@ pub fn compile(
     }
     let component = Component::from_file(engine, source)
         .map_err(|e| anyhow!("component {id:?}: cannot compile {}: {e:#}", source.display()))?;
-    let pre = linker
-        .instantiate_pre(&component)
-        .map_err(|e| anyhow!("component {id:?} ({}): {e:#}", source.display()))?;
+    let pre =
+        linker.instantiate_pre(&component).map_err(|e| anyhow!("component {id:?} ({}): {e:#}", source.display()))?;
     ProxyPre::new(pre).map_err(|e| {
-        anyhow!("component {id:?} ({}) is not an HTTP component (it must export wasi:http/incoming-handler): {e}", source.display())
+        anyhow!(
+            "component {id:?} ({}) is not an HTTP component (it must export wasi:http/incoming-handler): {e}",
+            source.display()
+        )
     })
 }

@@ -38,47 +38,46 @@ fn run(paths: app::Paths, listen: std::net::SocketAddr) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     let app = app::load(&paths, |name| std::env::var(name).ok(), &mut stdout)?;
     app::spawn_epoch_ticker(&app.engine);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the tokio runtime")?;
     let result = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        let shutdown = shutdown_signal()?;
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         {
             let mut out = stdout.lock();
             out.write_all(server::ready_message(&app, addr).as_bytes())?;
             out.flush()?;
         }
-        server::serve(Arc::new(app), listener, shutdown_signal()).await
+        server::serve(Arc::new(app), listener, shutdown).await
     });
-    println!("Shutting down");
+    if result.is_ok() {
+        println!("Shutting down");
+    }
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers for SIGINT (Ctrl-C) and SIGTERM now (so a signal that arrives right after the
+/// `Serving` line is not missed) and returns a future that resolves on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

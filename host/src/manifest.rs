@@ -135,20 +135,15 @@ pub fn parse(text: &str, dir: &Path) -> Result<Manifest, ManifestError> {
         Some(toml::Value::Integer(2)) => {}
         Some(toml::Value::String(ref s)) if s == "2" => {}
         Some(other) => {
-            return Err(ManifestError(format!(
-                "spin_manifest_version = {other} is not supported (only version 2)"
-            )));
+            return Err(ManifestError(format!("spin_manifest_version = {other} is not supported (only version 2)")));
         }
         None => return Err(ManifestError("spin_manifest_version = 2 is missing".into())),
     }
 
     for (name, def) in &raw.variables {
-        crate::variables::validate_name(name)
-            .map_err(|e| ManifestError(format!("[variables] {e}")))?;
+        crate::variables::validate_name(name).map_err(|e| ManifestError(format!("[variables] {e}")))?;
         if def.required && def.default.is_some() {
-            return Err(ManifestError(format!(
-                "variable {name:?} cannot be both required and have a default"
-            )));
+            return Err(ManifestError(format!("variable {name:?} cannot be both required and have a default")));
         }
     }
 
@@ -289,10 +284,7 @@ sqlite_databases = ["food", "default"]
         let m = parse(REAL_LOOKING, Path::new("/app")).expect("parses");
         assert_eq!(m.name, "civic");
         assert_eq!(m.variables.len(), 3);
-        assert_eq!(
-            m.variables["jwt_secret"],
-            VariableDef { default: None, required: true, secret: true }
-        );
+        assert_eq!(m.variables["jwt_secret"], VariableDef { default: None, required: true, secret: true });
         assert_eq!(m.variables["jwt_issuer"].default.as_deref(), Some("https://id.example.gov.vn"));
         assert_eq!(
             m.http_triggers,
@@ -331,10 +323,19 @@ sqlite_databases = ["food", "default"]
                 "spin_manifest_version = 2\n[variables]\na = { default = \"x\", required = true }\n",
                 "both required and have a default",
             ),
-            ("spin_manifest_version = 2\n[component.a]\nsource = { url = \"https://x\", digest = \"d\" }\n", "local file"),
+            (
+                "spin_manifest_version = 2\n[component.a]\nsource = { url = \"https://x\", digest = \"d\" }\n",
+                "local file",
+            ),
             ("spin_manifest_version = 2\n[component.a]\n", "source"),
-            ("spin_manifest_version = 2\n[[trigger.http]]\nroute = 3\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\n", "route"),
-            ("spin_manifest_version = 2\n[component.a]\nsource = \"a.wasm\"\n[component.a.variables]\n\"x-y\" = \"1\"\n", "invalid character"),
+            (
+                "spin_manifest_version = 2\n[[trigger.http]]\nroute = 3\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\n",
+                "route",
+            ),
+            (
+                "spin_manifest_version = 2\n[component.a]\nsource = \"a.wasm\"\n[component.a.variables]\n\"x-y\" = \"1\"\n",
+                "invalid character",
+            ),
             ("not toml [", "invalid manifest"),
         ];
         for (text, want) in cases {

@@ -119,7 +119,9 @@ impl AllowedHost {
             let port = match after.strip_prefix(':') {
                 Some(p) => p,
                 None if after.is_empty() || after == "/" => "",
-                None => return Err(format!("{url:?}: unexpected {after:?} after the IPv6 address")),
+                None => {
+                    return Err(format!("{url:?}: unexpected {after:?} after the IPv6 address"));
+                }
             };
             (h, port)
         } else {
@@ -129,7 +131,9 @@ impl AllowedHost {
             }
         };
         let port_part = match port_part.split_once('/') {
-            Some((_, path)) if !path.is_empty() => return Err(format!("{url:?} has a path but is not allowed to")),
+            Some((_, path)) if !path.is_empty() => {
+                return Err(format!("{url:?} has a path but is not allowed to"));
+            }
             Some((p, _)) => p,
             None => port_part,
         };
@@ -252,10 +256,7 @@ pub struct OutboundHooks {
     pub allowed: Arc<AllowedHosts>,
 }
 
-type SendResult = Result<
-    (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>),
-    HttpError,
->;
+type SendResult = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>;
 
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(

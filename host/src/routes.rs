@@ -223,7 +223,9 @@ impl Router {
     pub fn route(&self, path: &str) -> Option<RouteMatch<'_>> {
         let mut best: Option<(&Entry, Option<&str>, Vec<&str>)> = None;
         for entry in &self.entries {
-            let Some((wild, caps)) = entry.pattern.matches(path) else { continue };
+            let Some((wild, caps)) = entry.pattern.matches(path) else {
+                continue;
+            };
             let better = match &best {
                 None => true,
                 Some((b, _, _)) => entry.pattern.specificity(&b.pattern) == Ordering::Greater,
@@ -381,17 +383,9 @@ mod tests {
 
     #[test]
     fn normalisation_and_display() {
-        let (r, dups) = Router::build([
-            ("foo/", "a"),
-            ("/bar/*", "b"),
-            ("/...", "c"),
-            ("/bar/*", "d"),
-        ])
-        .expect("builds");
-        assert_eq!(
-            dups,
-            vec![DuplicateRoute { route: "/bar/*".into(), replaced: "b".into(), effective: "d".into() }]
-        );
+        let (r, dups) =
+            Router::build([("foo/", "a"), ("/bar/*", "b"), ("/...", "c"), ("/bar/*", "d")]).expect("builds");
+        assert_eq!(dups, vec![DuplicateRoute { route: "/bar/*".into(), replaced: "b".into(), effective: "d".into() }]);
         assert_eq!(r.route("/foo").map(|m| (m.component, m.based_route)), Some(("a", "/foo")));
         assert_eq!(r.route("/bar/baz").map(|m| m.component), Some("d"));
         assert_eq!(

@@ -110,7 +110,8 @@ path = ".spin/kv.db"
 
     #[test]
     fn refuses_other_backends_and_bad_text() {
-        let e = parse("[sqlite_database.x]\ntype = \"libsql\"\nurl = \"https://t\"\ntoken = \"t\"\n").expect_err("libsql");
+        let e =
+            parse("[sqlite_database.x]\ntype = \"libsql\"\nurl = \"https://t\"\ntoken = \"t\"\n").expect_err("libsql");
         assert!(e.0.contains("not supported"), "{e}");
         assert!(parse("[sqlite_database.x]\npath = \"a.db\"\n").is_err());
         assert!(parse("[[[").is_err());

@@ -132,7 +132,8 @@ fn empty(status: StatusCode) -> Response<HyperOutgoingBody> {
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<HyperOutgoingBody> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())).map_err(|never| match never {}).boxed_unsync());
+    let mut resp =
+        Response::new(Full::new(Bytes::from_static(body.as_bytes())).map_err(|never| match never {}).boxed_unsync());
     *resp.status_mut() = status;
     resp
 }
@@ -233,8 +234,10 @@ pub(crate) fn prepare_request(
     set("spin-raw-component-route", matched.raw_route)?;
     set("spin-component-route", matched.component_route())?;
     set("spin-client-addr", &client.to_string())?;
+    // Spin names these SPIN_PATH_MATCH_<NAME> and turns `_` into `-` like its other headers.
     for (name, value) in &matched.named {
-        set(&format!("spin-path-match-{}", name.to_ascii_lowercase()), value)?;
+        let header = format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-"));
+        set(&header, value)?;
     }
     Ok(Request::from_parts(parts, body))
 }

@@ -143,8 +143,8 @@ impl sqlite::HostConnection for RequestState {
         let Some(db) = self.databases.get(&database).cloned() else {
             return Ok(Err(sqlite::Error::NoSuchDatabase));
         };
-        let opened = tokio::task::spawn_blocking(move || db.checkout().map(|conn| Connection { db, conn: Some(conn) }))
-            .await;
+        let opened =
+            tokio::task::spawn_blocking(move || db.checkout().map(|conn| Connection { db, conn: Some(conn) })).await;
         match opened {
             Ok(Ok(conn)) => Ok(Ok(self.table.push(conn)?)),
             Ok(Err(e)) => Ok(Err(sqlite::Error::Io(format!("cannot open database {database:?}: {e}")))),

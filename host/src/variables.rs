@@ -65,9 +65,8 @@ pub fn parse_template(template: &str) -> Result<Vec<Part>, String> {
     let mut rest = template;
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix("{{") {
-            let (expr, tail) = after
-                .split_once("}}")
-                .ok_or_else(|| format!("unmatched '{{{{' in template {template:?}"))?;
+            let (expr, tail) =
+                after.split_once("}}").ok_or_else(|| format!("unmatched '{{{{' in template {template:?}"))?;
             let name = expr.trim();
             validate_name(name).map_err(|e| format!("in template {template:?}: {e}"))?;
             parts.push(Part::Variable(name.to_owned()));
@@ -176,8 +175,9 @@ mod tests {
 
     #[test]
     fn templates() {
-        let app: BTreeMap<String, String> =
-            [("host", "id.example.vn"), ("port", "8443"), ("empty", "")].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+        let app: BTreeMap<String, String> = [("host", "id.example.vn"), ("port", "8443"), ("empty", "")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
         let table: &[(&str, Result<&str, &str>)] = &[
             ("{{ host }}", Ok("id.example.vn")),
             ("{{host}}", Ok("id.example.vn")),

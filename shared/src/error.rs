@@ -23,10 +23,7 @@ impl Lang {
     /// Picks the language from `Accept-Language`: English when an `en` range is preferred
     /// over any `vi` range (highest `q` wins, first listed wins ties), Vietnamese otherwise.
     pub fn from_headers(headers: &HeaderMap) -> Lang {
-        let Some(value) = headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-        else {
+        let Some(value) = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
             return Lang::Vi;
         };
         let mut best: Option<(f32, Lang)> = None;
@@ -186,17 +183,11 @@ impl Error {
             Error::Unauthorized => ("unauthorized", "Chưa xác thực", "Unauthorized"),
             Error::Forbidden => ("forbidden", "Không có quyền", "Forbidden"),
             Error::NotFound => ("not-found", "Không tìm thấy", "Not found"),
-            Error::MethodNotAllowed => (
-                "method-not-allowed",
-                "Phương thức không được hỗ trợ",
-                "Method not allowed",
-            ),
+            Error::MethodNotAllowed => ("method-not-allowed", "Phương thức không được hỗ trợ", "Method not allowed"),
             Error::PayloadTooLarge(_) => ("payload-too-large", "Dữ liệu gửi lên quá lớn", "Payload too large"),
-            Error::UnsupportedMediaType => (
-                "unsupported-media-type",
-                "Kiểu dữ liệu không được hỗ trợ",
-                "Unsupported media type",
-            ),
+            Error::UnsupportedMediaType => {
+                ("unsupported-media-type", "Kiểu dữ liệu không được hỗ trợ", "Unsupported media type")
+            }
             Error::Config(_) | Error::Internal(_) => ("internal", "Lỗi hệ thống", "Internal error"),
         }
     }
@@ -215,20 +206,15 @@ impl Error {
                 Lang::Vi => format!("Tối đa {n} byte"),
                 Lang::En => format!("At most {n} bytes"),
             }),
-            Error::Unauthorized => Some(
-                lang.pick(
-                    "Cần mã xác thực (Bearer) hợp lệ",
-                    "A valid bearer token is required",
-                )
-                .to_owned(),
-            ),
+            Error::Unauthorized => {
+                Some(lang.pick("Cần mã xác thực (Bearer) hợp lệ", "A valid bearer token is required").to_owned())
+            }
             _ => None,
         };
         let errors = match &self {
-            Error::Validation(list) => list
-                .iter()
-                .map(|e| ProblemField { field: &e.field, message: e.message.text(lang) })
-                .collect(),
+            Error::Validation(list) => {
+                list.iter().map(|e| ProblemField { field: &e.field, message: e.message.text(lang) }).collect()
+            }
             _ => Vec::new(),
         };
         let problem = Problem {
@@ -241,10 +227,7 @@ impl Error {
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut resp = Response::new(Bytes::from(body));
         *resp.status_mut() = status;
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         resp.headers_mut().insert(
             header::CONTENT_LANGUAGE,
             HeaderValue::from_static(match lang {
@@ -253,8 +236,7 @@ impl Error {
             }),
         );
         if matches!(self, Error::Unauthorized) {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

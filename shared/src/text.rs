@@ -23,11 +23,7 @@ pub fn fold(s: &str) -> String {
 
 /// The words of a folded text: runs of letters and digits.
 pub fn words(s: &str) -> Vec<String> {
-    fold(s)
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect()
+    fold(s).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned).collect()
 }
 
 /// One character of Vietnamese (or typographic) text as printable ASCII that every phone
@@ -72,10 +68,7 @@ pub fn sms_within(s: &str, max: usize) -> String {
     }
     // ASCII from here on: byte offsets are character offsets.
     let room = max - 3;
-    let cut = collapsed[..=room]
-        .rfind(' ')
-        .filter(|&i| i > 0)
-        .unwrap_or(room);
+    let cut = collapsed[..=room].rfind(' ').filter(|&i| i > 0).unwrap_or(room);
     let head = collapsed[..cut].trim_end_matches([' ', ',', ';', ':', '.', '-']);
     format!("{head}...")
 }

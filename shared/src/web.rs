@@ -15,23 +15,27 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<Byte
     let body = serde_json::to_vec(value).map_err(|e| Error::Internal(format!("serialize: {e}")))?;
     let mut resp = Response::new(Bytes::from(body));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(resp)
 }
 
 /// Refuses a body past `cap` bytes (413), by its declared length before anything is read
 /// and by its actual length.
 pub fn check_size(req: &Request<Bytes>, cap: usize) -> Result<(), Error> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > cap as u64) || req.body().len() > cap {
+    if declares_more_than(req.headers(), cap) || req.body().len() > cap {
         return Err(Error::PayloadTooLarge(cap));
     }
     Ok(())
+}
+
+/// True when `Content-Length` announces more than `cap` bytes: the entry points refuse such a
+/// request before reading its body.
+pub fn declares_more_than(headers: &http::HeaderMap, cap: usize) -> bool {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > cap as u64)
 }
 
 /// Parses a JSON body after checking its size and media type.
@@ -44,20 +48,13 @@ pub fn read_json<T: DeserializeOwned>(req: &Request<Bytes>, cap: usize) -> Resul
             return Err(Error::UnsupportedMediaType);
         }
     }
-    serde_json::from_slice(req.body()).map_err(|e| {
-        Error::BadRequest(Msg::new(
-            format!("JSON không hợp lệ: {e}"),
-            format!("invalid JSON: {e}"),
-        ))
-    })
+    serde_json::from_slice(req.body())
+        .map_err(|e| Error::BadRequest(Msg::new(format!("JSON không hợp lệ: {e}"), format!("invalid JSON: {e}"))))
 }
 
 /// The decoded `name=value` pairs of the query string.
 pub fn query_pairs(req: &Request<Bytes>) -> Vec<(String, String)> {
-    req.uri()
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
+    req.uri().query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
 /// The first value of a query parameter.
@@ -72,12 +69,7 @@ pub fn segments(path: &str, base: &str) -> Option<Vec<String>> {
     if !(rest.is_empty() || rest.starts_with('/')) {
         return None;
     }
-    Some(
-        rest.split('/')
-            .filter(|s| !s.is_empty())
-            .map(percent_decode)
-            .collect(),
-    )
+    Some(rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect())
 }
 
 fn percent_decode(s: &str) -> String {
@@ -122,10 +114,7 @@ pub async fn selftest(req: &Request<Bytes>, env: &impl Platform, db: &str) -> Re
             Err(e) => serde_json::json!({"name": name, "ok": false, "error": e}),
         })
         .collect();
-    json(
-        StatusCode::OK,
-        &serde_json::json!({"passed": results.len() - failed, "failed": failed, "checks": checks}),
-    )
+    json(StatusCode::OK, &serde_json::json!({"passed": results.len() - failed, "failed": failed, "checks": checks}))
 }
 
 #[cfg(test)]

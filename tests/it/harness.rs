@@ -2,8 +2,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -115,9 +115,9 @@ pub fn start_spin() -> Result<Server, String> {
 }
 
 fn tools() -> PathBuf {
-    std::env::var_os("CIVIC_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/civic/npm")
-    })
+    std::env::var_os("CIVIC_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/civic/npm"))
 }
 
 fn wrangler(tools: &Path) -> Command {
@@ -164,8 +164,14 @@ pub fn start_workers() -> Result<Server, String> {
         format!("sms_webhook_secret:{SMS_SECRET}"),
     ];
     let mut cmd = wrangler(&tools);
-    cmd.args(["dev", "--env", "food-safety", "--ip", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--inspector-port", &free_port().to_string(), "--persist-to", &persist, "--log-level", "info"]);
+    cmd.args(["dev", "--env", "food-safety", "--ip", "127.0.0.1", "--port", &port.to_string()]).args([
+        "--inspector-port",
+        &free_port().to_string(),
+        "--persist-to",
+        &persist,
+        "--log-level",
+        "info",
+    ]);
     for v in &vars {
         cmd.args(["--var", v]);
     }
@@ -198,8 +204,9 @@ impl Resp {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> Result<serde_json::Value, String> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| format!("status {}: body is not JSON ({e}): {}", self.status, String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            format!("status {}: body is not JSON ({e}): {}", self.status, String::from_utf8_lossy(&self.body))
+        })
     }
 }
 
@@ -208,7 +215,8 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], b
     let io = |e: std::io::Error| format!("{method} {path}: {e}");
     let mut s = TcpStream::connect(addr).map_err(io)?;
     s.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -234,7 +242,8 @@ fn parse(raw: &[u8]) -> Option<Resp> {
         let mut out = Vec::new();
         loop {
             let end = body.windows(2).position(|w| w == b"\r\n")?;
-            let size = usize::from_str_radix(std::str::from_utf8(&body[..end]).ok()?.split(';').next()?.trim(), 16).ok()?;
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&body[..end]).ok()?.split(';').next()?.trim(), 16).ok()?;
             body = &body[end + 2..];
             if size == 0 {
                 break;
@@ -249,6 +258,30 @@ fn parse(raw: &[u8]) -> Option<Resp> {
     Some(Resp { status, headers, body })
 }
 
+/// Sends only a request head that announces a `declared`-byte body, and reads the answer:
+/// a server must refuse an oversized body from its declared length, before reading it.
+pub fn request_declaring(
+    addr: &str,
+    method: &str,
+    path: &str,
+    declared: usize,
+    headers: &[(&str, &str)],
+) -> Result<Resp, String> {
+    let io = |e: std::io::Error| format!("{method} {path}: {e}");
+    let mut s = TcpStream::connect(addr).map_err(io)?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {declared}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).map_err(io)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(io)?;
+    parse(&raw).ok_or_else(|| format!("{method} {path}: malformed response: {}", String::from_utf8_lossy(&raw)))
+}
+
 pub fn get(addr: &str, path: &str) -> Result<Resp, String> {
     request(addr, "GET", path, &[], b"")
 }
@@ -256,7 +289,10 @@ pub fn get(addr: &str, path: &str) -> Result<Resp, String> {
 /// An HS256 bearer token for the e2e configuration.
 pub fn token(roles: &[&str], exp_offset: i64) -> String {
     #[allow(clippy::disallowed_methods)] // the test client mints real-time tokens
-    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)).unwrap_or(0);
+    let now = i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    )
+    .unwrap_or(0);
     let claims = serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "e2e", "roles": roles,
         "iat": now, "nbf": now - 5, "exp": now + exp_offset});
     jsonwebtoken::encode(

@@ -60,7 +60,15 @@ fn stamp_of(path: &Path) -> Option<String> {
 pub fn worker(name: &str) -> Result<()> {
     let f = function(name)?;
     let t = tools::worker_tools()?;
-    run(cargo().current_dir(root()).args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "-p", f.name]))?;
+    run(cargo().current_dir(root()).args([
+        "build",
+        "--lib",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        f.name,
+    ]))?;
     let input = target_dir().join("wasm32-unknown-unknown/release").join(format!("{}.wasm", f.wasm));
     let out = worker_dir(f);
     let stamp_file = out.join(".built-from");

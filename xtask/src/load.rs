@@ -29,7 +29,11 @@ impl Conn {
 
     /// Sends one request and reads the whole response; returns the status.
     fn call(&mut self, method: &str, path: &str, headers: &str, body: &[u8]) -> Result<u16> {
-        write!(self.writer, "{method} {path} HTTP/1.1\r\nhost: load\r\ncontent-length: {}\r\n{headers}\r\n", body.len())?;
+        write!(
+            self.writer,
+            "{method} {path} HTTP/1.1\r\nhost: load\r\ncontent-length: {}\r\n{headers}\r\n",
+            body.len()
+        )?;
         self.writer.write_all(body)?;
         let mut line = String::new();
         self.reader.read_line(&mut line)?;
@@ -78,14 +82,39 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let sms = br#"{"id":"load","from":"84905123456","to":"8188","text":"ATTP pho ba hoa, hai chau"}"#.to_vec();
-    let secret = std::env::var("SPIN_VARIABLE_SMS_WEBHOOK_SECRET").unwrap_or_else(|_| "demo-only-sms-secret-change-me".into());
+    let secret =
+        std::env::var("SPIN_VARIABLE_SMS_WEBHOOK_SECRET").unwrap_or_else(|_| "demo-only-sms-secret-change-me".into());
     let sig = civic::auth::hmac_sha256_hex(secret.as_bytes(), &sms);
     vec![
         Case { name: "health", method: "GET", path: "/food-safety/health", headers: String::new(), body: Vec::new() },
-        Case { name: "by id", method: "GET", path: "/food-safety/establishments/DN-000123", headers: String::new(), body: Vec::new() },
-        Case { name: "search", method: "GET", path: "/food-safety/establishments?q=pho%20ba%20hoa&limit=10", headers: String::new(), body: Vec::new() },
-        Case { name: "search district", method: "GET", path: "/food-safety/establishments?q=mi%20quang&district=hai%20chau", headers: String::new(), body: Vec::new() },
-        Case { name: "sms (stored)", method: "POST", path: "/food-safety/sms", headers: format!("x-signature: {sig}\r\n"), body: sms },
+        Case {
+            name: "by id",
+            method: "GET",
+            path: "/food-safety/establishments/DN-000123",
+            headers: String::new(),
+            body: Vec::new(),
+        },
+        Case {
+            name: "search",
+            method: "GET",
+            path: "/food-safety/establishments?q=pho%20ba%20hoa&limit=10",
+            headers: String::new(),
+            body: Vec::new(),
+        },
+        Case {
+            name: "search district",
+            method: "GET",
+            path: "/food-safety/establishments?q=mi%20quang&district=hai%20chau",
+            headers: String::new(),
+            body: Vec::new(),
+        },
+        Case {
+            name: "sms (stored)",
+            method: "POST",
+            path: "/food-safety/sms",
+            headers: format!("x-signature: {sig}\r\n"),
+            body: sms,
+        },
     ]
 }
 
@@ -101,7 +130,8 @@ fn run_case(addr: &str, case: &Case, n: usize, c: usize) -> Result<(Vec<u64>, Du
     let per = n.div_ceil(c);
     let mut handles = Vec::new();
     for _ in 0..c {
-        let (addr, method, path, headers, body) = (addr.to_owned(), case.method, case.path, case.headers.clone(), case.body.clone());
+        let (addr, method, path, headers, body) =
+            (addr.to_owned(), case.method, case.path, case.headers.clone(), case.body.clone());
         handles.push(std::thread::spawn(move || -> Result<Vec<u64>> {
             let mut conn = Conn::open(&addr)?;
             let mut out = Vec::with_capacity(per);
@@ -126,7 +156,10 @@ fn run_case(addr: &str, case: &Case, n: usize, c: usize) -> Result<(Vec<u64>, Du
 }
 
 fn report(addr: &str, n: usize, concurrency: &[usize]) -> Result<()> {
-    println!("{:<16} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}", "case", "conc", "reqs", "p50 us", "p90 us", "p99 us", "max us", "req/s");
+    println!(
+        "{:<16} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "case", "conc", "reqs", "p50 us", "p90 us", "p99 us", "max us", "req/s"
+    );
     for case in cases() {
         // warm-up: compile caches, SQLite pages
         run_case(addr, &case, 50, 1)?;
@@ -159,7 +192,9 @@ pub fn run(args: &[String]) -> Result<()> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--addr" => addr = Some(it.next().context("--addr needs HOST:PORT")?.clone()),
-            "--requests" => n = it.next().and_then(|v| v.parse::<usize>().ok()).context("--requests needs a number")?.min(100_000),
+            "--requests" => {
+                n = it.next().and_then(|v| v.parse::<usize>().ok()).context("--requests needs a number")?.min(100_000)
+            }
             other => bail!("unknown option {other} (load [--addr HOST:PORT] [--requests N])"),
         }
     }
@@ -184,7 +219,10 @@ pub fn run(args: &[String]) -> Result<()> {
     let out = child.stdout.take().context("host stdout")?;
     let mut lines = BufReader::new(out).lines();
     let ready = lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("Serving http://"));
-    println!("local host ready in {:.2} s (start to listening, demo data already on disk)", started.elapsed().as_secs_f64());
+    println!(
+        "local host ready in {:.2} s (start to listening, demo data already on disk)",
+        started.elapsed().as_secs_f64()
+    );
     // Drain the request log so the host never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     let result = if ready { report(&addr, n, &concurrency) } else { Err(anyhow::anyhow!("host did not start")) };

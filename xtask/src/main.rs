@@ -76,7 +76,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         "token" => {
-            let roles: Vec<&str> = if rest.is_empty() { vec!["admin"] } else { rest.iter().map(String::as_str).collect() };
+            let roles: Vec<&str> =
+                if rest.is_empty() { vec!["admin"] } else { rest.iter().map(String::as_str).collect() };
             up::demo_token(&roles).map(|t| println!("{t}"))
         }
         "-h" | "--help" | "help" => return usage(),

@@ -85,9 +85,9 @@ pub fn worker_tools() -> Result<WorkerTools> {
 
 /// The npm tools folder, installed or refreshed when `tools/package*.json` changed.
 pub fn npm() -> Result<PathBuf> {
-    let dir = std::env::var_os("CIVIC_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/civic/npm")
-    });
+    let dir = std::env::var_os("CIVIC_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/civic/npm"));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let src = root().join("tools");
     let mut want = String::new();

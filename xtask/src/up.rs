@@ -31,9 +31,8 @@ fn parse(args: &[String]) -> Result<Options> {
 
 /// True when the folder has no database file yet.
 fn is_empty(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir).map_or(true, |rd| {
-        !rd.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "db"))
-    })
+    std::fs::read_dir(dir)
+        .map_or(true, |rd| !rd.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "db")))
 }
 
 /// Creates `<data>/<label>.db` for every database with its migrations applied.

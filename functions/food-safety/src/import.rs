@@ -38,7 +38,10 @@ pub fn parse_batch(body: &Value) -> Result<Vec<Establishment>, Error> {
     if list.len() > MAX_ITEMS {
         return Err(Error::Validation(vec![FieldError::new(
             "",
-            Msg::new(format!("Tối đa {MAX_ITEMS} cơ sở mỗi lần"), format!("at most {MAX_ITEMS} establishments per import")),
+            Msg::new(
+                format!("Tối đa {MAX_ITEMS} cơ sở mỗi lần"),
+                format!("at most {MAX_ITEMS} establishments per import"),
+            ),
         )]));
     }
     let mut errors = Vec::new();
@@ -48,7 +51,10 @@ pub fn parse_batch(body: &Value) -> Result<Vec<Establishment>, Error> {
         let mut f = Fields::new(format!("[{i}]"), &mut errors);
         if let Some(e) = f.establishment(item) {
             if !seen.insert(e.id.clone()) {
-                errors.push(FieldError::new(format!("[{i}].id"), Msg::new("Mã bị lặp trong lô", "duplicate id in this batch")));
+                errors.push(FieldError::new(
+                    format!("[{i}].id"),
+                    Msg::new("Mã bị lặp trong lô", "duplicate id in this batch"),
+                ));
             }
             out.push(e);
         }
@@ -147,7 +153,17 @@ impl<'e> Fields<'e> {
 
     fn establishment(&mut self, item: &Value) -> Option<Establishment> {
         const KEYS: &[&str] = &[
-            "id", "name", "address", "ward", "district", "province", "kind", "certificate", "violations", "lat", "lng",
+            "id",
+            "name",
+            "address",
+            "ward",
+            "district",
+            "province",
+            "kind",
+            "certificate",
+            "violations",
+            "lat",
+            "lng",
         ];
         let before = self.errors.len();
         let obj = self.object("", item, KEYS)?;
@@ -166,7 +182,13 @@ impl<'e> Fields<'e> {
         if let Some(k) = &kind
             && !KINDS.contains(&k.as_str())
         {
-            self.err("kind", Msg::new(format!("Phải là một trong: {}", KINDS.join(", ")), format!("must be one of: {}", KINDS.join(", "))));
+            self.err(
+                "kind",
+                Msg::new(
+                    format!("Phải là một trong: {}", KINDS.join(", ")),
+                    format!("must be one of: {}", KINDS.join(", ")),
+                ),
+            );
         }
         let certificate = match obj.get("certificate") {
             None | Some(Value::Null) => None,

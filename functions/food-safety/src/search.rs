@@ -6,9 +6,9 @@
 
 use bytes::Bytes;
 use chrono::NaiveDate;
-use civic::text::words;
 #[cfg(test)]
 use civic::text::fold;
+use civic::text::words;
 use civic::{Error, FieldError, Msg, Platform};
 use http::{Request, Response, StatusCode};
 use serde::Serialize;
@@ -66,7 +66,10 @@ pub fn area_key(s: &str) -> String {
         &["q"],
         &["p"],
     ];
-    if let Some(p) = PREFIXES.iter().find(|p| w.len() > p.len() && w.starts_with(&p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())) {
+    if let Some(p) = PREFIXES
+        .iter()
+        .find(|p| w.len() > p.len() && w.starts_with(&p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()))
+    {
         w.drain(..p.len());
     }
     w.join(" ")
@@ -100,7 +103,9 @@ pub fn score(name_folded: &str, query: &[String]) -> i64 {
 pub fn rank(mut list: Vec<Summary>, query: &[String], today: NaiveDate) -> Vec<(i64, Summary)> {
     let mut scored: Vec<(i64, Summary)> = list.drain(..).map(|s| (score(&s.name_folded, query), s)).collect();
     scored.sort_by(|(sa, a), (sb, b)| {
-        let valid = |s: &Summary| CertificateStatus::of(s.establishment.certificate.as_ref(), today) == CertificateStatus::Valid;
+        let valid = |s: &Summary| {
+            CertificateStatus::of(s.establishment.certificate.as_ref(), today) == CertificateStatus::Valid
+        };
         sb.cmp(sa)
             .then_with(|| valid(b).cmp(&valid(a)))
             .then_with(|| a.name_folded.cmp(&b.name_folded))
@@ -129,7 +134,10 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => limit = n,
                 _ => errors.push(FieldError::new(
                     "limit",
-                    Msg::new(format!("Phải là số từ 1 đến {MAX_LIMIT}"), format!("must be a number from 1 to {MAX_LIMIT}")),
+                    Msg::new(
+                        format!("Phải là số từ 1 đến {MAX_LIMIT}"),
+                        format!("must be a number from 1 to {MAX_LIMIT}"),
+                    ),
                 )),
             },
             _ => {}
@@ -143,11 +151,8 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
     }
     let mut query_words = words(&q);
     query_words.truncate(MAX_WORDS);
-    let filter = Filter {
-        words: query_words,
-        district: district.map(|d| area_key(&d)).filter(|d| !d.is_empty()),
-        place: None,
-    };
+    let filter =
+        Filter { words: query_words, district: district.map(|d| area_key(&d)).filter(|d| !d.is_empty()), place: None };
     let (ranked, total) = find(env, &filter).await?;
     let today = civic::web::vn_today(env.now());
     let results: Vec<Hit<'_>> = ranked.iter().take(limit).map(|(_, s)| Hit::of(s, today)).collect();
@@ -186,8 +191,10 @@ mod tests {
         let phrase = score(&fold("Quán Phở Bà Hoa"), &q);
         let scattered = score(&fold("Hoa Phở Bà"), &q);
         let partial = score(&fold("Phởxxx Bàyy Hoazz"), &q);
-        assert!(exact > prefix && prefix > phrase && phrase > scattered && scattered > partial,
-            "{exact} {prefix} {phrase} {scattered} {partial}");
+        assert!(
+            exact > prefix && prefix > phrase && phrase > scattered && scattered > partial,
+            "{exact} {prefix} {phrase} {scattered} {partial}"
+        );
         assert!(score(&fold("Phở Bà"), &w("pho ba")) > score(&fold("Phở Bà Hoa Hải Châu"), &w("pho ba")));
     }
 }

@@ -50,8 +50,12 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
         Some(stored) => stored,
         None => {
             let reply = answer(env, &msg.text, &msg.to).await?;
-            env.execute(DB, "UPDATE sms_messages SET reply = ?1 WHERE id = ?2", &[reply.as_str().into(), msg.id.as_str().into()])
-                .await?;
+            env.execute(
+                DB,
+                "UPDATE sms_messages SET reply = ?1 WHERE id = ?2",
+                &[reply.as_str().into(), msg.id.as_str().into()],
+            )
+            .await?;
             reply
         }
     };
@@ -67,7 +71,13 @@ async fn remember(env: &impl Platform, msg: &Inbound) -> Result<Option<String>, 
             DB,
             "INSERT INTO sms_messages (id, sender, recipient, text, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO NOTHING RETURNING id",
-            &[msg.id.as_str().into(), msg.from.as_str().into(), msg.to.as_str().into(), msg.text.as_str().into(), received.into()],
+            &[
+                msg.id.as_str().into(),
+                msg.from.as_str().into(),
+                msg.to.as_str().into(),
+                msg.text.as_str().into(),
+                received.into(),
+            ],
         )
         .await?;
     if !inserted.is_empty() {
@@ -100,8 +110,11 @@ pub fn parse(text: &str) -> Command {
 }
 
 fn help(short_code: &str) -> String {
-    let code = if short_code.chars().all(|c| c.is_ascii_digit()) && !short_code.is_empty() { short_code } else { "8188" };
-    sms(&format!("Tra cứu an toàn thực phẩm: soạn ATTP <tên cơ sở>[, <quận/phường>] gửi {code}. VD: ATTP Pho Ba Hoa, Hai Chau"))
+    let code =
+        if short_code.chars().all(|c| c.is_ascii_digit()) && !short_code.is_empty() { short_code } else { "8188" };
+    sms(&format!(
+        "Tra cứu an toàn thực phẩm: soạn ATTP <tên cơ sở>[, <quận/phường>] gửi {code}. VD: ATTP Pho Ba Hoa, Hai Chau"
+    ))
 }
 
 fn dmy(d: NaiveDate) -> String {
@@ -157,7 +170,8 @@ pub fn list(matches: &[&Summary], total: i64, today: NaiveDate) -> String {
     let foot = " Soạn ATTP <tên>, <quận> để xem chi tiết.";
     let mut body = String::new();
     for (i, s) in matches.iter().take(5).enumerate() {
-        let item = format!(" {}) {}, {}: {};", i + 1, s.establishment.name, s.establishment.district, short_status(s, today));
+        let item =
+            format!(" {}) {}, {}: {};", i + 1, s.establishment.name, s.establishment.district, short_status(s, today));
         if civic::text::sms_within(&format!("{head}{body}{item}{foot}"), usize::MAX).len() > SMS_MAX && i > 0 {
             break;
         }

@@ -87,9 +87,7 @@ pub const COLUMNS: &str = "id, name, name_folded, address, ward, district, provi
      cert_expires, cert_authority, lat, lng, violation_count";
 
 fn date(row: &Row<'_>, col: &str) -> Result<Option<NaiveDate>, DbError> {
-    row.opt_str(col)?
-        .map(|s| s.parse::<NaiveDate>().map_err(|e| DbError(format!("{col}: {e}"))))
-        .transpose()
+    row.opt_str(col)?.map(|s| s.parse::<NaiveDate>().map_err(|e| DbError(format!("{col}: {e}")))).transpose()
 }
 
 /// One stored establishment without its violation list (see [`Summary::violations`]).
@@ -101,13 +99,15 @@ pub struct Summary {
 }
 
 pub fn summary(row: &Row<'_>) -> Result<Summary, DbError> {
-    let certificate = match (row.opt_str("cert_number")?, date(row, "cert_issued")?, date(row, "cert_expires")?, row.opt_str("cert_authority")?) {
-        (Some(number), Some(issued), Some(expires), Some(authority)) => Some(Certificate {
-            number: number.to_owned(),
-            issued,
-            expires,
-            authority: authority.to_owned(),
-        }),
+    let certificate = match (
+        row.opt_str("cert_number")?,
+        date(row, "cert_issued")?,
+        date(row, "cert_expires")?,
+        row.opt_str("cert_authority")?,
+    ) {
+        (Some(number), Some(issued), Some(expires), Some(authority)) => {
+            Some(Certificate { number: number.to_owned(), issued, expires, authority: authority.to_owned() })
+        }
         _ => None,
     };
     Ok(Summary {
@@ -137,7 +137,11 @@ pub async fn get(env: &impl Platform, id: &str) -> Result<Option<Establishment>,
     };
     let mut e = summary(&row)?.establishment;
     let vs = env
-        .query(DB, "SELECT date, description, penalty_vnd FROM violations WHERE establishment_id = ?1 ORDER BY seq", &[id.into()])
+        .query(
+            DB,
+            "SELECT date, description, penalty_vnd FROM violations WHERE establishment_id = ?1 ORDER BY seq",
+            &[id.into()],
+        )
         .await?;
     for v in vs.iter() {
         e.violations.push(Violation {
@@ -193,7 +197,13 @@ pub async fn candidates(env: &impl Platform, filter: &Filter) -> Result<(Vec<Sum
     }
     let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     let rows = env
-        .query(DB, &format!("SELECT {COLUMNS} FROM establishments {filter_sql} ORDER BY name_folded, id LIMIT {MAX_CANDIDATES}"), &params)
+        .query(
+            DB,
+            &format!(
+                "SELECT {COLUMNS} FROM establishments {filter_sql} ORDER BY name_folded, id LIMIT {MAX_CANDIDATES}"
+            ),
+            &params,
+        )
         .await?;
     let list = rows.iter().map(|r| summary(&r)).collect::<Result<Vec<_>, _>>()?;
     let total = if list.len() < MAX_CANDIDATES {

@@ -18,13 +18,11 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         "/var" => var(&param(&query, "name").unwrap_or_default()),
         "/outbound" => outbound(&param(&query, "url").unwrap_or_default()).await,
         "/trap" => panic!("trap requested by the test"),
-        _ => return Ok(Response::builder().status(404).body(format!("no test route {info:?}")).build()),
+        _ => {
+            return Ok(Response::builder().status(404).body(format!("no test route {info:?}")).build());
+        }
     };
-    Ok(Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .build())
+    Ok(Response::builder().status(200).header("content-type", "application/json").body(body.to_string()).build())
 }
 
 fn header(req: &Request, name: &str) -> String {
@@ -112,10 +110,7 @@ fn count(db: &Connection) -> Result<i64, spin_sdk::sqlite::Error> {
 
 fn try_round_trip(label: &str) -> Result<Json, spin_sdk::sqlite::Error> {
     let db = Connection::open(label)?;
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, i INTEGER, r REAL, s TEXT, b BLOB, n)",
-        &[],
-    )?;
+    db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, i INTEGER, r REAL, s TEXT, b BLOB, n)", &[])?;
     db.execute("DELETE FROM t", &[])?;
     db.execute(
         "INSERT INTO t (i, r, s, b, n) VALUES (?, ?, ?, ?, ?)",

@@ -75,7 +75,7 @@ route = "/exact"
 component = "exact"
 
 [[trigger.http]]
-route = "/named/:code/..."
+route = "/named/:dossier_code/..."
 component = "named"
 
 [component.guest]
@@ -203,11 +203,8 @@ impl Host {
     /// Starts the host on a free port and waits for its `Serving` line.
     pub fn start(manifest: &str, env: &[(&str, &str)]) -> Host {
         let dir = write_app(manifest);
-        let mut child = command(dir.path(), env)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start civic-host");
+        let mut child =
+            command(dir.path(), env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start civic-host");
         let stdout = Arc::new(Collected::default());
         let stderr = Arc::new(Collected::default());
         if let Some(out) = child.stdout.take() {

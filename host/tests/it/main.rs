@@ -86,8 +86,8 @@ fn spin_headers_and_uri_are_set_as_spin_does() {
     // A named segment is captured.
     let r = c.request("GET", "/named/HS-001/echo", &[], b"");
     let j = json(&r.body);
-    assert_eq!(j["headers"]["spin-path-match-code"], "HS-001");
-    assert_eq!(j["headers"]["spin-component-route"], "/named/:code");
+    assert_eq!(j["headers"]["spin-path-match-dossier-code"], "HS-001");
+    assert_eq!(j["headers"]["spin-component-route"], "/named/:dossier_code");
     assert_eq!(j["headers"]["spin-path-info"], "/echo");
 }
 
@@ -141,10 +141,17 @@ fn sqlite_labels_are_checked() {
     let host = started();
     let open = |path: &str| json(&get(host.addr, path).body);
     assert_eq!(open("/guest/sqlite/open?label=other")["error"], "Error::AccessDenied", "undeclared label");
-    assert_eq!(open("/limited/sqlite/open?label=main")["error"], "Error::AccessDenied", "declared by another component");
+    assert_eq!(
+        open("/limited/sqlite/open?label=main")["error"],
+        "Error::AccessDenied",
+        "declared by another component"
+    );
     assert_eq!(open("/limited/sqlite/open?label=default")["error"], "Error::AccessDenied", "default is a label too");
     assert_eq!(open("/guest/sqlite/open?label=default")["ok"], true);
-    assert!(host.data_dir().join("default.db").is_file(), "a label absent from the runtime config is <data>/<label>.db");
+    assert!(
+        host.data_dir().join("default.db").is_file(),
+        "a label absent from the runtime config is <data>/<label>.db"
+    );
 }
 
 #[test]
@@ -258,7 +265,6 @@ fn each_request_is_logged() {
 #[test]
 fn routes_are_listed_when_ready() {
     let host = started();
-    let out = host.stdout();
     let base = format!("http://{}", host.addr);
     for line in [
         format!("Serving {base}"),
@@ -266,10 +272,13 @@ fn routes_are_listed_when_ready() {
         format!("  guest: {base}/guest (wildcard)"),
         format!("  limited: {base}/limited (wildcard)"),
         format!("  exact: {base}/exact"),
-        format!("  named: {base}/named/:code (wildcard)"),
+        format!("  named: {base}/named/:dossier_code (wildcard)"),
     ] {
-        assert!(out.lines().any(|l| l == line), "{line:?} in\n{out}");
+        host.wait_for_line(|l| l == line);
     }
+    let out = host.stdout();
+    let serving = out.lines().position(|l| l.starts_with("Serving ")).unwrap();
+    assert_eq!(out.lines().nth(serving + 1), Some("Available Routes:"), "{out}");
 }
 
 #[test]

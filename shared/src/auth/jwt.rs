@@ -57,8 +57,7 @@ fn check(cfg: &AuthConfig, token: &str, now: i64) -> Result<Principal, Reason> {
             jwks_key(jwks, kid)?
         }
         None => {
-            let secret =
-                cfg.hs256_secret.as_deref().ok_or("token has no kid and no HS256 secret is configured")?;
+            let secret = cfg.hs256_secret.as_deref().ok_or("token has no kid and no HS256 secret is configured")?;
             if secret.len() < MIN_HS256_SECRET_LEN {
                 return Err("configured HS256 secret is shorter than 32 bytes".into());
             }
@@ -76,8 +75,7 @@ fn check(cfg: &AuthConfig, token: &str, now: i64) -> Result<Principal, Reason> {
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
-    let claims =
-        jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| jwt_reason(&e, "token"))?.claims;
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| jwt_reason(&e, "token"))?.claims;
     claims.into_principal(cfg, now)
 }
 

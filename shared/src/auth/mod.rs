@@ -80,9 +80,7 @@ mod mac;
 mod tests;
 
 pub use jwt::verify;
-pub use mac::{
-    constant_time_eq, hmac_sha256_hex, hmac_sha512_hex, verify_hmac_sha256_hex, verify_hmac_sha512_hex,
-};
+pub use mac::{constant_time_eq, hmac_sha256_hex, hmac_sha512_hex, verify_hmac_sha256_hex, verify_hmac_sha512_hex};
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,12 +177,7 @@ impl AuthConfig {
             crate::log::error(&format!("auth: jwt_jwks unusable: {reason}"));
             return Err(Error::Config("jwt_jwks (no usable RS256/ES256 key)"));
         }
-        Ok(AuthConfig {
-            issuer: issuer.trim().to_owned(),
-            audience: audience.trim().to_owned(),
-            hs256_secret,
-            jwks,
-        })
+        Ok(AuthConfig { issuer: issuer.trim().to_owned(), audience: audience.trim().to_owned(), hs256_secret, jwks })
     }
 }
 
@@ -198,10 +191,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     }
     let (scheme, token) = value.to_str().ok()?.trim().split_once(|c: char| c.is_ascii_whitespace())?;
     let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer")
-        || token.is_empty()
-        || token.contains(|c: char| c.is_ascii_whitespace())
-    {
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(|c: char| c.is_ascii_whitespace()) {
         return None;
     }
     Some(token)

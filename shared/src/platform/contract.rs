@@ -50,7 +50,13 @@ pub async fn run_one<P: Platform>(p: &P, db: &str, name: &str) -> Result<(), Str
             p.execute(
                 db,
                 "INSERT INTO _contract_probe (id, i, r, t, b) VALUES (?1, ?2, ?3, ?4, ?5)",
-                &[1.into(), Value::Integer(-9_007_199_254_740_991), 3.25.into(), "Phở Bà Hoa — đ ✓".into(), blob.clone().into()],
+                &[
+                    1.into(),
+                    Value::Integer(-9_007_199_254_740_991),
+                    3.25.into(),
+                    "Phở Bà Hoa — đ ✓".into(),
+                    blob.clone().into(),
+                ],
             )
             .await
             .map_err(e)?;
@@ -64,13 +70,21 @@ pub async fn run_one<P: Platform>(p: &P, db: &str, name: &str) -> Result<(), Str
             ensure(types == ["integer", "real", "text", "blob"], || format!("stored types {types:?}"))
         }
         "null_round_trip" => {
-            p.execute(db, "INSERT INTO _contract_probe (id, i, r, t, b) VALUES (1, ?1, ?2, ?3, ?4)", &[Value::Null, Value::Null, Option::<String>::None.into(), Value::Null])
-                .await
-                .map_err(e)?;
+            p.execute(
+                db,
+                "INSERT INTO _contract_probe (id, i, r, t, b) VALUES (1, ?1, ?2, ?3, ?4)",
+                &[Value::Null, Value::Null, Option::<String>::None.into(), Value::Null],
+            )
+            .await
+            .map_err(e)?;
             let rows = p.query(db, "SELECT i, r, t, b FROM _contract_probe", &[]).await.map_err(e)?;
             let row = rows.first().ok_or("row missing")?;
-            ensure(row.opt_i64("i").map_err(e)?.is_none() && row.opt_f64("r").map_err(e)?.is_none(), || "null numbers".into())?;
-            ensure(row.opt_str("t").map_err(e)?.is_none() && row.opt_blob("b").map_err(e)?.is_none(), || "null text/blob".into())
+            ensure(row.opt_i64("i").map_err(e)?.is_none() && row.opt_f64("r").map_err(e)?.is_none(), || {
+                "null numbers".into()
+            })?;
+            ensure(row.opt_str("t").map_err(e)?.is_none() && row.opt_blob("b").map_err(e)?.is_none(), || {
+                "null text/blob".into()
+            })
         }
         "batch_is_atomic" => {
             let failing = [
@@ -92,10 +106,13 @@ pub async fn run_one<P: Platform>(p: &P, db: &str, name: &str) -> Result<(), Str
         }
         "batch_returns_rows" => {
             let out = p
-                .batch(db, &[
-                    Statement::new("INSERT INTO _contract_probe (id, t) VALUES (7, 'x') RETURNING id", vec![]),
-                    Statement::new("SELECT t FROM _contract_probe WHERE id = ?1", vec![7.into()]),
-                ])
+                .batch(
+                    db,
+                    &[
+                        Statement::new("INSERT INTO _contract_probe (id, t) VALUES (7, 'x') RETURNING id", vec![]),
+                        Statement::new("SELECT t FROM _contract_probe WHERE id = ?1", vec![7.into()]),
+                    ],
+                )
                 .await
                 .map_err(e)?;
             ensure(out.len() == 2, || format!("{} results", out.len()))?;
@@ -107,7 +124,9 @@ pub async fn run_one<P: Platform>(p: &P, db: &str, name: &str) -> Result<(), Str
             let ins = "INSERT INTO _contract_probe (id, u) VALUES (?1, ?2) ON CONFLICT(u) DO NOTHING RETURNING id";
             let first = p.query(db, ins, &[10.into(), "k".into()]).await.map_err(e)?;
             let again = p.query(db, ins, &[11.into(), "k".into()]).await.map_err(e)?;
-            ensure(first.len() == 1 && first.first().map(|r| r.i64("id")) == Some(Ok(10)), || "first insert returns its id".into())?;
+            ensure(first.len() == 1 && first.first().map(|r| r.i64("id")) == Some(Ok(10)), || {
+                "first insert returns its id".into()
+            })?;
             ensure(again.is_empty(), || "a conflicting insert returns no row".into())
         }
         "conditional_update_is_exactly_once" => {
@@ -119,7 +138,9 @@ pub async fn run_one<P: Platform>(p: &P, db: &str, name: &str) -> Result<(), Str
         }
         "execute_counts_changes" => {
             for id in 1..=3 {
-                p.execute(db, "INSERT INTO _contract_probe (id, i) VALUES (?1, 0)", &[Value::Integer(id)]).await.map_err(e)?;
+                p.execute(db, "INSERT INTO _contract_probe (id, i) VALUES (?1, 0)", &[Value::Integer(id)])
+                    .await
+                    .map_err(e)?;
             }
             let n = p.execute(db, "UPDATE _contract_probe SET i = 1 WHERE id >= ?1", &[2.into()]).await.map_err(e)?;
             ensure(n == 2, || format!("{n} changes reported, 2 expected"))
@@ -128,7 +149,9 @@ pub async fn run_one<P: Platform>(p: &P, db: &str, name: &str) -> Result<(), Str
             let evil = "x'); DROP TABLE _contract_probe; --";
             p.execute(db, "INSERT INTO _contract_probe (id, t) VALUES (1, ?1)", &[evil.into()]).await.map_err(e)?;
             let rows = p.query(db, "SELECT t FROM _contract_probe WHERE t = ?1", &[evil.into()]).await.map_err(e)?;
-            ensure(rows.first().map(|r| r.str("t").map(str::to_owned)) == Some(Ok(evil.to_owned())), || "bound text".into())
+            ensure(rows.first().map(|r| r.str("t").map(str::to_owned)) == Some(Ok(evil.to_owned())), || {
+                "bound text".into()
+            })
         }
         other => Err(format!("unknown check {other}")),
     };
@@ -158,14 +181,38 @@ macro_rules! platform_contract_tests {
                 let r = $crate::platform::native::block_on($crate::platform::contract::run_one(&p, "contract", name));
                 assert_eq!(r, Ok(()), "contract check {name}");
             }
-            #[test] fn types_round_trip() { check("types_round_trip") }
-            #[test] fn null_round_trip() { check("null_round_trip") }
-            #[test] fn batch_is_atomic() { check("batch_is_atomic") }
-            #[test] fn batch_returns_rows() { check("batch_returns_rows") }
-            #[test] fn returning_works() { check("returning_works") }
-            #[test] fn conditional_update_is_exactly_once() { check("conditional_update_is_exactly_once") }
-            #[test] fn execute_counts_changes() { check("execute_counts_changes") }
-            #[test] fn params_are_bound_not_formatted() { check("params_are_bound_not_formatted") }
+            #[test]
+            fn types_round_trip() {
+                check("types_round_trip")
+            }
+            #[test]
+            fn null_round_trip() {
+                check("null_round_trip")
+            }
+            #[test]
+            fn batch_is_atomic() {
+                check("batch_is_atomic")
+            }
+            #[test]
+            fn batch_returns_rows() {
+                check("batch_returns_rows")
+            }
+            #[test]
+            fn returning_works() {
+                check("returning_works")
+            }
+            #[test]
+            fn conditional_update_is_exactly_once() {
+                check("conditional_update_is_exactly_once")
+            }
+            #[test]
+            fn execute_counts_changes() {
+                check("execute_counts_changes")
+            }
+            #[test]
+            fn params_are_bound_not_formatted() {
+                check("params_are_bound_not_formatted")
+            }
             #[test]
             fn every_check_has_a_test() {
                 assert_eq!($crate::platform::contract::CHECKS.len(), 8);

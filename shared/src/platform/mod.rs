@@ -158,8 +158,7 @@ impl<'a> Row<'a> {
         }
     }
     pub fn i64(&self, column: &str) -> Result<i64, DbError> {
-        self.opt_i64(column)?
-            .ok_or_else(|| DbError(format!("column {column}: unexpected NULL")))
+        self.opt_i64(column)?.ok_or_else(|| DbError(format!("column {column}: unexpected NULL")))
     }
     pub fn opt_f64(&self, column: &str) -> Result<Option<f64>, DbError> {
         match self.value(column)? {
@@ -171,8 +170,7 @@ impl<'a> Row<'a> {
         }
     }
     pub fn f64(&self, column: &str) -> Result<f64, DbError> {
-        self.opt_f64(column)?
-            .ok_or_else(|| DbError(format!("column {column}: unexpected NULL")))
+        self.opt_f64(column)?.ok_or_else(|| DbError(format!("column {column}: unexpected NULL")))
     }
     pub fn opt_str(&self, column: &str) -> Result<Option<&'a str>, DbError> {
         match self.value(column)? {
@@ -182,8 +180,7 @@ impl<'a> Row<'a> {
         }
     }
     pub fn str(&self, column: &str) -> Result<&'a str, DbError> {
-        self.opt_str(column)?
-            .ok_or_else(|| DbError(format!("column {column}: unexpected NULL")))
+        self.opt_str(column)?.ok_or_else(|| DbError(format!("column {column}: unexpected NULL")))
     }
     pub fn opt_blob(&self, column: &str) -> Result<Option<&'a [u8]>, DbError> {
         match self.value(column)? {

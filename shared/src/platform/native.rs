@@ -39,10 +39,9 @@ pub fn migrate(conn: &mut Connection, dir: &Path) -> Result<Vec<String>, DbError
     )
     .map_err(|e| err(&e))?;
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-            .collect(),
+        Ok(rd) => {
+            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "sql")).collect()
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(err(&e)),
     };
@@ -59,8 +58,7 @@ pub fn migrate(conn: &mut Connection, dir: &Path) -> Result<Vec<String>, DbError
         let sql = std::fs::read_to_string(&file).map_err(|e| err(&e))?;
         let tx = conn.transaction().map_err(|e| err(&e))?;
         tx.execute_batch(&sql).map_err(|e| err(&format!("{name}: {e}")))?;
-        tx.execute("INSERT INTO d1_migrations (name) VALUES (?1)", [&name])
-            .map_err(|e| err(&e))?;
+        tx.execute("INSERT INTO d1_migrations (name) VALUES (?1)", [&name]).map_err(|e| err(&e))?;
         tx.commit().map_err(|e| err(&e))?;
         applied.push(name);
     }
@@ -235,11 +233,7 @@ impl Platform for NativePlatform {
 
     #[allow(clippy::disallowed_methods)] // the native clock is the real one unless frozen
     fn now(&self) -> DateTime<Utc> {
-        self.now
-            .lock()
-            .ok()
-            .and_then(|g| *g)
-            .unwrap_or_else(|| DateTime::<Utc>::from(std::time::SystemTime::now()))
+        self.now.lock().ok().and_then(|g| *g).unwrap_or_else(|| DateTime::<Utc>::from(std::time::SystemTime::now()))
     }
 
     fn random_bytes(&self, buf: &mut [u8]) {
@@ -268,7 +262,11 @@ fn http1_fetch(req: &http::Request<Bytes>, allowed: &[String]) -> Result<http::R
     let mut stream = TcpStream::connect(&authority).map_err(io)?;
     stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(io)?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut head = format!("{} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-length: {}\r\n", req.method(), req.body().len());
+    let mut head = format!(
+        "{} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        req.method(),
+        req.body().len()
+    );
     for (k, v) in req.headers() {
         if k != http::header::HOST && k != http::header::CONTENT_LENGTH && k != http::header::CONNECTION {
             head.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap_or_default()));
@@ -385,7 +383,10 @@ mod tests {
                 seen.extend_from_slice(&buf[..n]);
             }
             let req = String::from_utf8_lossy(&seen).into_owned();
-            s.write_all(b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+            s.write_all(
+                b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            )
+            .unwrap();
             req
         });
         let p = NativePlatform::in_memory(&[]).with_allowed_host(&addr.to_string());

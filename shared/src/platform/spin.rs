@@ -121,9 +121,8 @@ impl Platform for SpinPlatform {
 
     async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
         let request = request.map(|b| b.to_vec());
-        let resp: http::Response<Vec<u8>> = spin_sdk::http::send(request)
-            .await
-            .map_err(|e| FetchError(e.to_string()))?;
+        let resp: http::Response<Vec<u8>> =
+            spin_sdk::http::send(request).await.map_err(|e| FetchError(e.to_string()))?;
         Ok(resp.map(Bytes::from))
     }
 }

@@ -98,10 +98,7 @@ fn rows_of(result: &JsValue) -> Result<Rows, DbError> {
     for (i, row) in results.iter().enumerate() {
         let entries = Object::entries(&Object::from(row));
         if i == 0 {
-            out.columns = entries
-                .iter()
-                .map(|e| Array::from(&e).get(0).as_string().unwrap_or_default())
-                .collect();
+            out.columns = entries.iter().map(|e| Array::from(&e).get(0).as_string().unwrap_or_default()).collect();
         }
         out.rows.push(entries.iter().map(|e| from_js(&Array::from(&e).get(1))).collect());
     }
