@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::types::{Value as SqlValue, ValueRef};
 use wasmtime::component::Resource;
 
 use crate::bindings::fermyon::spin::sqlite::{self, QueryResult, RowResult, Value};
@@ -96,41 +95,37 @@ impl Drop for Connection {
     }
 }
 
-fn to_sql(v: Value) -> SqlValue {
+fn to_civic(v: Value) -> civic::platform::Value {
+    use civic::platform::Value as V;
     match v {
-        Value::Integer(i) => SqlValue::Integer(i),
-        Value::Real(f) => SqlValue::Real(f),
-        Value::Text(s) => SqlValue::Text(s),
-        Value::Blob(b) => SqlValue::Blob(b),
-        Value::Null => SqlValue::Null,
+        Value::Integer(i) => V::Integer(i),
+        Value::Real(f) => V::Real(f),
+        Value::Text(s) => V::Text(s),
+        Value::Blob(b) => V::Blob(b),
+        Value::Null => V::Null,
     }
 }
 
-fn from_sql(v: ValueRef<'_>) -> Value {
+fn to_wit(v: civic::platform::Value) -> Value {
+    use civic::platform::Value as V;
     match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(f) => Value::Real(f),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        V::Integer(i) => Value::Integer(i),
+        V::Real(f) => Value::Real(f),
+        V::Text(s) => Value::Text(s),
+        V::Blob(b) => Value::Blob(b),
+        V::Null => Value::Null,
     }
 }
 
-/// Runs one statement with bound parameters and collects its result.
+/// Runs one statement with bound parameters and collects its result, through the same code
+/// as `civic`'s `NativePlatform`, so the host and native tests share SQL semantics.
 pub fn execute(conn: &rusqlite::Connection, sql: &str, params: Vec<Value>) -> rusqlite::Result<QueryResult> {
-    let mut stmt = conn.prepare(sql)?;
-    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
-    let n = columns.len();
-    let mut rows_out = Vec::new();
-    let mut rows = stmt.query(rusqlite::params_from_iter(params.into_iter().map(to_sql)))?;
-    while let Some(row) = rows.next()? {
-        let mut values = Vec::with_capacity(n);
-        for i in 0..n {
-            values.push(from_sql(row.get_ref(i)?));
-        }
-        rows_out.push(RowResult { values });
-    }
-    Ok(QueryResult { columns, rows: rows_out })
+    let params: Vec<civic::platform::Value> = params.into_iter().map(to_civic).collect();
+    let rows = civic::platform::native::run(conn, sql, &params)?;
+    Ok(QueryResult {
+        columns: rows.columns,
+        rows: rows.rows.into_iter().map(|r| RowResult { values: r.into_iter().map(to_wit).collect() }).collect(),
+    })
 }
 
 impl sqlite::Host for RequestState {}
