@@ -104,6 +104,8 @@ pub enum Error {
     Validation(Vec<FieldError>),
     /// Missing, malformed, expired or forged credentials.
     Unauthorized,
+    /// A webhook's signature is missing or does not match its body.
+    BadSignature,
     /// Authenticated, but the role does not allow this.
     Forbidden,
     NotFound,
@@ -123,6 +125,7 @@ impl fmt::Display for Error {
             Error::BadRequest(m) => write!(f, "bad request: {}", m.en),
             Error::Validation(errs) => write!(f, "validation failed on {} field(s)", errs.len()),
             Error::Unauthorized => f.write_str("unauthorized"),
+            Error::BadSignature => f.write_str("bad webhook signature"),
             Error::Forbidden => f.write_str("forbidden"),
             Error::NotFound => f.write_str("not found"),
             Error::MethodNotAllowed => f.write_str("method not allowed"),
@@ -165,7 +168,7 @@ impl Error {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized | Error::BadSignature => StatusCode::UNAUTHORIZED,
             Error::Forbidden => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -181,6 +184,7 @@ impl Error {
             Error::BadRequest(_) => ("bad-request", "Yêu cầu không hợp lệ", "Bad request"),
             Error::Validation(_) => ("validation", "Dữ liệu không hợp lệ", "Invalid data"),
             Error::Unauthorized => ("unauthorized", "Chưa xác thực", "Unauthorized"),
+            Error::BadSignature => ("bad-signature", "Chữ ký không hợp lệ", "Invalid signature"),
             Error::Forbidden => ("forbidden", "Không có quyền", "Forbidden"),
             Error::NotFound => ("not-found", "Không tìm thấy", "Not found"),
             Error::MethodNotAllowed => ("method-not-allowed", "Phương thức không được hỗ trợ", "Method not allowed"),
@@ -209,6 +213,13 @@ impl Error {
             Error::Unauthorized => {
                 Some(lang.pick("Cần mã xác thực (Bearer) hợp lệ", "A valid bearer token is required").to_owned())
             }
+            Error::BadSignature => Some(
+                lang.pick(
+                    "Chữ ký của thông báo thiếu hoặc không khớp với nội dung",
+                    "The message signature is missing or does not match the body",
+                )
+                .to_owned(),
+            ),
             _ => None,
         };
         let errors = match &self {
@@ -300,6 +311,15 @@ mod tests {
         let text = String::from_utf8(resp.body().to_vec()).unwrap();
         assert!(!text.contains("hunter2"), "{text}");
         assert_eq!(body(&resp)["title"], "Lỗi hệ thống");
+    }
+
+    #[test]
+    fn a_bad_webhook_signature_is_401_without_a_bearer_challenge() {
+        let resp = Error::BadSignature.into_response(Lang::En);
+        assert_eq!(resp.status(), 401);
+        assert!(resp.headers().get(header::WWW_AUTHENTICATE).is_none());
+        assert_eq!(body(&resp)["type"], "/problems/bad-signature");
+        assert_eq!(body(&resp)["title"], "Invalid signature");
     }
 
     #[test]

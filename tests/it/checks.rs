@@ -203,13 +203,18 @@ fn sms_refuses_a_bad_signature(s: &Server) -> Result<(), String> {
     let body = json!({"id": "e2e-forged", "from": "84905123456", "to": "8188", "text": "ATTP pho"}).to_string();
     let wrong = sign("not-the-secret", body.as_bytes());
     let r = request(&s.addr, "POST", "/food-safety/sms", &[("x-signature", &wrong)], body.as_bytes())?;
-    is_problem(&r, 401)?;
+    let v = is_problem(&r, 401)?;
+    ensure!(v["type"] == "/problems/bad-signature", "{v}");
     let r = request(&s.addr, "POST", "/food-safety/sms", &[], body.as_bytes())?;
     is_problem(&r, 401)?;
     let sig = sign(SMS_SECRET, body.as_bytes());
     let tampered = body.replace("pho", "bun");
     let r = request(&s.addr, "POST", "/food-safety/sms", &[("x-signature", &sig)], tampered.as_bytes())?;
     is_problem(&r, 401)?;
+    // Gateways send all sorts of Content-Type; a signed body is read as JSON regardless.
+    let form = [("x-signature", sig.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+    let r = request(&s.addr, "POST", "/food-safety/sms", &form, body.as_bytes())?;
+    ensure!(r.status == 200 && r.json()?["reply"].is_string(), "signed body, form content type: {}", r.status);
     Ok(())
 }
 

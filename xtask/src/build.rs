@@ -37,7 +37,14 @@ pub fn spin_all() -> Result<()> {
     let mut cmd = cargo();
     // Stripped: the name section is 18% of the component. (The Workers build keeps it:
     // wasm-bindgen wants the sections strip would drop.)
-    cmd.current_dir(root()).args(["build", "--release", "--target", "wasm32-wasip2", "--config", "profile.release.strip=true"]);
+    cmd.current_dir(root()).args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-wasip2",
+        "--config",
+        "profile.release.strip=true",
+    ]);
     for f in FUNCTIONS {
         cmd.args(["-p", f.name]);
     }
