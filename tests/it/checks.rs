@@ -148,6 +148,34 @@ fn malformed_batch_names_index_and_field_and_stores_nothing(s: &Server) -> Resul
     Ok(())
 }
 
+fn a_bulk_import_of_thousands_is_one_request(s: &Server) -> Result<(), String> {
+    let base: Vec<Value> = serde_json::from_str(FIXTURE).map_err(|e| e.to_string())?;
+    let items: Vec<Value> = (0..3_000)
+        .map(|i| {
+            let mut item = base[i % base.len()].clone();
+            item["id"] = json!(format!("BULK-{i:05}"));
+            item["name"] = json!(format!("Quán Thử Nghiệm Số {i}"));
+            // a district of their own, so checks running alongside see none of these
+            item["district"] = json!("Huyện Thử Nghiệm");
+            item
+        })
+        .collect();
+    let r = import(s, &Value::Array(items).to_string())?;
+    ensure!(
+        r.status == 200 && r.json()? == json!({"imported": 3000}),
+        "{} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    let v = get(&s.addr, "/food-safety/establishments?q=quan%20thu%20nghiem%20so%202999")?.json()?;
+    ensure!(v["results"][0]["id"] == "BULK-02999", "{v}");
+    let v = get(&s.addr, "/food-safety/establishments?district=thu%20nghiem&limit=1")?.json()?;
+    ensure!(v["total"] == 3000, "total {}", v["total"]);
+    let v = get(&s.addr, "/food-safety/establishments/BULK-00002")?.json()?;
+    ensure!(v["violations"].as_array().map(Vec::len) == Some(2), "violations of a bulk item: {v}");
+    Ok(())
+}
+
 fn full_record_and_localised_404(s: &Server) -> Result<(), String> {
     load_fixture(s)?;
     let v = get(&s.addr, "/food-safety/establishments/DN-000123")?.json()?;
@@ -251,6 +279,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         "malformed_batch_names_index_and_field_and_stores_nothing",
         malformed_batch_names_index_and_field_and_stores_nothing,
     ),
+    ("a_bulk_import_of_thousands_is_one_request", a_bulk_import_of_thousands_is_one_request),
     ("full_record_and_localised_404", full_record_and_localised_404),
     ("sms_answers_in_one_ascii_sms", sms_answers_in_one_ascii_sms),
     ("sms_refuses_a_bad_signature", sms_refuses_a_bad_signature),

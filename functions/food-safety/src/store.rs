@@ -9,10 +9,21 @@ use crate::model::{Certificate, Establishment, Violation};
 
 pub const DB: &str = "food";
 
+/// Rows per statement group of an import. Each group is bound as ONE JSON parameter and
+/// unpacked by SQLite's `json_each`, so an import of any size is three statements per group:
+/// D1 caps bound parameters (100 per statement), queries per invocation (1,000) and a value's
+/// size (2 MB); 500 establishments make about 400 KB of JSON.
+pub const GROUP: usize = 500;
+
 const UPSERT: &str = "INSERT INTO establishments
     (id, name, name_folded, address, ward, ward_folded, district, district_folded, province, kind,
      cert_number, cert_issued, cert_expires, cert_authority, lat, lng, violation_count, updated_at)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+  SELECT json_extract(e.value, '$.id'), json_extract(e.value, '$.name'), json_extract(e.value, '$.name_folded'), json_extract(e.value, '$.address'),
+     json_extract(e.value, '$.ward'), json_extract(e.value, '$.ward_folded'), json_extract(e.value, '$.district'), json_extract(e.value, '$.district_folded'),
+     json_extract(e.value, '$.province'), json_extract(e.value, '$.kind'), json_extract(e.value, '$.cert_number'), json_extract(e.value, '$.cert_issued'),
+     json_extract(e.value, '$.cert_expires'), json_extract(e.value, '$.cert_authority'), json_extract(e.value, '$.lat'), json_extract(e.value, '$.lng'),
+     json_array_length(e.value, '$.violations'), ?2
+  FROM json_each(?1) AS e WHERE true
   ON CONFLICT (id) DO UPDATE SET
     name = excluded.name, name_folded = excluded.name_folded, address = excluded.address,
     ward = excluded.ward, ward_folded = excluded.ward_folded, district = excluded.district,
@@ -27,57 +38,45 @@ const UPSERT: &str = "INSERT INTO establishments
          excluded.kind, excluded.cert_number, excluded.cert_issued, excluded.cert_expires,
          excluded.cert_authority, excluded.lat, excluded.lng, excluded.violation_count)";
 
-/// The statements that store one establishment (row, then its violations, replaced whole).
-pub fn upsert_statements(e: &Establishment, now: &str) -> Vec<Statement> {
+const CLEAR_VIOLATIONS: &str =
+    "DELETE FROM violations WHERE establishment_id IN (SELECT json_extract(e.value, '$.id') FROM json_each(?1) AS e)";
+
+const INSERT_VIOLATIONS: &str = "INSERT INTO violations (establishment_id, seq, date, description, penalty_vnd)
+  SELECT json_extract(e.value, '$.id'), v.key, json_extract(v.value, '$.date'), json_extract(v.value, '$.description'), json_extract(v.value, '$.penalty_vnd')
+  FROM json_each(?1) AS e, json_each(e.value, '$.violations') AS v";
+
+/// One establishment as the import statements read it: flat, with the search keys.
+fn row_json(e: &Establishment) -> serde_json::Value {
     let cert = e.certificate.as_ref();
-    let mut out = vec![
-        Statement::new(
-            UPSERT,
-            vec![
-                e.id.as_str().into(),
-                e.name.as_str().into(),
-                fold(&e.name).into(),
-                e.address.as_str().into(),
-                e.ward.as_str().into(),
-                fold(&e.ward).into(),
-                e.district.as_str().into(),
-                fold(&e.district).into(),
-                e.province.as_str().into(),
-                e.kind.as_str().into(),
-                cert.map(|c| c.number.clone()).into(),
-                cert.map(|c| c.issued.to_string()).into(),
-                cert.map(|c| c.expires.to_string()).into(),
-                cert.map(|c| c.authority.clone()).into(),
-                e.lat.into(),
-                e.lng.into(),
-                i64::try_from(e.violations.len()).unwrap_or(i64::MAX).into(),
-                now.into(),
-            ],
-        ),
-        Statement::new("DELETE FROM violations WHERE establishment_id = ?1", vec![e.id.as_str().into()]),
-    ];
-    for (seq, v) in e.violations.iter().enumerate() {
-        out.push(Statement::new(
-            "INSERT INTO violations (establishment_id, seq, date, description, penalty_vnd) VALUES (?1, ?2, ?3, ?4, ?5)",
-            vec![
-                e.id.as_str().into(),
-                i64::try_from(seq).unwrap_or(i64::MAX).into(),
-                v.date.to_string().into(),
-                v.description.as_str().into(),
-                v.penalty_vnd.into(),
-            ],
-        ));
-    }
-    out
+    serde_json::json!({
+        "id": e.id, "name": e.name, "name_folded": fold(&e.name), "address": e.address,
+        "ward": e.ward, "ward_folded": fold(&e.ward), "district": e.district,
+        "district_folded": fold(&e.district), "province": e.province, "kind": e.kind,
+        "cert_number": cert.map(|c| &c.number), "cert_issued": cert.map(|c| c.issued.to_string()),
+        "cert_expires": cert.map(|c| c.expires.to_string()), "cert_authority": cert.map(|c| &c.authority),
+        "lat": e.lat, "lng": e.lng,
+        "violations": e.violations,
+    })
 }
 
-/// Stores a validated batch atomically.
+/// The statements that store a group of establishments: rows upserted (unchanged rows are
+/// left alone), then their violations replaced whole.
+pub fn upsert_statements(group: &[Establishment], now: &str) -> Vec<Statement> {
+    let json = serde_json::Value::Array(group.iter().map(row_json).collect()).to_string();
+    vec![
+        Statement::new(UPSERT, vec![json.as_str().into(), now.into()]),
+        Statement::new(CLEAR_VIOLATIONS, vec![json.as_str().into()]),
+        Statement::new(INSERT_VIOLATIONS, vec![json.into()]),
+    ]
+}
+
+/// Stores a validated batch atomically (one [`Platform::batch`]).
 pub async fn upsert(env: &impl Platform, items: &[Establishment]) -> Result<(), Error> {
     if items.is_empty() {
         return Ok(());
     }
     let now = env.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let statements: Vec<Statement> = items.iter().flat_map(|e| upsert_statements(e, &now)).collect();
+    let statements: Vec<Statement> = items.chunks(GROUP).flat_map(|g| upsert_statements(g, &now)).collect();
     env.batch(DB, &statements).await?;
     Ok(())
 }
@@ -218,6 +217,64 @@ pub async fn candidates(env: &impl Platform, filter: &Filter) -> Result<(Vec<Sum
 #[cfg(test)]
 mod tests {
     use super::*;
+    use civic::platform::native::{NativePlatform, block_on};
+
+    fn env() -> NativePlatform {
+        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+        NativePlatform::in_memory_migrated(&[DB], &migrations).unwrap()
+    }
+
+    fn items() -> Vec<Establishment> {
+        let body: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/data/establishments.json")).unwrap();
+        crate::import::parse_batch(&body).unwrap()
+    }
+
+    fn updated(env: &NativePlatform, id: &str) -> String {
+        let rows =
+            block_on(env.query(DB, "SELECT updated_at FROM establishments WHERE id = ?1", &[id.into()])).unwrap();
+        rows.first().unwrap().str("updated_at").unwrap().to_owned()
+    }
+
+    #[test]
+    fn upsert_round_trips_and_a_repeat_changes_nothing() {
+        let env = env();
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
+        env.set_now(t("2026-01-01T00:00:00Z"));
+        let mut list = items();
+        block_on(upsert(&env, &list)).unwrap();
+        for e in &list {
+            assert_eq!(block_on(get(&env, &e.id)).unwrap().as_ref(), Some(e), "{}", e.id);
+        }
+        env.set_now(t("2026-02-01T00:00:00Z"));
+        list[2].violations.pop();
+        list[2].name = "Bún chả cá Bà Lữ 2".into();
+        block_on(upsert(&env, &list)).unwrap();
+        assert_eq!(updated(&env, &list[0].id), "2026-01-01T00:00:00Z", "an unchanged row is left alone");
+        assert_eq!(updated(&env, &list[2].id), "2026-02-01T00:00:00Z");
+        assert_eq!(block_on(get(&env, &list[2].id)).unwrap().as_ref(), Some(&list[2]));
+        let (found, total) =
+            block_on(candidates(&env, &Filter { words: vec!["bun".into()], ..Filter::default() })).unwrap();
+        assert_eq!((found[0].violations, total), (1, 1));
+    }
+
+    #[test]
+    fn a_large_import_is_a_few_statements() {
+        let mut many = Vec::new();
+        for i in 0..(GROUP * 2 + 7) {
+            let mut e = items()[0].clone();
+            e.id = format!("BULK-{i}");
+            many.push(e);
+        }
+        let statements: usize = many.chunks(GROUP).map(|g| upsert_statements(g, "now").len()).sum();
+        assert_eq!(statements, 9);
+        let env = env();
+        block_on(upsert(&env, &many)).unwrap();
+        let n = block_on(env.query(DB, "SELECT count(*) AS n, sum(violation_count) AS v FROM establishments", &[]))
+            .unwrap();
+        assert_eq!(n.first().unwrap().i64("n").unwrap(), i64::try_from(many.len()).unwrap());
+        assert_eq!(n.first().unwrap().i64("v").unwrap(), i64::try_from(many.len()).unwrap());
+    }
 
     #[test]
     fn like_escape_table() {
