@@ -213,6 +213,13 @@ impl Error {
             Error::Unauthorized => {
                 Some(lang.pick("Cần mã xác thực (Bearer) hợp lệ", "A valid bearer token is required").to_owned())
             }
+            Error::Config(_) => Some(
+                lang.pick(
+                    "Máy chủ chưa được cấu hình đúng; quản trị viên xem nhật ký hệ thống",
+                    "The server is misconfigured; its operators will find the cause in its log",
+                )
+                .to_owned(),
+            ),
             Error::BadSignature => Some(
                 lang.pick(
                     "Chữ ký của thông báo thiếu hoặc không khớp với nội dung",

@@ -70,8 +70,21 @@ fn load_demo(p: &NativePlatform, data: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// The length HS256 secrets must have (RFC 7518 §3.2); `civic::auth` refuses shorter ones.
+const MIN_HS256_SECRET: usize = 32;
+
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
+    if let Ok(secret) = std::env::var("SPIN_VARIABLE_JWT_HS256_SECRET")
+        && !secret.is_empty()
+        && secret.len() < MIN_HS256_SECRET
+    {
+        bail!(
+            "SPIN_VARIABLE_JWT_HS256_SECRET is {} bytes; HS256 secrets must have at least {MIN_HS256_SECRET} \
+             (RFC 7518 §3.2), or every HS256 token would be refused. Try: $(openssl rand -hex 32)",
+            secret.len()
+        );
+    }
     build::spin_all()?;
     let host = build::host()?;
     if o.demo && is_empty(&o.data) {
