@@ -136,6 +136,20 @@ fn wrangler(tools: &Path) -> Command {
     cmd
 }
 
+/// `wrangler deploy --dry-run` for a function's environment: bundles it offline exactly as a
+/// deployment would and returns wrangler's report (upload size, bindings).
+pub fn deploy_dry_run(env: &str) -> Result<String, String> {
+    let tools = tools();
+    let out = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let run = wrangler(&tools)
+        .args(["deploy", "--dry-run", "--env", env, "--outdir"])
+        .arg(out.path())
+        .output()
+        .map_err(|e| format!("wrangler deploy --dry-run: {e}"))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    if run.status.success() { Ok(text) } else { Err(format!("wrangler deploy --dry-run --env {env} failed:\n{text}")) }
+}
+
 /// The Workers builds on workerd through `wrangler dev`, with a local D1 of their own.
 pub fn start_workers() -> Result<Server, String> {
     let tools = tools();

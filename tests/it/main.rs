@@ -50,6 +50,15 @@ fn main() -> std::process::ExitCode {
             if ok { Ok(()) } else { Err(format!("log line format: {line}").into()) }
         }));
     }
+    trials.push(Trial::test("workers::deploys_as_configured", || {
+        let report = harness::deploy_dry_run("food-safety").map_err(Failed::from)?;
+        let ok = report.contains("Total Upload:") && report.contains("env.food") && report.contains("D1 Database");
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("dry-run report lacks the upload size or the D1 binding:\n{report}").into())
+        }
+    }));
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop both runtimes (their process groups) before reporting.
     drop(spin);
