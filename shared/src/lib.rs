@@ -5,6 +5,7 @@
 //! - [`auth`]: bearer JWT verification and webhook signature helpers;
 //! - [`error`]: one error type, rendered as RFC 9457 problem+json in Vietnamese or English;
 //! - [`text`]: Vietnamese text folding for search, and SMS rendering;
+//! - [`validate`]: JSON body validation that names every bad field at once;
 //! - [`web`]: small helpers on `http` types (JSON responses, body caps, query strings).
 
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod log;
 pub mod platform;
 pub mod text;
+pub mod validate;
 pub mod web;
 
 pub use error::{Error, FieldError, Lang, Msg, Result};

@@ -6,10 +6,10 @@
 //! batch twice changes nothing.
 
 use bytes::Bytes;
-use chrono::NaiveDate;
+use civic::validate::Fields;
 use civic::{Error, FieldError, Msg, Platform};
 use http::{Request, Response, StatusCode};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::model::{Certificate, Establishment, KINDS, Violation};
 use crate::store;
@@ -49,7 +49,7 @@ pub fn parse_batch(body: &Value) -> Result<Vec<Establishment>, Error> {
     let mut seen = std::collections::HashSet::new();
     for (i, item) in list.iter().enumerate() {
         let mut f = Fields::new(format!("[{i}]"), &mut errors);
-        if let Some(e) = f.establishment(item) {
+        if let Some(e) = establishment(&mut f, item) {
             if !seen.insert(e.id.clone()) {
                 errors.push(FieldError::new(
                     format!("[{i}].id"),
@@ -62,206 +62,88 @@ pub fn parse_batch(body: &Value) -> Result<Vec<Establishment>, Error> {
     if errors.is_empty() { Ok(out) } else { Err(Error::Validation(errors)) }
 }
 
-/// Reads fields of one item, recording an error for each bad one.
-struct Fields<'e> {
-    prefix: String,
-    errors: &'e mut Vec<FieldError>,
-}
-
-fn wrong_type(expected_vi: &'static str, expected_en: &'static str) -> Msg {
-    Msg::new(format!("Phải là {expected_vi}"), format!("must be {expected_en}"))
-}
-
-impl<'e> Fields<'e> {
-    fn new(prefix: String, errors: &'e mut Vec<FieldError>) -> Self {
-        Fields { prefix, errors }
+fn establishment(f: &mut Fields<'_>, item: &Value) -> Option<Establishment> {
+    const KEYS: &[&str] =
+        &["id", "name", "address", "ward", "district", "province", "kind", "certificate", "violations", "lat", "lng"];
+    let before = f.error_count();
+    let obj = f.object("", item, KEYS)?;
+    let id = f.text(obj, "", "id", 64);
+    if let Some(id) = &id
+        && !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    {
+        f.err("id", Msg::new("Chỉ gồm chữ, số và - _ . /", "only letters, digits and - _ . /"));
     }
-
-    fn err(&mut self, field: &str, msg: Msg) {
-        let name = if field.is_empty() { self.prefix.clone() } else { format!("{}.{field}", self.prefix) };
-        self.errors.push(FieldError::new(name, msg));
-    }
-
-    fn object<'v>(&mut self, field: &str, v: &'v Value, allowed: &[&str]) -> Option<&'v Map<String, Value>> {
-        let Some(obj) = v.as_object() else {
-            self.err(field, wrong_type("một đối tượng JSON", "a JSON object"));
-            return None;
-        };
-        for key in obj.keys() {
-            if !allowed.contains(&key.as_str()) {
-                let name = if field.is_empty() { key.clone() } else { format!("{field}.{key}") };
-                self.err(&name, Msg::new("Trường không được hỗ trợ", "unknown field"));
-            }
-        }
-        Some(obj)
-    }
-
-    fn text(&mut self, obj: &Map<String, Value>, path: &str, key: &str, max: usize) -> Option<String> {
-        let field = join(path, key);
-        match obj.get(key) {
-            None | Some(Value::Null) => {
-                self.err(&field, Msg::required());
-                None
-            }
-            Some(Value::String(s)) => {
-                let s = s.trim();
-                if s.is_empty() {
-                    self.err(&field, Msg::new("Không được để trống", "must not be empty"));
-                    None
-                } else if s.chars().count() > max {
-                    self.err(&field, Msg::too_long(max));
-                    None
-                } else if s.chars().any(char::is_control) {
-                    self.err(&field, Msg::new("Chứa ký tự điều khiển", "contains control characters"));
-                    None
-                } else {
-                    Some(s.to_owned())
-                }
-            }
-            Some(_) => {
-                self.err(&field, wrong_type("chuỗi", "a string"));
-                None
-            }
-        }
-    }
-
-    fn date(&mut self, obj: &Map<String, Value>, path: &str, key: &str) -> Option<NaiveDate> {
-        let s = self.text(obj, path, key, 10)?;
-        let parsed = (s.len() == 10).then(|| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()).flatten();
-        if parsed.is_none() {
-            self.err(&join(path, key), Msg::new("Phải là ngày dạng YYYY-MM-DD", "must be a date YYYY-MM-DD"));
-        }
-        parsed
-    }
-
-    fn coordinate(&mut self, obj: &Map<String, Value>, key: &str, limit: f64) -> Option<f64> {
-        match obj.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => match n.as_f64() {
-                Some(x) if x.is_finite() && x.abs() <= limit => Some(x),
-                _ => {
-                    self.err(key, Msg::new(format!("Phải trong khoảng ±{limit}"), format!("must be within ±{limit}")));
-                    None
-                }
-            },
-            Some(_) => {
-                self.err(key, wrong_type("một số", "a number"));
-                None
-            }
-        }
-    }
-
-    fn establishment(&mut self, item: &Value) -> Option<Establishment> {
-        const KEYS: &[&str] = &[
-            "id",
-            "name",
-            "address",
-            "ward",
-            "district",
-            "province",
+    let name = f.text(obj, "", "name", 200);
+    let address = f.text(obj, "", "address", 300);
+    let ward = f.text(obj, "", "ward", 100);
+    let district = f.text(obj, "", "district", 100);
+    let province = f.text(obj, "", "province", 100);
+    let kind = f.text(obj, "", "kind", 32);
+    if let Some(k) = &kind
+        && !KINDS.contains(&k.as_str())
+    {
+        f.err(
             "kind",
-            "certificate",
-            "violations",
-            "lat",
-            "lng",
-        ];
-        let before = self.errors.len();
-        let obj = self.object("", item, KEYS)?;
-        let id = self.text(obj, "", "id", 64);
-        if let Some(id) = &id
-            && !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        {
-            self.err("id", Msg::new("Chỉ gồm chữ, số và - _ . /", "only letters, digits and - _ . /"));
-        }
-        let name = self.text(obj, "", "name", 200);
-        let address = self.text(obj, "", "address", 300);
-        let ward = self.text(obj, "", "ward", 100);
-        let district = self.text(obj, "", "district", 100);
-        let province = self.text(obj, "", "province", 100);
-        let kind = self.text(obj, "", "kind", 32);
-        if let Some(k) = &kind
-            && !KINDS.contains(&k.as_str())
-        {
-            self.err(
-                "kind",
-                Msg::new(
-                    format!("Phải là một trong: {}", KINDS.join(", ")),
-                    format!("must be one of: {}", KINDS.join(", ")),
-                ),
-            );
-        }
-        let certificate = match obj.get("certificate") {
-            None | Some(Value::Null) => None,
-            Some(v) => self.certificate(v),
-        };
-        let violations = match obj.get("violations") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list.iter().enumerate().filter_map(|(j, v)| self.violation(j, v)).collect(),
-            Some(_) => {
-                self.err("violations", wrong_type("một mảng", "an array"));
-                Vec::new()
-            }
-        };
-        let lat = self.coordinate(obj, "lat", 90.0);
-        let lng = self.coordinate(obj, "lng", 180.0);
-        if self.errors.len() > before {
-            return None;
-        }
-        Some(Establishment {
-            id: id?,
-            name: name?,
-            address: address?,
-            ward: ward?,
-            district: district?,
-            province: province?,
-            kind: kind?,
-            certificate,
-            violations,
-            lat,
-            lng,
-        })
+            Msg::new(
+                format!("Phải là một trong: {}", KINDS.join(", ")),
+                format!("must be one of: {}", KINDS.join(", ")),
+            ),
+        );
     }
-
-    fn certificate(&mut self, v: &Value) -> Option<Certificate> {
-        let obj = self.object("certificate", v, &["number", "issued", "expires", "authority"])?;
-        let number = self.text(obj, "certificate", "number", 64);
-        let issued = self.date(obj, "certificate", "issued");
-        let expires = self.date(obj, "certificate", "expires");
-        let authority = self.text(obj, "certificate", "authority", 200);
-        if let (Some(i), Some(e)) = (issued, expires)
-            && e < i
-        {
-            self.err("certificate.expires", Msg::new("Ngày hết hạn trước ngày cấp", "expires before it was issued"));
-            return None;
+    let certificate = match obj.get("certificate") {
+        None | Some(Value::Null) => None,
+        Some(v) => certificate(f, v),
+    };
+    let violations = match obj.get("violations") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list.iter().enumerate().filter_map(|(j, v)| violation(f, j, v)).collect(),
+        Some(_) => {
+            f.err("violations", civic::validate::wrong_type("một mảng", "an array"));
+            Vec::new()
         }
-        Some(Certificate { number: number?, issued: issued?, expires: expires?, authority: authority? })
+    };
+    let lat = f.number_within(obj, "lat", 90.0);
+    let lng = f.number_within(obj, "lng", 180.0);
+    if f.error_count() > before {
+        return None;
     }
-
-    fn violation(&mut self, j: usize, v: &Value) -> Option<Violation> {
-        let path = format!("violations[{j}]");
-        let obj = self.object(&path, v, &["date", "description", "penalty_vnd"])?;
-        let date = self.date(obj, &path, "date");
-        let description = self.text(obj, &path, "description", 500);
-        let penalty_vnd = match obj.get("penalty_vnd") {
-            Some(Value::Number(n)) if n.as_i64().is_some_and(|p| (0..=10_000_000_000).contains(&p)) => n.as_i64(),
-            None | Some(Value::Null) => {
-                self.err(&join(&path, "penalty_vnd"), Msg::required());
-                None
-            }
-            Some(_) => {
-                self.err(
-                    &join(&path, "penalty_vnd"),
-                    Msg::new("Phải là số nguyên VND từ 0", "must be a whole number of VND, 0 or more"),
-                );
-                None
-            }
-        };
-        Some(Violation { date: date?, description: description?, penalty_vnd: penalty_vnd? })
-    }
+    Some(Establishment {
+        id: id?,
+        name: name?,
+        address: address?,
+        ward: ward?,
+        district: district?,
+        province: province?,
+        kind: kind?,
+        certificate,
+        violations,
+        lat,
+        lng,
+    })
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+fn certificate(f: &mut Fields<'_>, v: &Value) -> Option<Certificate> {
+    let obj = f.object("certificate", v, &["number", "issued", "expires", "authority"])?;
+    let number = f.text(obj, "certificate", "number", 64);
+    let issued = f.date(obj, "certificate", "issued");
+    let expires = f.date(obj, "certificate", "expires");
+    let authority = f.text(obj, "certificate", "authority", 200);
+    if let (Some(i), Some(e)) = (issued, expires)
+        && e < i
+    {
+        f.err("certificate.expires", Msg::new("Ngày hết hạn trước ngày cấp", "expires before it was issued"));
+        return None;
+    }
+    Some(Certificate { number: number?, issued: issued?, expires: expires?, authority: authority? })
+}
+
+fn violation(f: &mut Fields<'_>, j: usize, v: &Value) -> Option<Violation> {
+    let path = format!("violations[{j}]");
+    let obj = f.object(&path, v, &["date", "description", "penalty_vnd"])?;
+    let date = f.date(obj, &path, "date");
+    let description = f.text(obj, &path, "description", 500);
+    let penalty_vnd = f.integer(obj, &path, "penalty_vnd", 0, 10_000_000_000);
+    Some(Violation { date: date?, description: description?, penalty_vnd: penalty_vnd? })
 }
 
 #[cfg(test)]
