@@ -66,18 +66,18 @@ fn watch(out: impl Read + Send + 'static, marker: &'static str, log: Arc<Mutex<V
     });
 }
 
-fn wait_ready(server: Server, ready: &mpsc::Receiver<()>, secs: u64) -> Result<Server, String> {
+fn wait_ready(server: Server, ready: &mpsc::Receiver<()>, secs: u64, health: &str) -> Result<Server, String> {
     if ready.recv_timeout(Duration::from_secs(secs)).is_err() {
         let log = server.log.lock().map(|l| l.join("\n")).unwrap_or_default();
         return Err(format!("{} did not start within {secs} s:\n{log}", server.name));
     }
     for _ in 0..300 {
-        if get(&server.addr, "/food-safety/health").map(|r| r.status) == Ok(200) {
+        if get(&server.addr, health).map(|r| r.status) == Ok(200) {
             return Ok(server);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("{}: /food-safety/health never answered 200", server.name))
+    Err(format!("{}: {health} never answered 200", server.name))
 }
 
 /// The Spin builds on the project's local host.
@@ -111,7 +111,7 @@ pub fn start_spin() -> Result<Server, String> {
         watch(out, "Serving http://", Arc::clone(&log), tx.clone());
         watch(err, "Serving http://", Arc::clone(&log), tx);
     }
-    wait_ready(Server { name: "spin", addr, child, log, _dir: dir }, &rx, 120)
+    wait_ready(Server { name: "spin", addr, child, log, _dir: dir }, &rx, 120, "/food-safety/health")
 }
 
 fn tools() -> PathBuf {
@@ -150,24 +150,27 @@ pub fn deploy_dry_run(env: &str) -> Result<String, String> {
     if run.status.success() { Ok(text) } else { Err(format!("wrangler deploy --dry-run --env {env} failed:\n{text}")) }
 }
 
-/// The Workers builds on workerd through `wrangler dev`, with a local D1 of their own.
-pub fn start_workers() -> Result<Server, String> {
+/// One function's Workers build on workerd through `wrangler dev --env <function>`, with
+/// local D1 databases of its own, migrated first.
+pub fn start_workers(function: &str, databases: &[&str]) -> Result<Server, String> {
     let tools = tools();
     if !tools.join("node_modules/.bin/wrangler").exists() {
         return Err(format!("wrangler is not installed under {}: run `cargo xtask test`", tools.display()));
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let persist = dir.path().to_string_lossy().into_owned();
-    let migrate = wrangler(&tools)
-        .args(["d1", "migrations", "apply", "food", "--local", "--env", "food-safety", "--persist-to", &persist])
-        .output()
-        .map_err(|e| format!("wrangler d1 migrations apply: {e}"))?;
-    if !migrate.status.success() {
-        return Err(format!(
-            "wrangler d1 migrations apply failed:\n{}{}",
-            String::from_utf8_lossy(&migrate.stdout),
-            String::from_utf8_lossy(&migrate.stderr)
-        ));
+    for db in databases {
+        let migrate = wrangler(&tools)
+            .args(["d1", "migrations", "apply", db, "--local", "--env", function, "--persist-to", &persist])
+            .output()
+            .map_err(|e| format!("wrangler d1 migrations apply {db}: {e}"))?;
+        if !migrate.status.success() {
+            return Err(format!(
+                "wrangler d1 migrations apply {db} failed:\n{}{}",
+                String::from_utf8_lossy(&migrate.stdout),
+                String::from_utf8_lossy(&migrate.stderr)
+            ));
+        }
     }
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
@@ -178,7 +181,7 @@ pub fn start_workers() -> Result<Server, String> {
         format!("sms_webhook_secret:{SMS_SECRET}"),
     ];
     let mut cmd = wrangler(&tools);
-    cmd.args(["dev", "--env", "food-safety", "--ip", "127.0.0.1", "--port", &port.to_string()]).args([
+    cmd.args(["dev", "--env", function, "--ip", "127.0.0.1", "--port", &port.to_string()]).args([
         "--inspector-port",
         &free_port().to_string(),
         "--persist-to",
@@ -202,7 +205,7 @@ pub fn start_workers() -> Result<Server, String> {
         watch(out, "Ready on http://", Arc::clone(&log), tx.clone());
         watch(err, "Ready on http://", Arc::clone(&log), tx);
     }
-    wait_ready(Server { name: "workers", addr, child, log, _dir: dir }, &rx, 300)
+    wait_ready(Server { name: "workers", addr, child, log, _dir: dir }, &rx, 300, &format!("/{function}/health"))
 }
 
 /// An HTTP response as the tests see it.

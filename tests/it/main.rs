@@ -17,7 +17,7 @@ fn main() -> std::process::ExitCode {
     // The checks share each runtime; two at a time keeps wrangler's proxy comfortable.
     args.test_threads.get_or_insert(2);
     let spin_thread = std::thread::spawn(harness::start_spin);
-    let workers = harness::start_workers();
+    let workers = harness::start_workers("food-safety", &["food"]);
     let spin = spin_thread.join().unwrap_or_else(|_| Err("the spin starter panicked".into()));
     let spin = spin.map(Arc::new);
     let workers = workers.map(Arc::new);
