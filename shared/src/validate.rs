@@ -38,7 +38,7 @@ impl<'e> Fields<'e> {
     }
 
     pub fn err(&mut self, field: &str, msg: Msg) {
-        let name = if field.is_empty() { self.prefix.clone() } else { format!("{}.{field}", self.prefix) };
+        let name = if field.is_empty() { self.prefix.clone() } else { join(&self.prefix, field) };
         self.errors.push(FieldError::new(name, msg));
     }
 

@@ -4,3 +4,4 @@
 //! the entry points and the deployment entries are not written yet.
 
 pub mod dossier;
+pub mod update;
