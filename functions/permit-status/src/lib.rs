@@ -4,4 +4,5 @@
 //! the entry points and the deployment entries are not written yet.
 
 pub mod dossier;
+pub mod store;
 pub mod update;

@@ -1,0 +1,221 @@
+//! The `permits` database: applying pushes from the one-stop-shop system, reading dossiers.
+//!
+//! A push is one atomic batch of two single statements, so it is safe to repeat and to
+//! receive out of order: the dossier row takes a push only if it is at least as new as the
+//! newest applied (`status_at`) and changes something; the status event is recorded once,
+//! keyed by (code, time, status), whatever order pushes arrive in.
+//!
+//! Work in progress (issue 3): not routed yet.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use civic::platform::{DbError, Row, Statement};
+use civic::{Error, Platform};
+
+use crate::dossier::{Code, Status};
+use crate::update::{ApplicantKind, Update};
+
+pub const DB: &str = "permits";
+
+/// UTC, whole seconds, trailing `Z`: text order is time order.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+const UPSERT: &str = "INSERT INTO dossiers
+    (code, procedure_code, procedure_name, field, agency, applicant_name, applicant_phone, applicant_kind,
+     received_at, due_at, status, status_at, result_at, fee_vnd, updated_at)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+  ON CONFLICT (code) DO UPDATE SET
+    procedure_code = excluded.procedure_code, procedure_name = excluded.procedure_name,
+    field = excluded.field, agency = excluded.agency, applicant_name = excluded.applicant_name,
+    applicant_phone = excluded.applicant_phone, applicant_kind = excluded.applicant_kind,
+    received_at = excluded.received_at, due_at = excluded.due_at, status = excluded.status,
+    status_at = excluded.status_at, result_at = excluded.result_at, fee_vnd = excluded.fee_vnd,
+    updated_at = excluded.updated_at
+  WHERE excluded.status_at >= dossiers.status_at
+    AND (procedure_code, procedure_name, field, agency, applicant_name, applicant_phone, applicant_kind,
+         received_at, due_at, status, status_at, result_at, fee_vnd)
+    IS NOT (excluded.procedure_code, excluded.procedure_name, excluded.field, excluded.agency,
+         excluded.applicant_name, excluded.applicant_phone, excluded.applicant_kind, excluded.received_at,
+         excluded.due_at, excluded.status, excluded.status_at, excluded.result_at, excluded.fee_vnd)";
+
+const EVENT: &str = "INSERT INTO dossier_events (code, at, status, agency, note) VALUES (?1, ?2, ?3, ?4, ?5)
+  ON CONFLICT (code, at, status) DO NOTHING";
+
+/// Applies one push atomically.
+pub async fn apply(env: &impl Platform, code: &Code, u: &Update) -> Result<(), Error> {
+    let kind = match u.applicant.kind {
+        ApplicantKind::Citizen => "citizen",
+        ApplicantKind::Business => "business",
+    };
+    let statements = [
+        Statement::new(
+            UPSERT,
+            vec![
+                code.as_str().into(),
+                u.procedure_code.as_str().into(),
+                u.procedure_name.as_str().into(),
+                u.field.as_str().into(),
+                u.agency.as_str().into(),
+                u.applicant.name.as_str().into(),
+                u.applicant.phone.as_str().into(),
+                kind.into(),
+                stamp(u.received_at).into(),
+                stamp(u.due_at).into(),
+                u.status.code().into(),
+                stamp(u.status_at).into(),
+                u.result_at.map(stamp).into(),
+                u.fee_vnd.into(),
+                stamp(env.now()).into(),
+            ],
+        ),
+        Statement::new(
+            EVENT,
+            vec![
+                code.as_str().into(),
+                stamp(u.status_at).into(),
+                u.status.code().into(),
+                u.agency.as_str().into(),
+                u.note.clone().into(),
+            ],
+        ),
+    ];
+    env.batch(DB, &statements).await?;
+    Ok(())
+}
+
+/// One status event of a dossier's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub status: Status,
+    pub agency: String,
+    pub note: Option<String>,
+}
+
+/// A stored dossier with its history, oldest event first. Notes belong to events, so
+/// `update.note` is always `None` here: read them from `history`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dossier {
+    pub code: Code,
+    pub update: Update,
+    pub history: Vec<Event>,
+}
+
+fn time(row: &Row<'_>, col: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+    row.opt_str(col)?
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| DbError(format!("{col}: {e}")))
+        })
+        .transpose()
+}
+
+fn required<T>(v: Option<T>, col: &str) -> Result<T, DbError> {
+    v.ok_or_else(|| DbError(format!("{col}: unexpected NULL or value")))
+}
+
+/// A dossier by its (normalised) code, with its history.
+pub async fn get(env: &impl Platform, code: &Code) -> Result<Option<Dossier>, Error> {
+    let rows = env.query(DB, "SELECT * FROM dossiers WHERE code = ?1", &[code.as_str().into()]).await?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let kind = match r.str("applicant_kind")? {
+        "business" => ApplicantKind::Business,
+        _ => ApplicantKind::Citizen,
+    };
+    let update = Update {
+        procedure_code: r.str("procedure_code")?.to_owned(),
+        procedure_name: r.str("procedure_name")?.to_owned(),
+        field: r.str("field")?.to_owned(),
+        agency: r.str("agency")?.to_owned(),
+        applicant: crate::update::Applicant {
+            name: r.str("applicant_name")?.to_owned(),
+            phone: r.str("applicant_phone")?.to_owned(),
+            kind,
+        },
+        received_at: required(time(&r, "received_at")?, "received_at")?,
+        due_at: required(time(&r, "due_at")?, "due_at")?,
+        status: required(Status::from_code(r.i64("status")?), "status")?,
+        status_at: required(time(&r, "status_at")?, "status_at")?,
+        note: None,
+        result_at: time(&r, "result_at")?,
+        fee_vnd: r.i64("fee_vnd")?,
+    };
+    let events = env
+        .query(
+            DB,
+            "SELECT at, status, agency, note FROM dossier_events WHERE code = ?1 ORDER BY at, status",
+            &[code.as_str().into()],
+        )
+        .await?;
+    let mut history = Vec::with_capacity(events.len());
+    for e in events.iter() {
+        history.push(Event {
+            at: required(time(&e, "at")?, "at")?,
+            status: required(Status::from_code(e.i64("status")?), "status")?,
+            agency: e.str("agency")?.to_owned(),
+            note: e.opt_str("note")?.map(str::to_owned),
+        });
+    }
+    Ok(Some(Dossier { code: code.clone(), update, history }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use civic::platform::native::{NativePlatform, block_on};
+    use serde_json::json;
+
+    fn env() -> NativePlatform {
+        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+        NativePlatform::in_memory_migrated(&[DB], &migrations).unwrap()
+    }
+
+    fn push(status: i64, at: &str, note: &str) -> Update {
+        crate::update::parse(
+            &json!({"procedure_code": "1.001234", "procedure_name": "Cấp giấy phép xây dựng nhà ở riêng lẻ",
+            "field": "Xây dựng", "agency": "UBND quận Hải Châu",
+            "applicant": {"name": "Nguyễn Văn An", "phone": "0905123456", "kind": "citizen"},
+            "received_at": "2024-11-05T08:30:00+07:00", "due_at": "2024-11-15T17:00:00+07:00",
+            "status": status, "status_at": at, "note": note, "result_at": null, "fee_vnd": 150000}),
+        )
+        .unwrap()
+    }
+
+    fn updated_at(env: &NativePlatform) -> String {
+        let rows = block_on(env.query(DB, "SELECT updated_at FROM dossiers", &[])).unwrap();
+        rows.first().unwrap().str("updated_at").unwrap().to_owned()
+    }
+
+    #[test]
+    fn repeats_are_no_ops_and_older_pushes_do_not_win() {
+        let env = env();
+        let code = Code::parse("000.00.19.h57-241105-0012").unwrap();
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        env.set_now(t("2024-11-06T03:00:00Z"));
+        let received = push(2, "2024-11-05T08:30:00+07:00", "Tiếp nhận");
+        let processing = push(4, "2024-11-06T09:00:00+07:00", "Chuyển phòng Quản lý đô thị");
+        block_on(apply(&env, &code, &processing)).unwrap();
+        let first_write = updated_at(&env);
+        // the same push again, later: nothing changes
+        env.set_now(t("2024-11-07T03:00:00Z"));
+        block_on(apply(&env, &code, &processing)).unwrap();
+        assert_eq!(updated_at(&env), first_write);
+        // an older push arrives late: recorded in the history, but the state stays newer
+        block_on(apply(&env, &code, &received)).unwrap();
+        let d = block_on(get(&env, &code)).unwrap().unwrap();
+        assert_eq!(d.update.status, Status::Processing);
+        let statuses: Vec<Status> = d.history.iter().map(|e| e.status).collect();
+        assert_eq!(statuses, [Status::Accepted, Status::Processing]);
+        assert_eq!(d.history[1].note.as_deref(), Some("Chuyển phòng Quản lý đô thị"));
+        // a newer push wins
+        let done = push(9, "2024-11-14T10:00:00+07:00", "Đã ký");
+        block_on(apply(&env, &code, &done)).unwrap();
+        assert_eq!(block_on(get(&env, &code)).unwrap().unwrap().update.status, Status::Processed);
+        // codes compare case-insensitively
+        let lower = Code::parse("000.00.19.h57-241105-0012").unwrap();
+        assert!(block_on(get(&env, &lower)).unwrap().is_some());
+        assert!(block_on(get(&env, &Code::parse("000.00.19.H57-241105-0013").unwrap())).unwrap().is_none());
+    }
+}
