@@ -6,3 +6,4 @@
 pub mod dossier;
 pub mod store;
 pub mod update;
+pub mod view;
