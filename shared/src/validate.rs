@@ -49,7 +49,7 @@ impl<'e> Fields<'e> {
         };
         for key in obj.keys() {
             if !allowed.contains(&key.as_str()) {
-                let name = if field.is_empty() { key.clone() } else { format!("{field}.{key}") };
+                let name = join(field, key);
                 self.err(&name, Msg::new("Trường không được hỗ trợ", "unknown field"));
             }
         }

@@ -38,6 +38,11 @@ pub fn declares_more_than(headers: &http::HeaderMap, cap: usize) -> bool {
         .is_some_and(|n| n > cap as u64)
 }
 
+/// The 413 answer an entry point gives when a body passes `cap` (declared or read).
+pub fn too_large(headers: &http::HeaderMap, cap: usize) -> Response<Bytes> {
+    Error::PayloadTooLarge(cap).into_response(crate::Lang::from_headers(headers))
+}
+
 /// Parses a JSON body after checking its size and media type.
 pub fn read_json<T: DeserializeOwned>(req: &Request<Bytes>, cap: usize) -> Result<T, Error> {
     check_size(req, cap)?;

@@ -9,14 +9,12 @@ use worker::{Context, Env, HttpRequest, event};
 async fn fetch(req: HttpRequest, env: Env, _ctx: Context) -> worker::Result<http::Response<Full<Bytes>>> {
     let (parts, body) = req.into_parts();
     if civic::web::declares_more_than(&parts.headers, crate::MAX_BODY) {
-        let lang = civic::Lang::from_headers(&parts.headers);
-        return Ok(civic::Error::PayloadTooLarge(crate::MAX_BODY).into_response(lang).map(Full::new));
+        return Ok(civic::web::too_large(&parts.headers, crate::MAX_BODY).map(Full::new));
     }
     let body = match Limited::new(body, crate::MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            let lang = civic::Lang::from_headers(&parts.headers);
-            return Ok(civic::Error::PayloadTooLarge(crate::MAX_BODY).into_response(lang).map(Full::new));
+            return Ok(civic::web::too_large(&parts.headers, crate::MAX_BODY).map(Full::new));
         }
         Err(e) => return Err(worker::Error::RustError(format!("reading the request body: {e}"))),
     };
