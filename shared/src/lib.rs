@@ -4,6 +4,7 @@
 //!   with its Spin, Workers and native adapters;
 //! - [`auth`]: bearer JWT verification and webhook signature helpers;
 //! - [`error`]: one error type, rendered as RFC 9457 problem+json in Vietnamese or English;
+//! - [`sms`]: the SMS gateway's webhook contract (signature, store before answer, replay);
 //! - [`text`]: Vietnamese text folding for search, and SMS rendering;
 //! - [`validate`]: JSON body validation that names every bad field at once;
 //! - [`web`]: small helpers on `http` types (JSON responses, body caps, query strings).
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod error;
 pub mod log;
 pub mod platform;
+pub mod sms;
 pub mod text;
 pub mod validate;
 pub mod web;

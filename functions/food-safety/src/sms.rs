@@ -1,11 +1,8 @@
 //! POST /food-safety/sms
 //!
-//! The SMS gateway's webhook for the keyword `ATTP`. Body
-//! `{"id": "<message id>", "from": "84905123456", "to": "8188", "text": "ATTP pho ba hoa"}`,
-//! header `X-Signature: <lowercase hex HMAC-SHA256(sms_webhook_secret, raw body)>`, verified
-//! before the body is read. The message is stored before it is answered; a redelivery of the
-//! same id gets the same reply. Answers `200 {"reply": "<one SMS>"}`: at most 160 characters
-//! of printable ASCII, Vietnamese without diacritics.
+//! The SMS gateway's webhook for the keyword `ATTP`, on the contract of [`civic::sms`]
+//! (signed body, stored before it is answered, redeliveries get the same reply). The reply is
+//! one SMS: at most 160 characters of printable ASCII, Vietnamese without diacritics.
 //!
 //! `ATTP <tên cơ sở>[, <quận/phường>]` names the best match with its certificate status
 //! (number and expiry when valid) and violation count, or lists the top matches when several
@@ -14,80 +11,17 @@
 use bytes::Bytes;
 use chrono::NaiveDate;
 use civic::text::{SMS_MAX, sms, words};
-use civic::{Error, Msg, Platform};
-use http::{Request, Response, StatusCode};
-use serde::Deserialize;
+use civic::{Error, Platform};
+use http::{Request, Response};
 
 use crate::model::CertificateStatus;
 use crate::search::{self, MAX_WORDS, area_key};
 use crate::store::{DB, Filter, Summary};
 
-/// The largest webhook body (bytes).
-pub const MAX_BODY: usize = 4 * 1024;
 pub const KEYWORD: &str = "attp";
 
-/// The gateway's message.
-#[derive(Debug, Deserialize)]
-pub struct Inbound {
-    pub id: String,
-    pub from: String,
-    pub to: String,
-    pub text: String,
-}
-
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    civic::web::check_size(req, MAX_BODY)?;
-    let secret = env.config("sms_webhook_secret").ok_or(Error::Config("sms_webhook_secret"))?;
-    let signature = req.headers().get("x-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !civic::auth::verify_hmac_sha256_hex(secret.as_bytes(), req.body(), signature) {
-        return Err(Error::BadSignature);
-    }
-    // The signature vouches for the body; gateways differ in the Content-Type they send,
-    // so the body is read as JSON whatever it says.
-    let msg: Inbound = serde_json::from_slice(req.body())
-        .map_err(|e| Error::BadRequest(Msg::new(format!("JSON không hợp lệ: {e}"), format!("invalid JSON: {e}"))))?;
-    if msg.id.trim().is_empty() || msg.id.len() > 128 {
-        return Err(Error::BadRequest(Msg::new("Thiếu mã tin nhắn", "missing message id")));
-    }
-    let reply = match remember(env, &msg).await? {
-        Some(stored) => stored,
-        None => {
-            let reply = answer(env, &msg.text, &msg.to).await?;
-            env.execute(
-                DB,
-                "UPDATE sms_messages SET reply = ?1 WHERE id = ?2",
-                &[reply.as_str().into(), msg.id.as_str().into()],
-            )
-            .await?;
-            reply
-        }
-    };
-    civic::web::json(StatusCode::OK, &serde_json::json!({"reply": reply}))
-}
-
-/// Stores the message unless this id was seen before; returns the stored reply of a
-/// message already answered.
-async fn remember(env: &impl Platform, msg: &Inbound) -> Result<Option<String>, Error> {
-    let received = env.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let inserted = env
-        .query(
-            DB,
-            "INSERT INTO sms_messages (id, sender, recipient, text, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO NOTHING RETURNING id",
-            &[
-                msg.id.as_str().into(),
-                msg.from.as_str().into(),
-                msg.to.as_str().into(),
-                msg.text.as_str().into(),
-                received.into(),
-            ],
-        )
-        .await?;
-    if !inserted.is_empty() {
-        return Ok(None);
-    }
-    let rows = env.query(DB, "SELECT reply FROM sms_messages WHERE id = ?1", &[msg.id.as_str().into()]).await?;
-    Ok(rows.first().map(|r| r.opt_str("reply")).transpose()?.flatten().map(str::to_owned))
+    civic::sms::webhook(req, env, DB, async |msg| answer(env, &msg.text, &msg.to).await).await
 }
 
 /// A parsed `ATTP` command.
@@ -98,9 +32,8 @@ pub enum Command {
 }
 
 pub fn parse(text: &str) -> Command {
-    let trimmed = text.trim_start();
-    let (first, rest) = trimmed.split_once(char::is_whitespace).unwrap_or((trimmed, ""));
-    if words(first) != [KEYWORD] {
+    let (keyword, rest) = civic::sms::keyword(text);
+    if keyword != KEYWORD {
         return Command::Help;
     }
     let (name, place) = rest.split_once(',').map_or((rest, None), |(n, p)| (n, Some(p)));
@@ -113,8 +46,7 @@ pub fn parse(text: &str) -> Command {
 }
 
 fn help(short_code: &str) -> String {
-    let code =
-        if short_code.chars().all(|c| c.is_ascii_digit()) && !short_code.is_empty() { short_code } else { "8188" };
+    let code = civic::sms::short_code(short_code);
     sms(&format!(
         "Tra cứu an toàn thực phẩm: soạn ATTP <tên cơ sở>[, <quận/phường>] gửi {code}. VD: ATTP Pho Ba Hoa, Hai Chau"
     ))
