@@ -29,3 +29,24 @@ CREATE TABLE dossier_events (
     note   TEXT,
     PRIMARY KEY (code, at, status)
 ) STRICT;
+
+-- Failed `?phone=<last 4 digits>` checks per dossier and Vietnam day: past a few, the last-4
+-- check is off for that dossier until the next day, so the 10,000 possible answers cannot be
+-- tried through. (The applicant's JWT still works.)
+CREATE TABLE phone_checks (
+    code     TEXT NOT NULL,
+    day      TEXT NOT NULL,                    -- YYYY-MM-DD in Asia/Ho_Chi_Minh
+    failures INTEGER NOT NULL,
+    PRIMARY KEY (code, day)
+) STRICT;
+
+-- Every message the SMS gateway delivered for `HS <mã hồ sơ>`, kept before it is answered;
+-- a redelivery of the same message id gets the stored reply (civic::sms).
+CREATE TABLE sms_messages (
+    id          TEXT PRIMARY KEY,
+    sender      TEXT NOT NULL,
+    recipient   TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    reply       TEXT
+) STRICT;

@@ -1,14 +1,12 @@
 //! The `permits` database: applying pushes from the one-stop-shop system, reading dossiers.
 //!
-//! A push is one atomic batch of two single statements, so it is safe to repeat and to
-//! receive out of order: the dossier row takes a push only if it is at least as new as the
-//! newest applied (`status_at`) and changes something; the status event is recorded once,
-//! keyed by (code, time, status), whatever order pushes arrive in.
-//!
-//! Work in progress (issue 3): not routed yet.
+//! A push is one atomic batch of single statements, so it is safe to repeat and to receive
+//! out of order: the dossier row takes a push only if it is at least as new as the newest
+//! applied (`status_at`) and changes something; the status event is recorded once, keyed by
+//! (code, time, status), whatever order pushes arrive in.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use civic::platform::{DbError, Row, Statement};
+use civic::platform::{DbError, Row, Rows, Statement};
 use civic::{Error, Platform};
 
 use crate::dossier::{Code, Status};
@@ -42,15 +40,42 @@ const UPSERT: &str = "INSERT INTO dossiers
 const EVENT: &str = "INSERT INTO dossier_events (code, at, status, agency, note) VALUES (?1, ?2, ?3, ?4, ?5)
   ON CONFLICT (code, at, status) DO NOTHING";
 
+/// What a push did to the stored dossier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new dossier.
+    Created,
+    /// The dossier took the push.
+    Updated,
+    /// The same as what is stored: nothing changed.
+    Unchanged,
+    /// Older than the newest push applied: its status event joined the history, the state
+    /// stayed newer.
+    Stale,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Stale => "stale",
+        }
+    }
+}
+
 /// Applies one push atomically.
-pub async fn apply(env: &impl Platform, code: &Code, u: &Update) -> Result<(), Error> {
+pub async fn apply(env: &impl Platform, code: &Code, u: &Update) -> Result<Outcome, Error> {
     let kind = match u.applicant.kind {
         ApplicantKind::Citizen => "citizen",
         ApplicantKind::Business => "business",
     };
     let statements = [
+        // Read inside the batch, so it sees the state the push is applied to.
+        Statement::new("SELECT status_at FROM dossiers WHERE code = ?1", vec![code.as_str().into()]),
         Statement::new(
-            UPSERT,
+            format!("{UPSERT} RETURNING code"),
             vec![
                 code.as_str().into(),
                 u.procedure_code.as_str().into(),
@@ -80,7 +105,52 @@ pub async fn apply(env: &impl Platform, code: &Code, u: &Update) -> Result<(), E
             ],
         ),
     ];
-    env.batch(DB, &statements).await?;
+    let results = env.batch(DB, &statements).await?;
+    let before = results.first().and_then(Rows::first).map(|r| r.str("status_at").map(str::to_owned)).transpose()?;
+    let took = results.get(1).is_some_and(|r| !r.is_empty());
+    Ok(match before {
+        None => Outcome::Created,
+        Some(_) if took => Outcome::Updated,
+        Some(newest) if newest > stamp(u.status_at) => Outcome::Stale,
+        Some(_) => Outcome::Unchanged,
+    })
+}
+
+/// How many wrong `?phone=` checks a dossier may take per Vietnam day before the check is
+/// off for it until the next day.
+pub const PHONE_CHECKS_PER_DAY: i64 = 10;
+
+/// Whether the last-4 check is still open for this dossier today.
+pub async fn phone_check_open(env: &impl Platform, code: &Code) -> Result<bool, Error> {
+    let day = civic::web::vn_today(env.now()).to_string();
+    let rows = env
+        .query(
+            DB,
+            "SELECT failures FROM phone_checks WHERE code = ?1 AND day = ?2",
+            &[code.as_str().into(), day.into()],
+        )
+        .await?;
+    Ok(rows.first().map(|r| r.i64("failures")).transpose()?.unwrap_or(0) < PHONE_CHECKS_PER_DAY)
+}
+
+/// Counts a wrong last-4 check (and forgets other days' counts of this dossier).
+pub async fn phone_check_failed(env: &impl Platform, code: &Code) -> Result<(), Error> {
+    let day = civic::web::vn_today(env.now()).to_string();
+    env.batch(
+        DB,
+        &[
+            Statement::new(
+                "DELETE FROM phone_checks WHERE code = ?1 AND day <> ?2",
+                vec![code.as_str().into(), day.clone().into()],
+            ),
+            Statement::new(
+                "INSERT INTO phone_checks (code, day, failures) VALUES (?1, ?2, 1)
+                 ON CONFLICT (code, day) DO UPDATE SET failures = failures + 1",
+                vec![code.as_str().into(), day.into()],
+            ),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -196,14 +266,14 @@ mod tests {
         env.set_now(t("2024-11-06T03:00:00Z"));
         let received = push(2, "2024-11-05T08:30:00+07:00", "Tiếp nhận");
         let processing = push(4, "2024-11-06T09:00:00+07:00", "Chuyển phòng Quản lý đô thị");
-        block_on(apply(&env, &code, &processing)).unwrap();
+        assert_eq!(block_on(apply(&env, &code, &processing)).unwrap(), Outcome::Created);
         let first_write = updated_at(&env);
         // the same push again, later: nothing changes
         env.set_now(t("2024-11-07T03:00:00Z"));
-        block_on(apply(&env, &code, &processing)).unwrap();
+        assert_eq!(block_on(apply(&env, &code, &processing)).unwrap(), Outcome::Unchanged);
         assert_eq!(updated_at(&env), first_write);
         // an older push arrives late: recorded in the history, but the state stays newer
-        block_on(apply(&env, &code, &received)).unwrap();
+        assert_eq!(block_on(apply(&env, &code, &received)).unwrap(), Outcome::Stale);
         let d = block_on(get(&env, &code)).unwrap().unwrap();
         assert_eq!(d.update.status, Status::Processing);
         let statuses: Vec<Status> = d.history.iter().map(|e| e.status).collect();
@@ -211,11 +281,31 @@ mod tests {
         assert_eq!(d.history[1].note.as_deref(), Some("Chuyển phòng Quản lý đô thị"));
         // a newer push wins
         let done = push(9, "2024-11-14T10:00:00+07:00", "Đã ký");
-        block_on(apply(&env, &code, &done)).unwrap();
+        assert_eq!(block_on(apply(&env, &code, &done)).unwrap(), Outcome::Updated);
         assert_eq!(block_on(get(&env, &code)).unwrap().unwrap().update.status, Status::Processed);
         // codes compare case-insensitively
         let lower = Code::parse("000.00.19.h57-241105-0012").unwrap();
         assert!(block_on(get(&env, &lower)).unwrap().is_some());
         assert!(block_on(get(&env, &Code::parse("000.00.19.H57-241105-0013").unwrap())).unwrap().is_none());
+    }
+
+    #[test]
+    fn phone_checks_close_for_the_day_after_the_limit() {
+        let env = env();
+        let code = Code::parse("000.00.19.H57-241105-0012").unwrap();
+        let other = Code::parse("000.00.19.H57-241105-0013").unwrap();
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        env.set_now(t("2024-11-06T16:00:00Z")); // 23:00 in Vietnam
+        for _ in 0..PHONE_CHECKS_PER_DAY {
+            assert!(block_on(phone_check_open(&env, &code)).unwrap());
+            block_on(phone_check_failed(&env, &code)).unwrap();
+        }
+        assert!(!block_on(phone_check_open(&env, &code)).unwrap());
+        assert!(block_on(phone_check_open(&env, &other)).unwrap(), "counted per dossier");
+        env.set_now(t("2024-11-06T17:00:00Z")); // midnight in Vietnam: a new day
+        assert!(block_on(phone_check_open(&env, &code)).unwrap());
+        block_on(phone_check_failed(&env, &code)).unwrap();
+        let rows = block_on(env.query(DB, "SELECT day, failures FROM phone_checks", &[])).unwrap();
+        assert_eq!(rows.len(), 1, "yesterday's count is gone");
     }
 }

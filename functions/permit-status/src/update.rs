@@ -66,9 +66,11 @@ const KEYS: &[&str] = &[
     "fee_vnd",
 ];
 
+/// An optional text: missing, `null` and blank are all "none".
 fn optional_text(f: &mut Fields<'_>, obj: &Map<String, Value>, key: &str, max: usize) -> Option<String> {
     match obj.get(key) {
         None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(_) => f.text(obj, "", key, max),
     }
 }
@@ -176,6 +178,8 @@ mod tests {
         assert!(u.result_at.is_none());
         let mut no_note = sample();
         no_note.as_object_mut().unwrap().remove("note");
+        assert_eq!(parse(&no_note).unwrap().note, None);
+        no_note["note"] = json!("  ");
         assert_eq!(parse(&no_note).unwrap().note, None);
     }
 

@@ -1,7 +1,5 @@
 //! What `GET /permits/{code}` shows: the public view, and for the verified applicant the
 //! masked name and the full history. The applicant's name and phone never appear otherwise.
-//!
-//! Work in progress (issue 3): not routed yet.
 
 use chrono::{DateTime, Utc};
 use civic::Lang;
@@ -20,7 +18,8 @@ fn local(t: DateTime<Utc>) -> String {
 }
 
 /// The answer for a dossier; `verified` adds the masked applicant and the history.
-pub fn view(d: &Dossier, now: DateTime<Utc>, lang: Lang, fee_paid: bool, verified: bool) -> Value {
+/// `fee_paid` is [`crate::fee::paid`]: `null` in JSON when the payments database cannot tell.
+pub fn view(d: &Dossier, now: DateTime<Utc>, lang: Lang, fee_paid: Option<bool>, verified: bool) -> Value {
     let u = &d.update;
     let t = Timeliness::of(u.due_at, u.status, now);
     let mut v = json!({
@@ -34,7 +33,7 @@ pub fn view(d: &Dossier, now: DateTime<Utc>, lang: Lang, fee_paid: bool, verifie
         "days_late": t.days_late,
         "days_left": t.days_left,
         "fee_vnd": u.fee_vnd,
-        "fee_paid": u.fee_vnd == 0 || fee_paid,
+        "fee_paid": fee_paid,
     });
     if verified {
         v["applicant"] = json!({"name": mask_name(&u.applicant.name)});
@@ -78,7 +77,7 @@ mod tests {
 
     #[test]
     fn public_view_never_shows_the_applicant() {
-        let v = view(&dossier(), t("2024-11-18T10:00:00+07:00"), Lang::Vi, false, false);
+        let v = view(&dossier(), t("2024-11-18T10:00:00+07:00"), Lang::Vi, Some(false), false);
         assert_eq!(v["status"], json!({"code": 4, "label": "Đang xử lý"}));
         assert_eq!(
             (v["overdue"].clone(), v["days_late"].clone(), v["days_left"].clone()),
@@ -93,7 +92,7 @@ mod tests {
 
     #[test]
     fn verified_view_adds_masked_name_and_history() {
-        let v = view(&dossier(), t("2024-11-13T10:00:00+07:00"), Lang::En, true, true);
+        let v = view(&dossier(), t("2024-11-13T10:00:00+07:00"), Lang::En, Some(true), true);
         assert_eq!(v["applicant"], json!({"name": "Nguyễn V. A."}));
         assert_eq!(v["history"][0]["status"]["label"], "Being processed");
         assert_eq!(v["history"][0]["note"], "Chuyển phòng");
