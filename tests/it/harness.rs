@@ -28,13 +28,32 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
+/// One check of a function against one runtime.
+pub type Check = fn(&Server) -> Result<(), String>;
+
+/// A function's end-to-end suite.
+pub struct Suite {
+    pub function: &'static str,
+    /// Where its routes live; `<base>/health` answers 200 once it is up.
+    pub base: &'static str,
+    /// Its databases, migrated before it starts (Workers: local D1 of its own).
+    pub databases: &'static [&'static str],
+    /// Rows other functions own that its checks read: `(database, SQL)`, run once the
+    /// databases are migrated.
+    pub seed: &'static [(&'static str, &'static str)],
+    pub checks: &'static [(&'static str, Check)],
+    /// The same requests to both runtimes give the same answers.
+    pub same_answers: fn(&Server, &Server) -> Result<(), String>,
+}
+
 /// A running runtime serving the functions, stopped (its whole process group) on drop.
 pub struct Server {
     pub name: &'static str,
     pub addr: String,
     child: Child,
     pub log: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    /// Its data: the Spin host's database files, wrangler's persisted state.
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -80,11 +99,12 @@ fn wait_ready(server: Server, ready: &mpsc::Receiver<()>, secs: u64, health: &st
     Err(format!("{}: {health} never answered 200", server.name))
 }
 
-/// The Spin builds on the project's local host.
-pub fn start_spin() -> Result<Server, String> {
+/// The Spin builds of every function on the project's local host, with `seed` statements
+/// run on its databases once it has migrated them.
+pub fn start_spin(seed: &[(&str, &str)]) -> Result<Server, String> {
     let host = target_dir().join("debug/civic-host");
-    let wasm = target_dir().join("wasm32-wasip2/release/food_safety.wasm");
-    for p in [&host, &wasm] {
+    let wasm = |stem: &str| target_dir().join(format!("wasm32-wasip2/release/{stem}.wasm"));
+    for p in [&host, &wasm("food_safety"), &wasm("permit_status")] {
         if !p.exists() {
             return Err(format!("{} is missing: run `cargo xtask test` (it builds everything first)", p.display()));
         }
@@ -111,7 +131,15 @@ pub fn start_spin() -> Result<Server, String> {
         watch(out, "Serving http://", Arc::clone(&log), tx.clone());
         watch(err, "Serving http://", Arc::clone(&log), tx);
     }
-    wait_ready(Server { name: "spin", addr, child, log, _dir: dir }, &rx, 120, "/food-safety/health")
+    let server = wait_ready(Server { name: "spin", addr, child, log, dir }, &rx, 120, "/food-safety/health")?;
+    let migrations = root().join("migrations");
+    for (db, sql) in seed {
+        let p = civic::platform::native::NativePlatform::open_dir(server.dir.path(), &[db], &migrations)
+            .map_err(|e| format!("seed {db}: {e}"))?;
+        civic::platform::native::block_on(civic::Platform::execute(&p, db, sql, &[]))
+            .map_err(|e| format!("seed {db}: {e}"))?;
+    }
+    Ok(server)
 }
 
 fn tools() -> PathBuf {
@@ -151,26 +179,35 @@ pub fn deploy_dry_run(env: &str) -> Result<String, String> {
 }
 
 /// One function's Workers build on workerd through `wrangler dev --env <function>`, with
-/// local D1 databases of its own, migrated first.
-pub fn start_workers(function: &str, databases: &[&str]) -> Result<Server, String> {
+/// local D1 databases of its own, migrated and seeded first.
+pub fn start_workers(suite: &Suite) -> Result<Server, String> {
+    let function = suite.function;
     let tools = tools();
     if !tools.join("node_modules/.bin/wrangler").exists() {
         return Err(format!("wrangler is not installed under {}: run `cargo xtask test`", tools.display()));
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let persist = dir.path().to_string_lossy().into_owned();
-    for db in databases {
-        let migrate = wrangler(&tools)
-            .args(["d1", "migrations", "apply", db, "--local", "--env", function, "--persist-to", &persist])
+    let d1 = |args: &[&str]| -> Result<(), String> {
+        let what = format!("wrangler d1 {}", args.join(" "));
+        let out = wrangler(&tools)
+            .arg("d1")
+            .args(args)
+            .args(["--local", "--env", function, "--persist-to", &persist])
             .output()
-            .map_err(|e| format!("wrangler d1 migrations apply {db}: {e}"))?;
-        if !migrate.status.success() {
-            return Err(format!(
-                "wrangler d1 migrations apply {db} failed:\n{}{}",
-                String::from_utf8_lossy(&migrate.stdout),
-                String::from_utf8_lossy(&migrate.stderr)
-            ));
+            .map_err(|e| format!("{what}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            Err(format!("{what} failed:\n{stdout}{stderr}"))
         }
+    };
+    for db in suite.databases {
+        d1(&["migrations", "apply", db])?;
+    }
+    for (db, sql) in suite.seed {
+        d1(&["execute", db, "--command", sql])?;
     }
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
@@ -205,7 +242,7 @@ pub fn start_workers(function: &str, databases: &[&str]) -> Result<Server, Strin
         watch(out, "Ready on http://", Arc::clone(&log), tx.clone());
         watch(err, "Ready on http://", Arc::clone(&log), tx);
     }
-    wait_ready(Server { name: "workers", addr, child, log, _dir: dir }, &rx, 300, &format!("/{function}/health"))
+    wait_ready(Server { name: "workers", addr, child, log, dir }, &rx, 300, &format!("{}/health", suite.base))
 }
 
 /// An HTTP response as the tests see it.
@@ -303,13 +340,16 @@ pub fn get(addr: &str, path: &str) -> Result<Resp, String> {
     request(addr, "GET", path, &[], b"")
 }
 
+/// The test client's clock (the runtimes read their own).
+#[allow(clippy::disallowed_methods)] // the test client mints real-time tokens and dates
+pub fn unix_now() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))
+        .unwrap_or(0)
+}
+
 /// An HS256 bearer token for the e2e configuration.
 pub fn token(roles: &[&str], exp_offset: i64) -> String {
-    #[allow(clippy::disallowed_methods)] // the test client mints real-time tokens
-    let now = i64::try_from(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    )
-    .unwrap_or(0);
+    let now = unix_now();
     let claims = serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "e2e", "roles": roles,
         "iat": now, "nbf": now - 5, "exp": now + exp_offset});
     jsonwebtoken::encode(
@@ -318,6 +358,44 @@ pub fn token(roles: &[&str], exp_offset: i64) -> String {
         &jsonwebtoken::EncodingKey::from_secret(HS256_SECRET.as_bytes()),
     )
     .unwrap_or_default()
+}
+
+/// `Authorization` for a token with these roles, valid ten minutes.
+pub fn bearer(roles: &[&str]) -> String {
+    format!("Bearer {}", token(roles, 600))
+}
+
+/// `Authorization` for a token with these extra claims (`phone`, `roles`, ...).
+pub fn bearer_with(extra: &serde_json::Value) -> String {
+    let now = unix_now();
+    let mut claims = serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "e2e", "iat": now, "nbf": now - 5,
+        "exp": now + 600});
+    if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    let key = jsonwebtoken::EncodingKey::from_secret(HS256_SECRET.as_bytes());
+    let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &key);
+    format!("Bearer {}", token.unwrap_or_default())
+}
+
+/// A problem+json answer with this status; its body.
+pub fn is_problem(r: &Resp, status: u16) -> Result<serde_json::Value, String> {
+    ensure!(r.status == status, "status {} (want {status}): {}", r.status, String::from_utf8_lossy(&r.body));
+    ensure!(
+        r.header("content-type") == Some("application/problem+json"),
+        "content-type {:?}",
+        r.header("content-type")
+    );
+    let v = r.json()?;
+    ensure!(v["status"] == status && v["title"].is_string() && v["type"].is_string(), "problem shape {v}");
+    Ok(v)
+}
+
+/// A message through an SMS webhook, signed as the gateway signs it.
+pub fn send_sms(s: &Server, path: &str, id: &str, text: &str) -> Result<Resp, String> {
+    let body = serde_json::json!({"id": id, "from": "84905123456", "to": "8188", "text": text}).to_string();
+    let sig = sign(SMS_SECRET, body.as_bytes());
+    request(&s.addr, "POST", path, &[("x-signature", &sig), ("content-type", "application/json")], body.as_bytes())
 }
 
 /// Lowercase hex HMAC-SHA256, the SMS gateway's signature.

@@ -1,66 +1,88 @@
 //! End-to-end tests: the built Wasm of each function, over real HTTP, on both runtimes.
 //!
-//! Starts the Spin build on the project's local host and the Workers build on workerd
-//! (`wrangler dev`, local D1), each on its own port with its own temporary database, runs
-//! every check against each, then compares the two runtimes' answers, and stops both.
-//! Needs the artifacts `cargo xtask test` builds first.
+//! Starts the Spin builds on the project's local host (one host serves every function) and
+//! each function's Workers build on workerd (`wrangler dev`, local D1), each with temporary
+//! databases of its own, runs every function's checks against each runtime, then compares
+//! the two runtimes' answers, and stops them all. Needs the artifacts `cargo xtask test`
+//! builds first.
 
-mod checks;
+/// Fails the check with a message unless the condition holds.
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+mod food;
 mod harness;
+mod permits;
 
 use std::sync::Arc;
 
+use harness::{Server, Suite};
 use libtest_mimic::{Arguments, Failed, Trial};
+
+const SUITES: &[Suite] = &[food::SUITE, permits::SUITE];
+
+type Started = Result<Arc<Server>, String>;
+
+fn trial(name: String, server: &Started, f: impl FnOnce(&Server) -> Result<(), String> + Send + 'static) -> Trial {
+    let server = server.clone();
+    Trial::test(name, move || match &server {
+        Ok(s) => f(s).map_err(Failed::from),
+        Err(e) => Err(Failed::from(e.clone())),
+    })
+}
 
 fn main() -> std::process::ExitCode {
     let mut args = Arguments::from_args();
     // The checks share each runtime; two at a time keeps wrangler's proxy comfortable.
     args.test_threads.get_or_insert(2);
-    let spin_thread = std::thread::spawn(harness::start_spin);
-    let workers = harness::start_workers("food-safety", &["food"]);
-    let spin = spin_thread.join().unwrap_or_else(|_| Err("the spin starter panicked".into()));
-    let spin = spin.map(Arc::new);
-    let workers = workers.map(Arc::new);
+    let seed: Vec<(&str, &str)> = SUITES.iter().flat_map(|s| s.seed.iter().copied()).collect();
+    let spin_thread = std::thread::spawn(move || harness::start_spin(&seed));
+    let worker_threads: Vec<_> = SUITES.iter().map(|s| std::thread::spawn(move || harness::start_workers(s))).collect();
+    let joined = |r: std::thread::Result<Result<Server, String>>| -> Started {
+        r.unwrap_or_else(|_| Err("a runtime starter panicked".into())).map(Arc::new)
+    };
+    let spin = joined(spin_thread.join());
+    let workers: Vec<Started> = worker_threads.into_iter().map(|t| joined(t.join())).collect();
 
     let mut trials = Vec::new();
-    for (runtime, server) in [("spin", &spin), ("workers", &workers)] {
-        for (name, check) in checks::CHECKS {
-            let server = server.clone();
-            trials.push(Trial::test(format!("{runtime}::{name}"), move || match &server {
-                Ok(s) => check(s).map_err(Failed::from),
-                Err(e) => Err(Failed::from(e.clone())),
-            }));
+    for (suite, worker) in SUITES.iter().zip(&workers) {
+        let f = suite.function.replace('-', "_");
+        for (runtime, server) in [("spin", &spin), ("workers", worker)] {
+            for (name, check) in suite.checks {
+                trials.push(trial(format!("{runtime}::{f}::{name}"), server, *check));
+            }
         }
-    }
-    {
-        let (spin, workers) = (spin.clone(), workers.clone());
-        trials.push(Trial::test("parity::same_request_same_answer", move || match (&spin, &workers) {
-            (Ok(a), Ok(b)) => checks::same_answers(a, b).map_err(Failed::from),
-            (Err(e), _) | (_, Err(e)) => Err(Failed::from(e.clone())),
+        let (spin, worker, same) = (spin.clone(), worker.clone(), suite.same_answers);
+        trials.push(trial(format!("parity::{f}::same_request_same_answer"), &spin, move |a| match &worker {
+            Ok(b) => same(a, b),
+            Err(e) => Err(e.clone()),
+        }));
+        let (function, databases) = (suite.function, suite.databases);
+        trials.push(Trial::test(format!("workers::{f}::deploys_as_configured"), move || {
+            let report = harness::deploy_dry_run(function).map_err(Failed::from)?;
+            let bound = databases.iter().all(|db| report.contains(&format!("env.{db}")));
+            let ok = report.contains("Total Upload:") && report.contains("D1 Database") && bound;
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("dry-run report lacks the upload size or a D1 binding of {databases:?}:\n{report}").into())
+            }
         }));
     }
-    {
-        let spin = spin.clone();
-        trials.push(Trial::test("spin::host_logs_one_line_per_request", move || {
-            let s = spin.as_ref().map_err(|e| Failed::from(e.clone()))?;
-            harness::get(&s.addr, "/food-safety/health?log-probe=1").map_err(Failed::from)?;
-            let log = s.log.lock().map(|l| l.clone()).unwrap_or_default();
-            let line = log.iter().find(|l| l.contains("/food-safety/health")).ok_or("no request log line")?;
-            let ok = line.starts_with("GET /food-safety/health") && line.contains(" 200 ") && line.ends_with("us");
-            if ok { Ok(()) } else { Err(format!("log line format: {line}").into()) }
-        }));
-    }
-    trials.push(Trial::test("workers::deploys_as_configured", || {
-        let report = harness::deploy_dry_run("food-safety").map_err(Failed::from)?;
-        let ok = report.contains("Total Upload:") && report.contains("env.food") && report.contains("D1 Database");
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("dry-run report lacks the upload size or the D1 binding:\n{report}").into())
-        }
+    trials.push(trial("spin::host_logs_one_line_per_request".into(), &spin, |s| {
+        harness::get(&s.addr, "/permits/health?log-probe=1")?;
+        let log = s.log.lock().map(|l| l.clone()).unwrap_or_default();
+        let line = log.iter().find(|l| l.contains("/permits/health")).ok_or("no request log line")?;
+        let ok = line.starts_with("GET /permits/health") && line.contains(" 200 ") && line.ends_with("us");
+        if ok { Ok(()) } else { Err(format!("log line format: {line}")) }
     }));
     let conclusion = libtest_mimic::run(&args, trials);
-    // Stop both runtimes (their process groups) before reporting.
+    // Stop every runtime (their process groups) before reporting.
     drop(spin);
     drop(workers);
     conclusion.exit_code()

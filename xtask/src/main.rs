@@ -32,7 +32,10 @@ pub struct Function {
     pub dbs: &'static [&'static str],
 }
 
-pub const FUNCTIONS: &[Function] = &[Function { name: "food-safety", wasm: "food_safety", dbs: &["food"] }];
+pub const FUNCTIONS: &[Function] = &[
+    Function { name: "food-safety", wasm: "food_safety", dbs: &["food"] },
+    Function { name: "permit-status", wasm: "permit_status", dbs: &["permits", "payments"] },
+];
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -71,8 +74,8 @@ fn main() -> ExitCode {
             None => return usage(),
         },
         "demo-json" => {
-            let n = rest.first().and_then(|n| n.parse().ok()).unwrap_or(demo::COUNT);
-            println!("{}", serde_json::Value::Array(demo::establishments(n)));
+            let n = rest.first().and_then(|n| n.parse().ok()).unwrap_or(demo::food::COUNT);
+            println!("{}", serde_json::Value::Array(demo::food::establishments(n)));
             Ok(())
         }
         "token" => {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use civic::Platform;
 use civic::platform::native::{NativePlatform, block_on};
 
 use crate::build;
@@ -29,12 +30,6 @@ fn parse(args: &[String]) -> Result<Options> {
     Ok(o)
 }
 
-/// True when the folder has no database file yet.
-fn is_empty(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir)
-        .map_or(true, |rd| !rd.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "db")))
-}
-
 /// Creates `<data>/<label>.db` for every database with its migrations applied.
 fn migrate_all(data: &std::path::Path) -> Result<NativePlatform> {
     let labels: Vec<&str> = FUNCTIONS.iter().flat_map(|f| f.dbs.iter().copied()).collect();
@@ -55,18 +50,48 @@ pub fn migrate(args: &[String]) -> Result<()> {
     }
     let p = migrate_all(&data)?;
     if demo {
-        load_demo(&p, &data)?;
+        load_demo(&p)?;
     }
     eprintln!("xtask: databases in {} are migrated", data.display());
     Ok(())
 }
 
-/// Loads the demo establishments through food-safety's own import code.
-fn load_demo(p: &NativePlatform, data: &std::path::Path) -> Result<()> {
-    let items = food_safety::import::parse_batch(&serde_json::Value::Array(demo::establishments(demo::COUNT)))
-        .map_err(|e| anyhow::anyhow!("demo data invalid: {e}"))?;
-    block_on(food_safety::store::upsert(p, &items)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    eprintln!("xtask: loaded {} demo establishments into {}", items.len(), data.display());
+fn is_empty(p: &NativePlatform, db: &str, table: &str) -> Result<bool> {
+    let rows = block_on(p.query(db, &format!("SELECT EXISTS (SELECT 1 FROM {table}) AS any"), &[]))
+        .map_err(|e| anyhow::anyhow!("{db}: {e}"))?;
+    Ok(rows.first().map(|r| r.i64("any")).transpose().map_err(|e| anyhow::anyhow!("{e}"))? != Some(1))
+}
+
+/// Loads demo data into each database that has none yet, through the functions' own code.
+fn load_demo(p: &NativePlatform) -> Result<()> {
+    let fail = |e: civic::Error| anyhow::anyhow!("{e}");
+    if is_empty(p, "food", "establishments")? {
+        let all = serde_json::Value::Array(demo::food::establishments(demo::food::COUNT));
+        let items = food_safety::import::parse_batch(&all).map_err(|e| anyhow::anyhow!("demo data invalid: {e}"))?;
+        block_on(food_safety::store::upsert(p, &items)).map_err(fail)?;
+        eprintln!("xtask: loaded {} demo establishments", items.len());
+    }
+    if is_empty(p, "permits", "dossiers")? {
+        let today = civic::web::vn_today(chrono::Utc::now());
+        let dossiers = demo::permits::dossiers(demo::permits::COUNT, today);
+        for d in &dossiers {
+            let code = permit_status::dossier::Code::parse(&d.code).context("demo dossier code")?;
+            for push in &d.pushes {
+                let update = permit_status::update::parse(push).map_err(fail)?;
+                block_on(permit_status::store::apply(p, &code, &update)).map_err(fail)?;
+            }
+            if d.paid {
+                // The payments database is payment-callback's; until it loads demo orders of
+                // its own, a settled order per paid dossier stands in for it.
+                let sql = "INSERT INTO orders (order_id, txn_ref, dossier_code, owner, provider, amount_vnd, state,
+                           created_at, expires_at, paid_at) VALUES (?1, ?1, ?2, 'demo', 'vnpay', ?3, 'paid',
+                           '2024-01-01T00:00:00Z', '2024-01-01T00:15:00Z', '2024-01-01T00:01:00Z')";
+                let params = [format!("DEMO-{}", d.code).into(), d.code.as_str().into(), d.fee_vnd.into()];
+                block_on(p.execute("payments", sql, &params)).map_err(|e| anyhow::anyhow!("payments: {e}"))?;
+            }
+        }
+        eprintln!("xtask: loaded {} demo dossiers", dossiers.len());
+    }
     Ok(())
 }
 
@@ -87,9 +112,8 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     build::spin_all()?;
     let host = build::host()?;
-    if o.demo && is_empty(&o.data) {
-        let p = migrate_all(&o.data)?;
-        load_demo(&p, &o.data)?;
+    if o.demo {
+        load_demo(&migrate_all(&o.data)?)?;
     }
     if let Ok(token) = demo_token(&["admin"]) {
         eprintln!("xtask: a demo admin token (24 h, demo secret only):\n{token}");

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use spin_sdk::sqlite::{Connection, QueryResult, Value as SpinValue};
 
 use super::{DbError, FetchError, Platform, Rows, Statement, Value};
+use crate::error::{Error, Msg};
 
 /// The Spin adapter; build one per request.
 #[derive(Default)]
@@ -124,5 +125,46 @@ impl Platform for SpinPlatform {
         let resp: http::Response<Vec<u8>> =
             spin_sdk::http::send(request).await.map_err(|e| FetchError(e.to_string()))?;
         Ok(resp.map(Bytes::from))
+    }
+}
+
+/// The whole Spin entry point of a function: converts the request to `http` types, reads its
+/// body (413 past `max` bytes, declared or read, without reading on), calls `handle` with a
+/// fresh [`SpinPlatform`], and converts the answer back.
+pub async fn serve(
+    req: spin_sdk::http::IncomingRequest,
+    max: usize,
+    handle: impl AsyncFnOnce(http::Request<Bytes>, &SpinPlatform) -> http::Response<Bytes>,
+) -> http::Response<Vec<u8>> {
+    use futures::StreamExt;
+
+    let mut builder = http::Request::builder().method(req.method().to_string().as_str()).uri(req.uri());
+    for (name, value) in req.headers().entries() {
+        builder = builder.header(name, value);
+    }
+    let empty = http::HeaderMap::new();
+    let headers = builder.headers_ref().unwrap_or(&empty).clone();
+    if crate::web::declares_more_than(&headers, max) {
+        return crate::web::too_large(&headers, max).map(Vec::from);
+    }
+    let lang = crate::Lang::from_headers(&headers);
+    let mut body = Vec::new();
+    let mut stream = req.into_body_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(e) => {
+                let msg = Msg::new("Không đọc được nội dung yêu cầu", "the request body could not be read");
+                crate::log::error(&format!("reading the request body: {e:?}"));
+                return Error::BadRequest(msg).into_response(lang).map(Vec::from);
+            }
+        }
+        if body.len() > max {
+            return crate::web::too_large(&headers, max).map(Vec::from);
+        }
+    }
+    match builder.body(Bytes::from(body)) {
+        Ok(req) => handle(req, &SpinPlatform::new()).await.map(Vec::from),
+        Err(e) => Error::Internal(format!("request: {e}")).into_response(lang).map(Vec::from),
     }
 }

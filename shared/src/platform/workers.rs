@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt, Full, Limited};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -199,4 +200,28 @@ impl Platform for WorkersPlatform {
         }
         out.body(Bytes::from(bytes)).map_err(|e| FetchError(e.to_string()))
     }
+}
+
+/// The whole Workers entry point of a function: reads the body (413 past `max` bytes,
+/// declared or read, without reading on), calls `handle` with a [`WorkersPlatform`] on the
+/// event's `Env`, and converts the answer back.
+pub async fn serve(
+    req: worker::HttpRequest,
+    env: Env,
+    max: usize,
+    handle: impl AsyncFnOnce(http::Request<Bytes>, &WorkersPlatform) -> http::Response<Bytes>,
+) -> worker::Result<http::Response<Full<Bytes>>> {
+    let (parts, body) = req.into_parts();
+    if crate::web::declares_more_than(&parts.headers, max) {
+        return Ok(crate::web::too_large(&parts.headers, max).map(Full::new));
+    }
+    let body = match Limited::new(body, max).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Ok(crate::web::too_large(&parts.headers, max).map(Full::new));
+        }
+        Err(e) => return Err(worker::Error::RustError(format!("reading the request body: {e}"))),
+    };
+    let resp = handle(http::Request::from_parts(parts, body), &WorkersPlatform::new(env)).await;
+    Ok(resp.map(Full::new))
 }

@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use super::Rng;
+
 /// How many establishments `up` loads.
 pub const COUNT: usize = 2_400;
 
@@ -202,28 +204,6 @@ const VIOLATIONS: &[&str] = &[
     "Dụng cụ chứa đựng thực phẩm không đảm bảo vệ sinh",
     "Kinh doanh khi giấy chứng nhận đã hết hạn",
 ];
-
-/// A small deterministic generator (xorshift64*), so every `up` loads the same places.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).unwrap_or(0)
-    }
-    fn pick<'a>(&mut self, list: &[&'a str]) -> &'a str {
-        list[self.below(list.len())]
-    }
-    #[allow(clippy::cast_precision_loss)]
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn name(rng: &mut Rng) -> (String, &'static str) {
     match rng.below(20) {

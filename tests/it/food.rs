@@ -1,24 +1,21 @@
-//! The HTTP checks, each run against both runtimes.
+//! food-safety over HTTP, each check run against both runtimes.
 
 use serde_json::{Value, json};
 
-use crate::harness::{Resp, SMS_SECRET, Server, get, request, request_declaring, sign, token};
+use crate::harness::{
+    Check, Resp, SMS_SECRET, Server, Suite, bearer, get, is_problem, request, request_declaring, send_sms, sign, token,
+};
 
-pub type Check = fn(&Server) -> Result<(), String>;
-
-macro_rules! ensure {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!($($msg)+));
-        }
-    };
-}
+pub const SUITE: Suite = Suite {
+    base: "/food-safety",
+    function: "food-safety",
+    databases: &["food"],
+    seed: &[],
+    checks: CHECKS,
+    same_answers,
+};
 
 pub const FIXTURE: &str = include_str!("../data/establishments.json");
-
-pub fn bearer(roles: &[&str]) -> String {
-    format!("Bearer {}", token(roles, 600))
-}
 
 fn import(s: &Server, body: &str) -> Result<Resp, String> {
     let auth = bearer(&["admin"]);
@@ -38,28 +35,9 @@ pub fn load_fixture(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
+/// An `ATTP` message through the gateway's webhook.
 pub fn sms(s: &Server, id: &str, text: &str) -> Result<Resp, String> {
-    let body = json!({"id": id, "from": "84905123456", "to": "8188", "text": text}).to_string();
-    let sig = sign(SMS_SECRET, body.as_bytes());
-    request(
-        &s.addr,
-        "POST",
-        "/food-safety/sms",
-        &[("x-signature", &sig), ("content-type", "application/json")],
-        body.as_bytes(),
-    )
-}
-
-fn is_problem(r: &Resp, status: u16) -> Result<Value, String> {
-    ensure!(r.status == status, "status {} (want {status}): {}", r.status, String::from_utf8_lossy(&r.body));
-    ensure!(
-        r.header("content-type") == Some("application/problem+json"),
-        "content-type {:?}",
-        r.header("content-type")
-    );
-    let v = r.json()?;
-    ensure!(v["status"] == status && v["title"].is_string() && v["type"].is_string(), "problem shape {v}");
-    Ok(v)
+    send_sms(s, "/food-safety/sms", id, text)
 }
 
 fn health(s: &Server) -> Result<(), String> {
