@@ -80,41 +80,32 @@ struct Case {
     body: Vec<u8>,
 }
 
-fn cases() -> Vec<Case> {
-    let sms = br#"{"id":"load","from":"84905123456","to":"8188","text":"ATTP pho ba hoa, hai chau"}"#.to_vec();
+fn get(name: &'static str, path: &'static str) -> Case {
+    Case { name, method: "GET", path, headers: String::new(), body: Vec::new() }
+}
+
+/// A signed SMS webhook call; the same message id every time, so after the first it measures
+/// the stored-reply path.
+fn sms(name: &'static str, path: &'static str, text: &str) -> Case {
+    let body = serde_json::json!({"id": format!("load-{path}"), "from": "84905123456", "to": "8188", "text": text})
+        .to_string()
+        .into_bytes();
     let secret =
         std::env::var("SPIN_VARIABLE_SMS_WEBHOOK_SECRET").unwrap_or_else(|_| "demo-only-sms-secret-change-me".into());
-    let sig = civic::auth::hmac_sha256_hex(secret.as_bytes(), &sms);
+    let sig = civic::auth::hmac_sha256_hex(secret.as_bytes(), &body);
+    Case { name, method: "POST", path, headers: format!("x-signature: {sig}\r\n"), body }
+}
+
+fn cases() -> Vec<Case> {
     vec![
-        Case { name: "health", method: "GET", path: "/food-safety/health", headers: String::new(), body: Vec::new() },
-        Case {
-            name: "by id",
-            method: "GET",
-            path: "/food-safety/establishments/DN-000123",
-            headers: String::new(),
-            body: Vec::new(),
-        },
-        Case {
-            name: "search",
-            method: "GET",
-            path: "/food-safety/establishments?q=pho%20ba%20hoa&limit=10",
-            headers: String::new(),
-            body: Vec::new(),
-        },
-        Case {
-            name: "search district",
-            method: "GET",
-            path: "/food-safety/establishments?q=mi%20quang&district=hai%20chau",
-            headers: String::new(),
-            body: Vec::new(),
-        },
-        Case {
-            name: "sms (stored)",
-            method: "POST",
-            path: "/food-safety/sms",
-            headers: format!("x-signature: {sig}\r\n"),
-            body: sms,
-        },
+        get("health", "/food-safety/health"),
+        get("by id", "/food-safety/establishments/DN-000123"),
+        get("search", "/food-safety/establishments?q=pho%20ba%20hoa&limit=10"),
+        get("search district", "/food-safety/establishments?q=mi%20quang&district=hai%20chau"),
+        sms("sms ATTP (stored)", "/food-safety/sms", "ATTP pho ba hoa, hai chau"),
+        get("dossier public", "/permits/000.00.19.H57-241105-0012"),
+        get("dossier verified", "/permits/000.00.19.H57-241105-0012?phone=3456"),
+        sms("sms HS (stored)", "/permits/sms", "HS 000.00.19.H57-241105-0012"),
     ]
 }
 
@@ -157,7 +148,7 @@ fn run_case(addr: &str, case: &Case, n: usize, c: usize) -> Result<(Vec<u64>, Du
 
 fn report(addr: &str, n: usize, concurrency: &[usize]) -> Result<()> {
     println!(
-        "{:<16} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "{:<18} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
         "case", "conc", "reqs", "p50 us", "p90 us", "p99 us", "max us", "req/s"
     );
     for case in cases() {
@@ -168,7 +159,7 @@ fn report(addr: &str, n: usize, concurrency: &[usize]) -> Result<()> {
             #[allow(clippy::cast_precision_loss)]
             let rps = lat.len() as f64 / wall.as_secs_f64();
             println!(
-                "{:<16} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9.0}",
+                "{:<18} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9.0}",
                 case.name,
                 c,
                 lat.len(),

@@ -71,3 +71,62 @@ async fn health(env: &impl Platform) -> Result<Response<Bytes>, Error> {
     let n = rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
     civic::web::json(StatusCode::OK, &serde_json::json!({"status": "ok", "dossiers": n}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use civic::platform::native::{NativePlatform, block_on};
+
+    fn doc() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../../docs/openapi.json")).unwrap()
+    }
+
+    /// Every documented operation is routed (not 404/405), and every routed path is documented.
+    #[test]
+    fn openapi_documents_the_routes() {
+        let env = NativePlatform::in_memory_migrated(
+            &[store::DB, fee::PAYMENTS],
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations"),
+        )
+        .unwrap();
+        let mut documented = 0;
+        for (path, ops) in doc()["paths"].as_object().unwrap() {
+            if !path.starts_with(BASE) {
+                continue;
+            }
+            for method in ops.as_object().unwrap().keys().filter(|k| *k != "parameters") {
+                let concrete = path.replace("{code}", "000.00.19.H57-241105-0012");
+                let req = Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(&concrete)
+                    .body(Bytes::new())
+                    .unwrap();
+                let status = block_on(handle(req, &env)).status();
+                let routed = status != StatusCode::METHOD_NOT_ALLOWED
+                    && (status != StatusCode::NOT_FOUND || path.contains("{code}"));
+                assert!(routed, "{method} {path}: {status}");
+                documented += 1;
+            }
+        }
+        assert_eq!(documented, 5, "GET health, GET+PUT {{code}}, POST sms, POST selftest");
+    }
+
+    /// The documented push body is the one parsed, field for field.
+    #[test]
+    fn openapi_documents_the_push_body() {
+        let doc = doc();
+        let mut documented: Vec<&str> = doc["components"]["schemas"]["DossierPush"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut parsed = update::KEYS.to_vec();
+        documented.sort_unstable();
+        parsed.sort_unstable();
+        assert_eq!(documented, parsed);
+        let example: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/examples/dossier-push.json")).unwrap();
+        update::parse(&example).expect("the README's example push is valid");
+    }
+}

@@ -51,7 +51,7 @@ pub struct Update {
     pub fee_vnd: i64,
 }
 
-const KEYS: &[&str] = &[
+pub const KEYS: &[&str] = &[
     "procedure_code",
     "procedure_name",
     "field",

@@ -140,7 +140,7 @@ fn applicant(rng: &mut Rng, business: bool) -> Value {
 
 /// The documented example of the README and the API description.
 fn example() -> Demo {
-    let base = json!({"procedure_code": "1.009972", "procedure_name": "Cấp giấy phép xây dựng nhà ở riêng lẻ",
+    let base = json!({"procedure_code": "1.001234", "procedure_name": "Cấp giấy phép xây dựng nhà ở riêng lẻ",
         "field": "Xây dựng", "agency": "UBND quận Hải Châu",
         "applicant": {"name": "Nguyễn Văn An", "phone": "0905123456", "kind": "citizen"},
         "received_at": "2024-11-05T08:30:00+07:00", "due_at": "2024-11-15T17:00:00+07:00",
