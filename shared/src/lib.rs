@@ -14,6 +14,8 @@ pub mod error;
 pub mod log;
 pub mod platform;
 pub mod sms;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod text;
 pub mod validate;
 pub mod web;

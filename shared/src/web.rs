@@ -106,6 +106,17 @@ pub fn vn_today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&vietnam()).date_naive()
 }
 
+/// `GET /<base>/health`: `200 {"status": "ok", "<table>": <row count>}` when the function's
+/// database answers, the usual problem (500) when it does not.
+pub async fn health(env: &impl Platform, db: &str, table: &str) -> Result<Response<Bytes>, Error> {
+    let rows = env.query(db, &format!("SELECT count(*) AS n FROM {table}"), &[]).await?;
+    let n = rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
+    let mut body = serde_json::Map::new();
+    body.insert("status".into(), "ok".into());
+    body.insert(table.into(), n.into());
+    json(StatusCode::OK, &body)
+}
+
 /// `POST /<base>/selftest` (admin role): runs the platform's SQL contract checks
 /// ([`contract::CHECKS`]) against `db` on the runtime that serves the request.
 pub async fn selftest(req: &Request<Bytes>, env: &impl Platform, db: &str) -> Result<Response<Bytes>, Error> {

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Check, Resp, SMS_SECRET, Server, Suite, bearer, get, is_problem, request, request_declaring, send_sms, sign, token,
+    Check, Resp, SMS_SECRET, Server, Suite, bearer, get, is_problem, request, request_declaring, selftest_passes,
+    send_sms, sign, token,
 };
 
 pub const SUITE: Suite = Suite {
@@ -245,14 +246,7 @@ fn bodies_are_capped(s: &Server) -> Result<(), String> {
 }
 
 fn sql_contract_holds_on_this_runtime(s: &Server) -> Result<(), String> {
-    let auth = bearer(&["admin"]);
-    let r = request(&s.addr, "POST", "/food-safety/selftest", &[("authorization", &auth)], b"")?;
-    ensure!(r.status == 200, "selftest: {} {}", r.status, String::from_utf8_lossy(&r.body));
-    let v = r.json()?;
-    ensure!(v["failed"] == 0 && v["passed"] == 8, "contract checks: {v}");
-    let citizen = bearer(&["citizen"]);
-    is_problem(&request(&s.addr, "POST", "/food-safety/selftest", &[("authorization", &citizen)], b"")?, 403)?;
-    Ok(())
+    selftest_passes(s, "/food-safety")
 }
 
 pub const CHECKS: &[(&str, Check)] = &[

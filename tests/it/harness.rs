@@ -391,6 +391,18 @@ pub fn is_problem(r: &Resp, status: u16) -> Result<serde_json::Value, String> {
     Ok(v)
 }
 
+/// `POST <base>/selftest`: the platform's SQL contract checks pass on this runtime, for an
+/// admin only.
+pub fn selftest_passes(s: &Server, base: &str) -> Result<(), String> {
+    let path = format!("{base}/selftest");
+    let r = request(&s.addr, "POST", &path, &[("authorization", &bearer(&["admin"]))], b"")?;
+    ensure!(r.status == 200, "selftest: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    let v = r.json()?;
+    ensure!(v["failed"] == 0 && v["passed"] == 8, "contract checks: {v}");
+    is_problem(&request(&s.addr, "POST", &path, &[("authorization", &bearer(&["citizen"]))], b"")?, 403)?;
+    Ok(())
+}
+
 /// A message through an SMS webhook, signed as the gateway signs it.
 pub fn send_sms(s: &Server, path: &str, id: &str, text: &str) -> Result<Resp, String> {
     let body = serde_json::json!({"id": id, "from": "84905123456", "to": "8188", "text": text}).to_string();

@@ -9,7 +9,7 @@
 //!
 //! | method | path | who | module |
 //! |---|---|---|---|
-//! | GET | `/health` | anyone | here |
+//! | GET | `/health` | anyone | [`civic::web::health`] |
 //! | GET | `/establishments?q=&district=&limit=` | anyone | [`search`] |
 //! | GET | `/establishments/{id}` | anyone | [`establishment`] |
 //! | PUT | `/establishments` | admin | [`import`] |
@@ -18,7 +18,7 @@
 
 use bytes::Bytes;
 use civic::{Error, Lang, Platform};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 
 pub mod establishment;
 pub mod import;
@@ -52,7 +52,7 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
     let segments = civic::web::segments(req.uri().path(), BASE).ok_or(Error::NotFound)?;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (req.method(), segments.as_slice()) {
-        (&Method::GET, ["health"]) => health(env).await,
+        (&Method::GET, ["health"]) => civic::web::health(env, store::DB, "establishments").await,
         (&Method::GET, ["establishments"]) => search::get(req, env).await,
         (&Method::PUT, ["establishments"]) => import::put(req, env).await,
         (&Method::GET, ["establishments", id]) => establishment::get(id, env).await,
@@ -63,17 +63,11 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
     }
 }
 
-/// GET /food-safety/health: 200 when the database answers.
-async fn health(env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    let rows = env.query(store::DB, "SELECT count(*) AS n FROM establishments", &[]).await?;
-    let n = rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
-    civic::web::json(StatusCode::OK, &serde_json::json!({"status": "ok", "establishments": n}))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use civic::platform::native::{NativePlatform, block_on};
+    use http::StatusCode;
 
     /// Every documented operation is routed (not 404/405), and every routed path is documented.
     #[test]
@@ -84,26 +78,10 @@ mod tests {
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations"),
         )
         .unwrap();
-        let mut documented = 0;
-        for (path, ops) in doc["paths"].as_object().unwrap() {
-            if !path.starts_with(BASE) {
-                continue;
-            }
-            for method in ops.as_object().unwrap().keys() {
-                let concrete = path.replace("{id}", "DN-000123");
-                let req = Request::builder()
-                    .method(method.to_uppercase().as_str())
-                    .uri(&concrete)
-                    .body(Bytes::new())
-                    .unwrap();
-                let status = block_on(handle(req, &env)).status();
-                let routed = status != StatusCode::METHOD_NOT_ALLOWED
-                    && (status != StatusCode::NOT_FOUND || path.contains("{id}"));
-                assert!(routed, "{method} {path}: {status}");
-                documented += 1;
-            }
-        }
-        assert_eq!(documented, 6, "GET health, GET+PUT establishments, GET establishment, POST sms, POST selftest");
+        let documented = civic::testing::check_documented_routes(&doc, BASE, &[("{id}", "DN-000123")], |req| {
+            block_on(handle(req, &env))
+        });
+        assert_eq!(documented, Ok(6), "GET health, GET+PUT establishments, GET establishment, POST sms, POST selftest");
         let unknown = Request::get("/food-safety/nope").body(Bytes::new()).unwrap();
         assert_eq!(block_on(handle(unknown, &env)).status(), StatusCode::NOT_FOUND);
     }

@@ -9,7 +9,7 @@
 //!
 //! | method | path | who | module |
 //! |---|---|---|---|
-//! | GET | `/health` | anyone | here |
+//! | GET | `/health` | anyone | [`civic::web::health`] |
 //! | GET | `/{code}[?phone=<last 4 digits>]` | anyone; the applicant sees more | [`lookup`] |
 //! | PUT | `/{code}` | system | [`push`] |
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
@@ -19,7 +19,7 @@
 
 use bytes::Bytes;
 use civic::{Error, Lang, Platform};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 
 pub mod dossier;
 pub mod fee;
@@ -54,7 +54,7 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
     let segments = civic::web::segments(req.uri().path(), BASE).ok_or(Error::NotFound)?;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (req.method(), segments.as_slice()) {
-        (&Method::GET, ["health"]) => health(env).await,
+        (&Method::GET, ["health"]) => civic::web::health(env, store::DB, "dossiers").await,
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
         (_, ["health" | "sms" | "selftest"]) => Err(Error::MethodNotAllowed),
@@ -63,13 +63,6 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (_, [_]) => Err(Error::MethodNotAllowed),
         _ => Err(Error::NotFound),
     }
-}
-
-/// GET /permits/health: 200 when the database answers.
-async fn health(env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    let rows = env.query(store::DB, "SELECT count(*) AS n FROM dossiers", &[]).await?;
-    let n = rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
-    civic::web::json(StatusCode::OK, &serde_json::json!({"status": "ok", "dossiers": n}))
 }
 
 #[cfg(test)]
@@ -89,26 +82,10 @@ mod tests {
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations"),
         )
         .unwrap();
-        let mut documented = 0;
-        for (path, ops) in doc()["paths"].as_object().unwrap() {
-            if !path.starts_with(BASE) {
-                continue;
-            }
-            for method in ops.as_object().unwrap().keys().filter(|k| *k != "parameters") {
-                let concrete = path.replace("{code}", "000.00.19.H57-241105-0012");
-                let req = Request::builder()
-                    .method(method.to_uppercase().as_str())
-                    .uri(&concrete)
-                    .body(Bytes::new())
-                    .unwrap();
-                let status = block_on(handle(req, &env)).status();
-                let routed = status != StatusCode::METHOD_NOT_ALLOWED
-                    && (status != StatusCode::NOT_FOUND || path.contains("{code}"));
-                assert!(routed, "{method} {path}: {status}");
-                documented += 1;
-            }
-        }
-        assert_eq!(documented, 5, "GET health, GET+PUT {{code}}, POST sms, POST selftest");
+        let code = ("{code}", "000.00.19.H57-241105-0012");
+        let documented =
+            civic::testing::check_documented_routes(&doc(), BASE, &[code], |req| block_on(handle(req, &env)));
+        assert_eq!(documented, Ok(5), "GET health, GET+PUT {{code}}, POST sms, POST selftest");
     }
 
     /// The documented push body is the one parsed, field for field.
