@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Check, Resp, SMS_SECRET, Server, Suite, bearer, get, is_problem, request, request_declaring, selftest_passes,
+    Check, Resp, SMS_SECRET, Server, Suite, bearer, get, is_problem, request, request_declaring, same, selftest_passes,
     send_sms, sign, token,
 };
 
@@ -280,20 +280,11 @@ pub fn same_answers(spin: &Server, workers: &Server) -> Result<(), String> {
         "/food-safety/establishments?limit=x",
     ];
     for path in gets {
-        let (a, b) = (get(&spin.addr, path)?, get(&workers.addr, path)?);
-        ensure!(
-            a.status == b.status && a.json()? == b.json()?,
-            "{path}: spin {} {:?} / workers {} {:?}",
-            a.status,
-            a.json(),
-            b.status,
-            b.json()
-        );
+        same(path, &get(&spin.addr, path)?, &get(&workers.addr, path)?)?;
     }
     for (i, text) in ["ATTP pho ba hoa", "ATTP ba", "ATTP nothing here", "hello"].iter().enumerate() {
         let id = format!("parity-{i}");
-        let (a, b) = (sms(spin, &id, text)?, sms(workers, &id, text)?);
-        ensure!(a.status == b.status && a.json()? == b.json()?, "sms {text:?}: {:?} / {:?}", a.json(), b.json());
+        same(&format!("sms {text:?}"), &sms(spin, &id, text)?, &sms(workers, &id, text)?)?;
     }
     Ok(())
 }

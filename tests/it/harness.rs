@@ -391,6 +391,20 @@ pub fn is_problem(r: &Resp, status: u16) -> Result<serde_json::Value, String> {
     Ok(v)
 }
 
+/// The two runtimes' answers to one request: the same status and the same JSON body
+/// (headers such as `Date` differ).
+pub fn same(what: &str, spin: &Resp, workers: &Resp) -> Result<(), String> {
+    ensure!(
+        spin.status == workers.status && spin.json()? == workers.json()?,
+        "{what}: spin {} {:?} / workers {} {:?}",
+        spin.status,
+        spin.json(),
+        workers.status,
+        workers.json()
+    );
+    Ok(())
+}
+
 /// `POST <base>/selftest`: the platform's SQL contract checks pass on this runtime, for an
 /// admin only.
 pub fn selftest_passes(s: &Server, base: &str) -> Result<(), String> {

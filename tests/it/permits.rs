@@ -5,8 +5,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, request, request_declaring, selftest_passes,
-    send_sms, unix_now,
+    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, request, request_declaring, same,
+    selftest_passes, send_sms, unix_now,
 };
 
 pub const SUITE: Suite = Suite {
@@ -278,9 +278,8 @@ const CHECKS: &[(&str, Check)] = &[
 fn same_answers(spin: &Server, workers: &Server) -> Result<(), String> {
     let c = code(99);
     let body = dossier(6, "2024-11-06T09:00:00+07:00", "2024-11-15T17:00:00+07:00", 150_000);
-    let (a, b) =
-        (put(spin, &c, &body, Some(&bearer(&["system"])))?, put(workers, &c, &body, Some(&bearer(&["system"])))?);
-    ensure!(a.status == b.status && a.json()? == b.json()?, "push: {:?} / {:?}", a.json(), b.json());
+    let system = bearer(&["system"]);
+    same("push", &put(spin, &c, &body, Some(&system))?, &put(workers, &c, &body, Some(&system))?)?;
     let en = [("accept-language", "en")];
     let gets: [(String, &[(&str, &str)]); 6] = [
         (format!("/permits/{c}"), &[]),
@@ -291,23 +290,17 @@ fn same_answers(spin: &Server, workers: &Server) -> Result<(), String> {
         ("/permits/H57-1".to_owned(), &[]),
     ];
     for (path, headers) in &gets {
-        let (a, b) =
-            (request(&spin.addr, "GET", path, headers, b"")?, request(&workers.addr, "GET", path, headers, b"")?);
-        ensure!(
-            a.status == b.status && a.json()? == b.json()?,
-            "{path}: spin {} {:?} / workers {} {:?}",
-            a.status,
-            a.json(),
-            b.status,
-            b.json()
-        );
+        same(
+            path,
+            &request(&spin.addr, "GET", path, headers, b"")?,
+            &request(&workers.addr, "GET", path, headers, b"")?,
+        )?;
     }
     for (i, text) in
         [format!("HS {c}"), format!("HS {}", code(98)), "HS 1".to_owned(), "hello".to_owned()].iter().enumerate()
     {
         let id = format!("parity-{i}");
-        let (a, b) = (sms(spin, &id, text)?, sms(workers, &id, text)?);
-        ensure!(a.status == b.status && a.json()? == b.json()?, "sms {text:?}: {:?} / {:?}", a.json(), b.json());
+        same(&format!("sms {text:?}"), &sms(spin, &id, text)?, &sms(workers, &id, text)?)?;
     }
     Ok(())
 }
