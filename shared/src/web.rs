@@ -107,7 +107,8 @@ pub fn vn_today(now: DateTime<Utc>) -> NaiveDate {
 }
 
 /// `GET /<base>/health`: `200 {"status": "ok", "<table>": <row count>}` when the function's
-/// database answers, the usual problem (500) when it does not.
+/// database answers, the usual problem (500) when it does not. `table` is a constant of the
+/// function (it is part of the SQL text).
 pub async fn health(env: &impl Platform, db: &str, table: &str) -> Result<Response<Bytes>, Error> {
     let rows = env.query(db, &format!("SELECT count(*) AS n FROM {table}"), &[]).await?;
     let n = rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);

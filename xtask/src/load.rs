@@ -146,12 +146,13 @@ fn run_case(addr: &str, case: &Case, n: usize, c: usize) -> Result<(Vec<u64>, Du
     Ok((all, wall))
 }
 
-fn report(addr: &str, n: usize, concurrency: &[usize]) -> Result<()> {
+/// Runs every case whose path starts with `only` (all when empty).
+fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result<()> {
     println!(
         "{:<18} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
         "case", "conc", "reqs", "p50 us", "p90 us", "p99 us", "max us", "req/s"
     );
-    for case in cases() {
+    for case in cases().into_iter().filter(|c| c.path.starts_with(only)) {
         // warm-up: compile caches, SQLite pages
         run_case(addr, &case, 50, 1)?;
         for &c in concurrency {
@@ -178,6 +179,7 @@ fn report(addr: &str, n: usize, concurrency: &[usize]) -> Result<()> {
 /// host on a free port with a temporary copy of the demo data, measures, and stops it.
 pub fn run(args: &[String]) -> Result<()> {
     let mut addr = None;
+    let mut only = String::new();
     let mut n = 2_000usize;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -186,12 +188,13 @@ pub fn run(args: &[String]) -> Result<()> {
             "--requests" => {
                 n = it.next().and_then(|v| v.parse::<usize>().ok()).context("--requests needs a number")?.min(100_000)
             }
-            other => bail!("unknown option {other} (load [--addr HOST:PORT] [--requests N])"),
+            "--only" => only = it.next().context("--only needs a path prefix")?.clone(),
+            other => bail!("unknown option {other} (load [--addr HOST:PORT] [--requests N] [--only /PREFIX])"),
         }
     }
     let concurrency = [1, 4];
     if let Some(addr) = addr {
-        return report(&addr, n, &concurrency);
+        return report(&addr, n, &concurrency, &only);
     }
     build::spin_all()?;
     let host = build::host()?;
@@ -216,7 +219,7 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     // Drain the request log so the host never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    let result = if ready { report(&addr, n, &concurrency) } else { Err(anyhow::anyhow!("host did not start")) };
+    let result = if ready { report(&addr, n, &concurrency, &only) } else { Err(anyhow::anyhow!("host did not start")) };
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(Path::new(&data));

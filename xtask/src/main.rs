@@ -8,7 +8,8 @@
 //! - `worker-build <function>`: worker-build with local wasm-bindgen, wasm-opt and esbuild
 //!   (wrangler.toml's build command).
 //! - `migrate [--data DIR] [--demo]`: the database files with their schema, without serving.
-//! - `load [--addr HOST:PORT] [--requests N]`: latency and throughput on the local host.
+//! - `load [--addr HOST:PORT] [--requests N] [--only /PREFIX]`: latency and throughput on the
+//!   local host, or on a server already running (`wrangler dev`).
 //! - `demo-json [COUNT]`: print the demo establishments as an import body.
 //! - `token [ROLE...]`: print an HS256 bearer token for the demo configuration.
 //!
@@ -49,7 +50,8 @@ fn usage() -> ExitCode {
          build                                         build both targets of every function, print sizes\n\
          test                                          run every test (native, local host, wrangler dev)\n\
          migrate [--data DIR] [--demo]                 create the database files with their schema\n\
-         load [--addr HOST:PORT] [--requests N]        latency and throughput over HTTP on the local host\n\
+         load [--addr HOST:PORT] [--requests N] [--only /PREFIX]
+                                              latency and throughput over HTTP on the local host\n\
          worker-build FUNCTION                         offline worker-build (used by wrangler.toml)\n\
          demo-json [COUNT]                             print demo establishments as an import body\n\
          token [ROLE...]                               print a demo HS256 bearer token (default role admin)"
