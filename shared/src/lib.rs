@@ -3,6 +3,7 @@
 //! - [`platform`]: the port to the runtime (SQL, config, clock, randomness, outbound HTTP)
 //!   with its Spin, Workers and native adapters;
 //! - [`auth`]: bearer JWT verification and webhook signature helpers;
+//! - [`dossier`]: the national dossier code, shared by permit-status and payment-callback;
 //! - [`error`]: one error type, rendered as RFC 9457 problem+json in Vietnamese or English;
 //! - [`sms`]: the SMS gateway's webhook contract (signature, store before answer, replay);
 //! - [`text`]: Vietnamese text folding for search, and SMS rendering;
@@ -10,6 +11,7 @@
 //! - [`web`]: small helpers on `http` types (JSON responses, body caps, query strings).
 
 pub mod auth;
+pub mod dossier;
 pub mod error;
 pub mod log;
 pub mod platform;
