@@ -109,6 +109,9 @@ pub enum Error {
     /// Authenticated, but the role does not allow this.
     Forbidden,
     NotFound,
+    /// The request cannot apply to the resource's current state (a fee already paid). The
+    /// detail is safe to show.
+    Conflict(Msg),
     MethodNotAllowed,
     /// The body is larger than the route's cap (bytes).
     PayloadTooLarge(usize),
@@ -128,6 +131,7 @@ impl fmt::Display for Error {
             Error::BadSignature => f.write_str("bad webhook signature"),
             Error::Forbidden => f.write_str("forbidden"),
             Error::NotFound => f.write_str("not found"),
+            Error::Conflict(m) => write!(f, "conflict: {}", m.en),
             Error::MethodNotAllowed => f.write_str("method not allowed"),
             Error::PayloadTooLarge(n) => write!(f, "payload larger than {n} bytes"),
             Error::UnsupportedMediaType => f.write_str("unsupported media type"),
@@ -171,6 +175,7 @@ impl Error {
             Error::Unauthorized | Error::BadSignature => StatusCode::UNAUTHORIZED,
             Error::Forbidden => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -187,6 +192,7 @@ impl Error {
             Error::BadSignature => ("bad-signature", "Chữ ký không hợp lệ", "Invalid signature"),
             Error::Forbidden => ("forbidden", "Không có quyền", "Forbidden"),
             Error::NotFound => ("not-found", "Không tìm thấy", "Not found"),
+            Error::Conflict(_) => ("conflict", "Không thực hiện được ở trạng thái hiện tại", "Conflict"),
             Error::MethodNotAllowed => ("method-not-allowed", "Phương thức không được hỗ trợ", "Method not allowed"),
             Error::PayloadTooLarge(_) => ("payload-too-large", "Dữ liệu gửi lên quá lớn", "Payload too large"),
             Error::UnsupportedMediaType => {
@@ -205,7 +211,7 @@ impl Error {
         let (slug, vi, en) = self.describe();
         let kind = format!("/problems/{slug}");
         let owned_detail: Option<String> = match &self {
-            Error::BadRequest(m) => Some(m.text(lang).to_owned()),
+            Error::BadRequest(m) | Error::Conflict(m) => Some(m.text(lang).to_owned()),
             Error::PayloadTooLarge(n) => Some(match lang {
                 Lang::Vi => format!("Tối đa {n} byte"),
                 Lang::En => format!("At most {n} bytes"),

@@ -1,0 +1,289 @@
+//! The `payments` database: orders, and every callback stored before it is acknowledged.
+//!
+//! Exactly once, without interactive transactions: a callback is first stored raw (whatever
+//! its signature); then one conditional `UPDATE ... WHERE state <> 'paid' RETURNING` settles
+//! the order, so of any number of identical callbacks arriving at once exactly one settles it
+//! and the others find it settled. A failure moves only a pending order to `failed`; a later
+//! successful callback still settles it, as it does an expired one.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use civic::platform::{DbError, Row};
+use civic::{Error, Platform};
+
+pub const DB: &str = "payments";
+
+/// UTC, whole seconds, trailing `Z`: text order is time order.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A random hex id of `bytes` bytes.
+pub fn random_hex(env: &impl Platform, bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    env.random_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    Vnpay,
+    Momo,
+    Zalopay,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Vnpay => "vnpay",
+            Provider::Momo => "momo",
+            Provider::Zalopay => "zalopay",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provider> {
+        [Provider::Vnpay, Provider::Momo, Provider::Zalopay].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// One callback as a partner sent it, with what its verifier read from it.
+#[derive(Clone, Debug)]
+pub struct Callback {
+    pub provider: Provider,
+    /// The query string or the body, as received.
+    pub raw: String,
+    pub signature_valid: bool,
+    pub txn_ref: Option<String>,
+    pub provider_txn_id: Option<String>,
+    /// `None` when absent; a value no order can have (-1) when unreadable.
+    pub amount_vnd: Option<i64>,
+    /// The partner reports a successful payment.
+    pub success: bool,
+}
+
+/// What a callback did; each partner maps it to its own answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    BadSignature,
+    UnknownOrder,
+    AmountMismatch,
+    /// The order was paid already (by this callback's twin or another payment).
+    AlreadySettled,
+    /// This callback settled the order.
+    Settled,
+    /// A failed payment, recorded on the order.
+    FailureRecorded,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::BadSignature => "bad_signature",
+            Outcome::UnknownOrder => "unknown_order",
+            Outcome::AmountMismatch => "amount_mismatch",
+            Outcome::AlreadySettled => "already_settled",
+            Outcome::Settled => "settled",
+            Outcome::FailureRecorded => "failure_recorded",
+        }
+    }
+}
+
+/// Stores the callback, then applies it; every outcome is recorded on the stored callback.
+pub async fn process(env: &impl Platform, cb: &Callback) -> Result<Outcome, Error> {
+    let id = random_hex(env, 16);
+    env.execute(
+        DB,
+        "INSERT INTO callbacks (id, provider, received_at, params, signature_valid, txn_ref, provider_txn_id,
+                                amount_vnd, success)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        &[
+            id.as_str().into(),
+            cb.provider.as_str().into(),
+            stamp(env.now()).into(),
+            cb.raw.as_str().into(),
+            cb.signature_valid.into(),
+            cb.txn_ref.clone().into(),
+            cb.provider_txn_id.clone().into(),
+            cb.amount_vnd.into(),
+            cb.success.into(),
+        ],
+    )
+    .await?;
+    let (outcome, order_id) = apply(env, cb, &id).await?;
+    env.execute(
+        DB,
+        "UPDATE callbacks SET outcome = ?1, order_id = ?2 WHERE id = ?3",
+        &[outcome.as_str().into(), order_id.into(), id.as_str().into()],
+    )
+    .await?;
+    Ok(outcome)
+}
+
+async fn apply(env: &impl Platform, cb: &Callback, id: &str) -> Result<(Outcome, Option<String>), Error> {
+    if !cb.signature_valid {
+        return Ok((Outcome::BadSignature, None));
+    }
+    let Some(txn_ref) = &cb.txn_ref else {
+        return Ok((Outcome::UnknownOrder, None));
+    };
+    let Some(order) = by_txn_ref(env, txn_ref, cb.provider).await? else {
+        return Ok((Outcome::UnknownOrder, None));
+    };
+    if cb.amount_vnd != Some(order.amount_vnd) {
+        return Ok((Outcome::AmountMismatch, Some(order.order_id)));
+    }
+    let now = stamp(env.now());
+    let outcome = if cb.success {
+        let settled = env
+            .query(
+                DB,
+                "UPDATE orders SET state = 'paid', paid_at = ?1, provider_txn_id = ?2, settled_by = ?3
+                 WHERE order_id = ?4 AND state <> 'paid' RETURNING order_id",
+                &[now.into(), cb.provider_txn_id.clone().into(), id.into(), order.order_id.as_str().into()],
+            )
+            .await?;
+        if settled.is_empty() { Outcome::AlreadySettled } else { Outcome::Settled }
+    } else {
+        let failed = env
+            .query(
+                DB,
+                "UPDATE orders SET state = 'failed' WHERE order_id = ?1 AND state = 'pending' RETURNING order_id",
+                &[order.order_id.as_str().into()],
+            )
+            .await?;
+        if failed.is_empty() { Outcome::AlreadySettled } else { Outcome::FailureRecorded }
+    };
+    Ok((outcome, Some(order.order_id)))
+}
+
+/// An order as stored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Order {
+    pub order_id: String,
+    pub txn_ref: String,
+    pub dossier_code: String,
+    pub owner: String,
+    pub provider: String,
+    pub amount_vnd: i64,
+    /// `pending`, `paid` or `failed` as stored; see [`Order::state_at`].
+    pub state: String,
+    pub payment_url: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub paid_at: Option<String>,
+    pub provider_txn_id: Option<String>,
+}
+
+impl Order {
+    fn from_row(r: &Row<'_>) -> Result<Order, DbError> {
+        let text = |c: &str| r.str(c).map(str::to_owned);
+        let opt = |c: &str| r.opt_str(c).map(|v| v.map(str::to_owned));
+        Ok(Order {
+            order_id: text("order_id")?,
+            txn_ref: text("txn_ref")?,
+            dossier_code: text("dossier_code")?,
+            owner: text("owner")?,
+            provider: text("provider")?,
+            amount_vnd: r.i64("amount_vnd")?,
+            state: text("state")?,
+            payment_url: opt("payment_url")?,
+            created_at: text("created_at")?,
+            expires_at: text("expires_at")?,
+            paid_at: opt("paid_at")?,
+            provider_txn_id: opt("provider_txn_id")?,
+        })
+    }
+
+    /// The state a citizen sees: a pending order past its expiry is `expired`.
+    pub fn state_at(&self, now: DateTime<Utc>) -> &str {
+        if self.state == "pending" && self.expires_at < stamp(now) { "expired" } else { &self.state }
+    }
+}
+
+const COLUMNS: &str = "order_id, txn_ref, dossier_code, owner, provider, amount_vnd, state, payment_url, created_at,
+    expires_at, paid_at, provider_txn_id";
+
+async fn one(env: &impl Platform, filter: &str, params: &[civic::platform::Value]) -> Result<Option<Order>, Error> {
+    let rows = env.query(DB, &format!("SELECT {COLUMNS} FROM orders WHERE {filter}"), params).await?;
+    Ok(rows.first().map(|r| Order::from_row(&r)).transpose()?)
+}
+
+pub async fn by_txn_ref(env: &impl Platform, txn_ref: &str, provider: Provider) -> Result<Option<Order>, Error> {
+    one(env, "txn_ref = ?1 AND provider = ?2", &[txn_ref.into(), provider.as_str().into()]).await
+}
+
+pub async fn by_id(env: &impl Platform, order_id: &str) -> Result<Option<Order>, Error> {
+    one(env, "order_id = ?1", &[order_id.into()]).await
+}
+
+/// A pending, unexpired order of this owner for this dossier, provider and amount.
+pub async fn open_order(
+    env: &impl Platform,
+    dossier: &str,
+    owner: &str,
+    provider: Provider,
+    amount_vnd: i64,
+) -> Result<Option<Order>, Error> {
+    one(
+        env,
+        "dossier_code = ?1 AND owner = ?2 AND provider = ?3 AND amount_vnd = ?4 AND state = 'pending'
+         AND expires_at > ?5 ORDER BY created_at DESC LIMIT 1",
+        &[dossier.into(), owner.into(), provider.as_str().into(), amount_vnd.into(), stamp(env.now()).into()],
+    )
+    .await
+}
+
+/// The sum of the paid orders of a dossier.
+pub async fn paid_total(env: &impl Platform, dossier: &str) -> Result<i64, Error> {
+    let rows = env
+        .query(
+            DB,
+            "SELECT COALESCE(SUM(amount_vnd), 0) AS paid FROM orders WHERE dossier_code = ?1 AND state = 'paid'",
+            &[dossier.into()],
+        )
+        .await?;
+    Ok(rows.first().map(|r| r.i64("paid")).transpose()?.unwrap_or(0))
+}
+
+pub async fn insert(env: &impl Platform, o: &Order) -> Result<(), Error> {
+    env.execute(
+        DB,
+        "INSERT INTO orders (order_id, txn_ref, dossier_code, owner, provider, amount_vnd, state, payment_url,
+                             created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9)",
+        &[
+            o.order_id.as_str().into(),
+            o.txn_ref.as_str().into(),
+            o.dossier_code.as_str().into(),
+            o.owner.as_str().into(),
+            o.provider.as_str().into(),
+            o.amount_vnd.into(),
+            o.payment_url.clone().into(),
+            o.created_at.as_str().into(),
+            o.expires_at.as_str().into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The callbacks stored for an order's reference, oldest first (for admins).
+pub async fn callbacks_of(env: &impl Platform, txn_ref: &str) -> Result<Vec<serde_json::Value>, Error> {
+    let rows = env
+        .query(
+            DB,
+            "SELECT id, provider, received_at, signature_valid, provider_txn_id, amount_vnd, success, outcome
+             FROM callbacks WHERE txn_ref = ?1 ORDER BY received_at, id",
+            &[txn_ref.into()],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows.iter() {
+        out.push(serde_json::json!({
+            "id": r.str("id")?, "provider": r.str("provider")?, "received_at": r.str("received_at")?,
+            "signature_valid": r.i64("signature_valid")? == 1, "provider_txn_id": r.opt_str("provider_txn_id")?,
+            "amount_vnd": r.opt_i64("amount_vnd")?, "success": r.opt_i64("success")?.map(|s| s == 1),
+            "outcome": r.opt_str("outcome")?,
+        }));
+    }
+    Ok(out)
+}

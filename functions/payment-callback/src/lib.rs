@@ -1,0 +1,82 @@
+//! payment-callback: fee payment orders for dossiers, and exactly-once settlement of the
+//! callbacks of VNPay, MoMo and ZaloPay.
+//!
+//! Citizens pay a dossier's fee (lệ phí) online; the bank or wallet then calls back, often
+//! more than once, sometimes concurrently, sometimes forged. Each callback is stored raw
+//! before it is answered, verified with the partner's own signature scheme, and settles its
+//! order at most once ([`ledger`]); each partner gets the answer its protocol expects, so its
+//! retries stop when they should. A settled order marks the dossier's fee paid, which
+//! permit-status reads from the `payments` database.
+//!
+//! Routes (base `/payments`):
+//!
+//! | method | path | who | module |
+//! |---|---|---|---|
+//! | GET | `/health` | anyone | [`civic::web::health`] |
+//! | POST | `/orders` | citizen | [`order`] |
+//! | GET | `/orders/{order_id}` | its owner, admin | [`order`] |
+//! | GET | `/vnpay/ipn?...` | VNPay (vnp_SecureHash) | [`vnpay`] |
+//! | POST | `/momo/ipn` | MoMo (signature) | [`momo`] |
+//! | POST | `/zalopay/callback` | ZaloPay (mac) | [`zalopay`] |
+//! | GET | `/reconciliation?date=` | admin | [`reconcile`] |
+//! | POST | `/selftest` | admin | [`civic::web::selftest`] |
+//!
+//! Databases: `payments` (written here), `permits` (read: a dossier's fee).
+
+use bytes::Bytes;
+use civic::{Error, Lang, Platform};
+use http::{Method, Request, Response};
+
+pub mod ledger;
+pub mod momo;
+pub mod order;
+pub mod reconcile;
+pub mod vnpay;
+pub mod zalopay;
+
+// The SDK macros generate the Wasm exports, which are `unsafe` by nature.
+#[cfg(target_os = "wasi")]
+#[allow(unsafe_code)]
+mod spin;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+#[allow(unsafe_code)]
+mod workers;
+
+/// Where this function's routes live.
+pub const BASE: &str = "/payments";
+
+/// The largest callback body (bytes); partners send well under 2 KiB.
+pub const CALLBACK_MAX_BODY: usize = 16 * 1024;
+
+/// The largest body any route accepts; the entry points stop reading past it.
+pub const MAX_BODY: usize = CALLBACK_MAX_BODY;
+
+/// The function: one request in, one response out, on any platform.
+pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
+    let lang = Lang::from_headers(req.headers());
+    route(&req, env).await.unwrap_or_else(|e| e.into_response(lang))
+}
+
+async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    let segments = civic::web::segments(req.uri().path(), BASE).ok_or(Error::NotFound)?;
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (req.method(), segments.as_slice()) {
+        (&Method::GET, ["health"]) => civic::web::health(env, ledger::DB, "orders").await,
+        (&Method::POST, ["orders"]) => order::create(req, env).await,
+        (&Method::GET, ["orders", id]) => order::get(req, env, id).await,
+        (&Method::GET, ["vnpay", "ipn"]) => vnpay::ipn(req, env).await,
+        (&Method::POST, ["momo", "ipn"]) => momo::ipn(req, env).await,
+        (&Method::POST, ["zalopay", "callback"]) => zalopay::callback(req, env).await,
+        (&Method::GET, ["reconciliation"]) => reconcile::get(req, env).await,
+        (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, ledger::DB).await,
+        (
+            _,
+            ["health" | "orders" | "reconciliation" | "selftest"]
+            | ["orders", _]
+            | ["vnpay", "ipn"]
+            | ["momo", "ipn"]
+            | ["zalopay", "callback"],
+        ) => Err(Error::MethodNotAllowed),
+        _ => Err(Error::NotFound),
+    }
+}
