@@ -9,12 +9,36 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Sha256, Sha512};
 
 pub const ISSUER: &str = "e2e-issuer";
 pub const AUDIENCE: &str = "e2e-audience";
 pub const HS256_SECRET: &str = "e2e-hs256-secret-0123456789abcdef";
 pub const SMS_SECRET: &str = "e2e-sms-secret";
+pub const VNPAY_TMN_CODE: &str = "E2ETMN01";
+pub const VNPAY_SECRET: &str = "E2E-VNPAY-HASH-SECRET-0123456789";
+pub const MOMO_PARTNER: &str = "MOMOE2E";
+pub const MOMO_ACCESS_KEY: &str = "e2e-momo-access";
+pub const MOMO_SECRET_KEY: &str = "e2e-momo-secret";
+pub const ZALOPAY_APP_ID: &str = "2553";
+pub const ZALOPAY_KEY2: &str = "e2e-zalopay-key2";
+
+/// The settings both runtimes get (Spin variables, Workers vars); the partners' URLs keep
+/// their defaults from spin.toml and wrangler.toml.
+const CONFIG: &[(&str, &str)] = &[
+    ("jwt_issuer", ISSUER),
+    ("jwt_audience", AUDIENCE),
+    ("jwt_hs256_secret", HS256_SECRET),
+    ("sms_webhook_secret", SMS_SECRET),
+    ("vnpay_tmn_code", VNPAY_TMN_CODE),
+    ("vnpay_hash_secret", VNPAY_SECRET),
+    ("momo_partner_code", MOMO_PARTNER),
+    ("momo_access_key", MOMO_ACCESS_KEY),
+    ("momo_secret_key", MOMO_SECRET_KEY),
+    ("zalopay_app_id", ZALOPAY_APP_ID),
+    ("zalopay_key1", "e2e-zalopay-key1"),
+    ("zalopay_key2", ZALOPAY_KEY2),
+];
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
@@ -52,8 +76,9 @@ pub struct Server {
     pub addr: String,
     child: Child,
     pub log: Arc<Mutex<Vec<String>>>,
-    /// Its data: the Spin host's database files, wrangler's persisted state.
-    dir: tempfile::TempDir,
+    /// Its data: the Spin host's database files, wrangler's persisted state (shared by the
+    /// Workers of every function, as their D1 databases are in a deployment).
+    dir: Arc<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -104,22 +129,22 @@ fn wait_ready(server: Server, ready: &mpsc::Receiver<()>, secs: u64, health: &st
 pub fn start_spin(seed: &[(&str, &str)]) -> Result<Server, String> {
     let host = target_dir().join("debug/civic-host");
     let wasm = |stem: &str| target_dir().join(format!("wasm32-wasip2/release/{stem}.wasm"));
-    for p in [&host, &wasm("food_safety"), &wasm("permit_status")] {
+    for p in [&host, &wasm("food_safety"), &wasm("permit_status"), &wasm("payment_callback")] {
         if !p.exists() {
             return Err(format!("{} is missing: run `cargo xtask test` (it builds everything first)", p.display()));
         }
     }
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dir = Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?);
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(&host)
-        .current_dir(root())
+    let mut cmd = Command::new(&host);
+    cmd.current_dir(root())
         .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &addr])
         .arg("--data")
-        .arg(dir.path())
-        .env("SPIN_VARIABLE_JWT_ISSUER", ISSUER)
-        .env("SPIN_VARIABLE_JWT_AUDIENCE", AUDIENCE)
-        .env("SPIN_VARIABLE_JWT_HS256_SECRET", HS256_SECRET)
-        .env("SPIN_VARIABLE_SMS_WEBHOOK_SECRET", SMS_SECRET)
+        .arg(dir.path());
+    for (key, value) in CONFIG {
+        cmd.env(format!("SPIN_VARIABLE_{}", key.to_uppercase()), value);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -178,45 +203,56 @@ pub fn deploy_dry_run(env: &str) -> Result<String, String> {
     if run.status.success() { Ok(text) } else { Err(format!("wrangler deploy --dry-run --env {env} failed:\n{text}")) }
 }
 
-/// One function's Workers build on workerd through `wrangler dev --env <function>`, with
-/// local D1 databases of its own, migrated and seeded first.
-pub fn start_workers(suite: &Suite) -> Result<Server, String> {
-    let function = suite.function;
+/// The Workers' local state: every suite's D1 databases migrated and seeded, one after the
+/// other (two migrations of one database at once would race), in one folder that every
+/// function's `wrangler dev` then shares, so that a settled payment is seen by permit-status
+/// as in a deployment.
+pub fn prepare_workers(suites: &[Suite]) -> Result<Arc<tempfile::TempDir>, String> {
     let tools = tools();
     if !tools.join("node_modules/.bin/wrangler").exists() {
         return Err(format!("wrangler is not installed under {}: run `cargo xtask test`", tools.display()));
     }
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dir = Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?);
     let persist = dir.path().to_string_lossy().into_owned();
-    let d1 = |args: &[&str]| -> Result<(), String> {
-        let what = format!("wrangler d1 {}", args.join(" "));
-        let out = wrangler(&tools)
-            .arg("d1")
-            .args(args)
-            .args(["--local", "--env", function, "--persist-to", &persist])
-            .output()
-            .map_err(|e| format!("{what}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            Err(format!("{what} failed:\n{stdout}{stderr}"))
+    let mut migrated: Vec<&str> = Vec::new();
+    for suite in suites {
+        let d1 = |args: &[&str]| -> Result<(), String> {
+            let what = format!("wrangler d1 {} (env {})", args.join(" "), suite.function);
+            let out = wrangler(&tools)
+                .arg("d1")
+                .args(args)
+                .args(["--local", "--env", suite.function, "--persist-to", &persist])
+                .output()
+                .map_err(|e| format!("{what}: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                Err(format!("{what} failed:\n{stdout}{stderr}"))
+            }
+        };
+        for db in suite.databases {
+            if !migrated.contains(db) {
+                d1(&["migrations", "apply", db])?;
+                migrated.push(db);
+            }
         }
-    };
-    for db in suite.databases {
-        d1(&["migrations", "apply", db])?;
+        for (db, sql) in suite.seed {
+            d1(&["execute", db, "--command", sql])?;
+        }
     }
-    for (db, sql) in suite.seed {
-        d1(&["execute", db, "--command", sql])?;
-    }
+    Ok(dir)
+}
+
+/// One function's Workers build on workerd through `wrangler dev --env <function>`, on the
+/// state [`prepare_workers`] made.
+pub fn start_workers(suite: &Suite, dir: Arc<tempfile::TempDir>) -> Result<Server, String> {
+    let function = suite.function;
+    let tools = tools();
+    let persist = dir.path().to_string_lossy().into_owned();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let vars = [
-        format!("jwt_issuer:{ISSUER}"),
-        format!("jwt_audience:{AUDIENCE}"),
-        format!("jwt_hs256_secret:{HS256_SECRET}"),
-        format!("sms_webhook_secret:{SMS_SECRET}"),
-    ];
+    let vars: Vec<String> = CONFIG.iter().map(|(k, v)| format!("{k}:{v}")).collect();
     let mut cmd = wrangler(&tools);
     cmd.args(["dev", "--env", function, "--ip", "127.0.0.1", "--port", &port.to_string()]).args([
         "--inspector-port",
@@ -428,5 +464,12 @@ pub fn send_sms(s: &Server, path: &str, id: &str, text: &str) -> Result<Resp, St
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Lowercase hex HMAC-SHA512 (VNPay).
+pub fn sign512(secret: &str, data: &[u8]) -> String {
+    let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    mac.update(data);
     hex::encode(mac.finalize().into_bytes())
 }

@@ -17,6 +17,7 @@ macro_rules! ensure {
 
 mod food;
 mod harness;
+mod payments;
 mod permits;
 
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use harness::{Server, Suite};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-const SUITES: &[Suite] = &[food::SUITE, permits::SUITE];
+const SUITES: &[Suite] = &[food::SUITE, permits::SUITE, payments::SUITE];
 
 type Started = Result<Arc<Server>, String>;
 
@@ -42,7 +43,14 @@ fn main() -> std::process::ExitCode {
     args.test_threads.get_or_insert(2);
     let seed: Vec<(&str, &str)> = SUITES.iter().flat_map(|s| s.seed.iter().copied()).collect();
     let spin_thread = std::thread::spawn(move || harness::start_spin(&seed));
-    let worker_threads: Vec<_> = SUITES.iter().map(|s| std::thread::spawn(move || harness::start_workers(s))).collect();
+    let state = harness::prepare_workers(SUITES);
+    let worker_threads: Vec<_> = SUITES
+        .iter()
+        .map(|s| {
+            let state = state.clone();
+            std::thread::spawn(move || harness::start_workers(s, state?))
+        })
+        .collect();
     let joined = |r: std::thread::Result<Result<Server, String>>| -> Started {
         r.unwrap_or_else(|_| Err("a runtime starter panicked".into())).map(Arc::new)
     };
@@ -73,6 +81,17 @@ fn main() -> std::process::ExitCode {
                 Err(format!("dry-run report lacks the upload size or a D1 binding of {databases:?}:\n{report}").into())
             }
         }));
+    }
+    // permit-status shows what payment-callback settled: on Spin one host serves both, on
+    // Workers the two workers share their D1 databases.
+    let find = |f: &str| SUITES.iter().position(|s| s.function == f).map(|i| workers[i].clone());
+    if let (Some(pay), Some(permits)) = (find("payment-callback"), find("permit-status")) {
+        for (runtime, pay, permits) in [("spin", spin.clone(), spin.clone()), ("workers", pay, permits)] {
+            trials.push(trial(format!("{runtime}::cross::fee_shows_as_paid_in_permit_status"), &pay, move |p| {
+                let permits = permits.as_ref().map_err(Clone::clone)?;
+                payments::fee_shows_as_paid_in_permit_status(p, permits)
+            }));
+        }
     }
     trials.push(trial("spin::host_logs_one_line_per_request".into(), &spin, |s| {
         harness::get(&s.addr, "/permits/health?log-probe=1")?;

@@ -36,6 +36,7 @@ pub struct Function {
 pub const FUNCTIONS: &[Function] = &[
     Function { name: "food-safety", wasm: "food_safety", dbs: &["food"] },
     Function { name: "permit-status", wasm: "permit_status", dbs: &["permits", "payments"] },
+    Function { name: "payment-callback", wasm: "payment_callback", dbs: &["payments", "permits"] },
 ];
 
 /// The workspace root.

@@ -32,7 +32,9 @@ fn parse(args: &[String]) -> Result<Options> {
 
 /// Creates `<data>/<label>.db` for every database with its migrations applied.
 fn migrate_all(data: &std::path::Path) -> Result<NativePlatform> {
-    let labels: Vec<&str> = FUNCTIONS.iter().flat_map(|f| f.dbs.iter().copied()).collect();
+    let mut labels: Vec<&str> = FUNCTIONS.iter().flat_map(|f| f.dbs.iter().copied()).collect();
+    labels.sort_unstable();
+    labels.dedup();
     NativePlatform::open_dir(data, &labels, &root().join("migrations")).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
