@@ -114,9 +114,9 @@ fn momo_body(order: &str, amount: i64, result: i64, trans_id: i64, secret: &str)
     .to_string()
 }
 
-fn zalopay_body(txn_ref: &str, amount: i64, key2: &str) -> String {
+fn zalopay_body(txn_ref: &str, amount: i64, zp_trans_id: i64, key2: &str) -> String {
     let data = format!(
-        r#"{{"app_id":{ZALOPAY_APP_ID},"app_trans_id":"{txn_ref}","app_time":1732264200000,"app_user":"e2e","amount":{amount},"embed_data":"{{}}","item":"[]","zp_trans_id":241122000000777,"server_time":1732264260000,"channel":38,"merchant_user_id":"e2e","user_fee_amount":0,"discount_amount":0}}"#
+        r#"{{"app_id":{ZALOPAY_APP_ID},"app_trans_id":"{txn_ref}","app_time":1732264200000,"app_user":"e2e","amount":{amount},"embed_data":"{{}}","item":"[]","zp_trans_id":{zp_trans_id},"server_time":1732264260000,"channel":38,"merchant_user_id":"e2e","user_fee_amount":0,"discount_amount":0}}"#
     );
     json!({"data": data, "mac": sign(key2, data.as_bytes()), "type": 1}).to_string()
 }
@@ -218,10 +218,10 @@ fn zalopay_callback_answers_its_codes(s: &Server) -> Result<(), String> {
         ensure!(resp.status == 200, "zalopay: {}", resp.status);
         Ok(resp.json()?["return_code"].clone())
     };
-    ensure!(answer(zalopay_body(r, 150_000, "forged-key"))? == -1, "bad mac");
-    ensure!(answer(zalopay_body(r, 150_001, ZALOPAY_KEY2))? == 0, "wrong amount");
-    ensure!(answer(zalopay_body(r, 150_000, ZALOPAY_KEY2))? == 1, "settled");
-    ensure!(answer(zalopay_body(r, 150_000, ZALOPAY_KEY2))? == 2, "already settled");
+    ensure!(answer(zalopay_body(r, 150_000, 241_122_000_000_004, "forged-key"))? == -1, "bad mac");
+    ensure!(answer(zalopay_body(r, 150_001, 241_122_000_000_004, ZALOPAY_KEY2))? == 0, "wrong amount");
+    ensure!(answer(zalopay_body(r, 150_000, 241_122_000_000_004, ZALOPAY_KEY2))? == 1, "settled");
+    ensure!(answer(zalopay_body(r, 150_000, 241_122_000_000_004, ZALOPAY_KEY2))? == 2, "already settled");
     Ok(())
 }
 
@@ -237,7 +237,11 @@ fn fifty_concurrent_duplicates_settle_once(s: &Server) -> Result<(), String> {
                 ("GET", format!("/payments/vnpay/ipn?{q}"), String::new())
             }
             "momo" => ("POST", "/payments/momo/ipn".to_owned(), momo_body(&r, 150_000, 0, 99_000_002, MOMO_SECRET_KEY)),
-            _ => ("POST", "/payments/zalopay/callback".to_owned(), zalopay_body(&r, 150_000, ZALOPAY_KEY2)),
+            _ => (
+                "POST",
+                "/payments/zalopay/callback".to_owned(),
+                zalopay_body(&r, 150_000, 241_122_000_000_007, ZALOPAY_KEY2),
+            ),
         };
         let barrier = Arc::new(Barrier::new(N));
         let threads: Vec<_> = (0..N)
@@ -349,7 +353,9 @@ fn same_answers(spin: &Server, workers: &Server) -> Result<(), String> {
             let q = vnpay_query(&vnpay_params(&r, amount, "00", "99000011"), secret);
             seen.push(get(&s.addr, &format!("/payments/vnpay/ipn?{q}"))?.json()?);
         }
-        seen.push(post(s, "/payments/zalopay/callback", &zalopay_body(&r, 150_000, "forged"))?.json()?);
+        seen.push(
+            post(s, "/payments/zalopay/callback", &zalopay_body(&r, 150_000, 241_122_000_000_011, "forged"))?.json()?,
+        );
         seen.push(json!(post(s, "/payments/momo/ipn", &momo_body(&r, 150_000, 0, 1, "forged"))?.status));
         answers.push(seen);
     }

@@ -266,13 +266,13 @@ pub async fn insert(env: &impl Platform, o: &Order) -> Result<(), Error> {
     Ok(())
 }
 
-/// The callbacks stored for an order's reference, oldest first (for admins).
+/// The callbacks stored for an order's reference, in the order they were stored (for admins).
 pub async fn callbacks_of(env: &impl Platform, txn_ref: &str) -> Result<Vec<serde_json::Value>, Error> {
     let rows = env
         .query(
             DB,
             "SELECT id, provider, received_at, signature_valid, provider_txn_id, amount_vnd, success, outcome
-             FROM callbacks WHERE txn_ref = ?1 ORDER BY received_at, id",
+             FROM callbacks WHERE txn_ref = ?1 ORDER BY rowid",
             &[txn_ref.into()],
         )
         .await?;
