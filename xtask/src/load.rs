@@ -29,6 +29,11 @@ impl Conn {
 
     /// Sends one request and reads the whole response; returns the status.
     fn call(&mut self, method: &str, path: &str, headers: &str, body: &[u8]) -> Result<u16> {
+        self.exchange(method, path, headers, body).map(|(status, _)| status)
+    }
+
+    /// Sends one request and reads the whole response; returns the status and the body.
+    fn exchange(&mut self, method: &str, path: &str, headers: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
         write!(
             self.writer,
             "{method} {path} HTTP/1.1\r\nhost: load\r\ncontent-length: {}\r\n{headers}\r\n",
@@ -53,22 +58,24 @@ impl Conn {
                 chunked = true;
             }
         }
+        let mut content = Vec::new();
         if chunked {
             loop {
                 line.clear();
                 self.reader.read_line(&mut line)?;
                 let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
-                let mut skip = vec![0u8; size + 2];
-                self.reader.read_exact(&mut skip)?;
+                let mut chunk = vec![0u8; size + 2];
+                self.reader.read_exact(&mut chunk)?;
                 if size == 0 {
                     break;
                 }
+                content.extend_from_slice(&chunk[..size]);
             }
         } else {
-            let mut skip = vec![0u8; length];
-            self.reader.read_exact(&mut skip)?;
+            content.resize(length, 0);
+            self.reader.read_exact(&mut content)?;
         }
-        Ok(status)
+        Ok((status, content))
     }
 }
 
@@ -146,7 +153,86 @@ fn run_case(addr: &str, case: &Case, n: usize, c: usize) -> Result<(Vec<u64>, Du
     Ok((all, wall))
 }
 
-/// Runs every case whose path starts with `only` (all when empty).
+/// How many identical IPNs each storm fires at once, and how many storms (orders) there are.
+const STORM_WIDTH: usize = 50;
+const STORMS: usize = 20;
+
+/// The duplicate storm: for each of [`STORMS`] fresh orders on demo dossiers with an unpaid
+/// fee, [`STORM_WIDTH`] identical signed VNPay IPNs at once, each on its own connection.
+/// Prints the IPN latencies and how the answers split (one `00` per order, the rest `02`).
+fn storm(addr: &str) -> Result<()> {
+    let token = crate::up::demo_token(&["citizen"])?;
+    let secret =
+        std::env::var("SPIN_VARIABLE_VNPAY_HASH_SECRET").unwrap_or_else(|_| "demo-only-vnpay-secret-change-me".into());
+    let today = civic::web::vn_today(chrono::Utc::now());
+    let unpaid = crate::demo::permits::dossiers(crate::demo::permits::COUNT, today)
+        .into_iter()
+        .filter(|d| d.fee_vnd > 0 && !d.paid);
+    let mut latencies = Vec::new();
+    let mut answers: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut storms = 0;
+    for d in unpaid {
+        if storms == STORMS {
+            break;
+        }
+        let body = serde_json::json!({"dossier_code": d.code, "provider": "vnpay"}).to_string();
+        let headers = format!("authorization: Bearer {token}\r\ncontent-type: application/json\r\n");
+        let (status, created) = Conn::open(addr)?.exchange("POST", "/payments/orders", &headers, body.as_bytes())?;
+        if status != 201 {
+            continue; // paid meanwhile, or an earlier run's order: take the next dossier
+        }
+        let order: serde_json::Value = serde_json::from_slice(&created)?;
+        let params: Vec<(String, String)> = [
+            ("vnp_TmnCode", std::env::var("SPIN_VARIABLE_VNPAY_TMN_CODE").unwrap_or_else(|_| "DEMOV210".into())),
+            ("vnp_Amount", (order["amount_vnd"].as_i64().unwrap_or(0) * 100).to_string()),
+            ("vnp_ResponseCode", "00".into()),
+            ("vnp_TransactionStatus", "00".into()),
+            ("vnp_TransactionNo", format!("{}", 90_000_000 + storms)),
+            ("vnp_TxnRef", order["txn_ref"].as_str().unwrap_or_default().to_owned()),
+            ("vnp_BankCode", "NCB".into()),
+            ("vnp_PayDate", payment_callback::vnpay::vn_stamp(chrono::Utc::now())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let hash = payment_callback::vnpay::secure_hash(&secret, &params);
+        let path = format!("/payments/vnpay/ipn?{}&vnp_SecureHash={hash}", payment_callback::vnpay::hash_data(&params));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(STORM_WIDTH));
+        let threads: Vec<_> = (0..STORM_WIDTH)
+            .map(|_| {
+                let (addr, path, barrier) = (addr.to_owned(), path.clone(), barrier.clone());
+                std::thread::spawn(move || -> Result<(u64, String)> {
+                    let mut conn = Conn::open(&addr)?;
+                    barrier.wait();
+                    let t = Instant::now();
+                    let (_, body) = conn.exchange("GET", &path, "", b"")?;
+                    let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    let v: serde_json::Value = serde_json::from_slice(&body)?;
+                    Ok((micros, v["RspCode"].as_str().unwrap_or("?").to_owned()))
+                })
+            })
+            .collect();
+        for t in threads {
+            let (micros, code) = t.join().map_err(|_| anyhow::anyhow!("storm thread panicked"))??;
+            latencies.push(micros);
+            *answers.entry(code).or_default() += 1;
+        }
+        storms += 1;
+    }
+    latencies.sort_unstable();
+    println!(
+        "\nIPN duplicate storm: {storms} orders x {STORM_WIDTH} identical VNPay IPNs at once: p50 {} us, p90 {} us, \
+         p99 {} us, max {} us; answers {answers:?}",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.9),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(0)
+    );
+    Ok(())
+}
+
+/// Runs every case whose path starts with `only` (all when empty), then the IPN storm when
+/// payments are among them.
 fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result<()> {
     println!(
         "{:<18} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
@@ -171,6 +257,9 @@ fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result<()>
                 rps
             );
         }
+    }
+    if "/payments".starts_with(only) {
+        storm(addr)?;
     }
     Ok(())
 }

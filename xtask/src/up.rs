@@ -73,26 +73,54 @@ fn load_demo(p: &NativePlatform) -> Result<()> {
         block_on(food_safety::store::upsert(p, &items)).map_err(fail)?;
         eprintln!("xtask: loaded {} demo establishments", items.len());
     }
+    let today = civic::web::vn_today(chrono::Utc::now());
+    let dossiers = demo::permits::dossiers(demo::permits::COUNT, today);
     if is_empty(p, "permits", "dossiers")? {
-        let today = civic::web::vn_today(chrono::Utc::now());
-        let dossiers = demo::permits::dossiers(demo::permits::COUNT, today);
         for d in &dossiers {
             let code = permit_status::dossier::Code::parse(&d.code).context("demo dossier code")?;
             for push in &d.pushes {
                 let update = permit_status::update::parse(push).map_err(fail)?;
                 block_on(permit_status::store::apply(p, &code, &update)).map_err(fail)?;
             }
-            if d.paid {
-                // The payments database is payment-callback's; until it loads demo orders of
-                // its own, a settled order per paid dossier stands in for it.
-                let sql = "INSERT INTO orders (order_id, txn_ref, dossier_code, owner, provider, amount_vnd, state,
-                           created_at, expires_at, paid_at) VALUES (?1, ?1, ?2, 'demo', 'vnpay', ?3, 'paid',
-                           '2024-01-01T00:00:00Z', '2024-01-01T00:15:00Z', '2024-01-01T00:01:00Z')";
-                let params = [format!("DEMO-{}", d.code).into(), d.code.as_str().into(), d.fee_vnd.into()];
-                block_on(p.execute("payments", sql, &params)).map_err(|e| anyhow::anyhow!("payments: {e}"))?;
-            }
         }
         eprintln!("xtask: loaded {} demo dossiers", dossiers.len());
+    }
+    if is_empty(p, "payments", "orders")? {
+        // The fees of the demo dossiers marked paid, paid through payment-callback's own
+        // ledger: an order, then a (trusted) successful callback that settles it.
+        use payment_callback::ledger::{self, Callback, Order, Provider};
+        let now = ledger::stamp(chrono::Utc::now());
+        let paid: Vec<&demo::permits::Demo> = dossiers.iter().filter(|d| d.paid).collect();
+        for (i, d) in paid.iter().enumerate() {
+            let provider = [Provider::Vnpay, Provider::Momo, Provider::Zalopay][i % 3];
+            let txn_ref = format!("{}_DEMO{i:08}", today.format("%y%m%d"));
+            let order = Order {
+                order_id: format!("ord_demo_{i:04}"),
+                txn_ref: txn_ref.clone(),
+                dossier_code: d.code.clone(),
+                owner: "demo".into(),
+                provider: provider.as_str().into(),
+                amount_vnd: d.fee_vnd,
+                state: "pending".into(),
+                payment_url: None,
+                created_at: now.clone(),
+                expires_at: now.clone(),
+                paid_at: None,
+                provider_txn_id: None,
+            };
+            block_on(ledger::insert(p, &order)).map_err(fail)?;
+            let callback = Callback {
+                provider,
+                raw: "demo data".into(),
+                signature_valid: true,
+                txn_ref: Some(txn_ref),
+                provider_txn_id: Some(format!("DEMO{i:08}")),
+                amount_vnd: Some(d.fee_vnd),
+                success: true,
+            };
+            block_on(ledger::process(p, &callback)).map_err(fail)?;
+        }
+        eprintln!("xtask: loaded {} demo paid orders", paid.len());
     }
     Ok(())
 }
