@@ -116,6 +116,9 @@ pub enum Error {
     /// The body is larger than the route's cap (bytes).
     PayloadTooLarge(usize),
     UnsupportedMediaType,
+    /// A partner's service (a bank, a wallet) failed or refused; the text is logged, shown
+    /// as a 502.
+    Upstream(String),
     /// A required setting is missing; logged, shown as a 500.
     Config(&'static str),
     /// Anything else; the text is logged, never returned.
@@ -136,6 +139,7 @@ impl fmt::Display for Error {
             Error::PayloadTooLarge(n) => write!(f, "payload larger than {n} bytes"),
             Error::UnsupportedMediaType => f.write_str("unsupported media type"),
             Error::Config(key) => write!(f, "missing configuration: {key}"),
+            Error::Upstream(e) => write!(f, "partner service: {e}"),
             Error::Internal(e) => write!(f, "internal error: {e}"),
         }
     }
@@ -180,6 +184,7 @@ impl Error {
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -199,6 +204,7 @@ impl Error {
                 ("unsupported-media-type", "Kiểu dữ liệu không được hỗ trợ", "Unsupported media type")
             }
             Error::Config(_) | Error::Internal(_) => ("internal", "Lỗi hệ thống", "Internal error"),
+            Error::Upstream(_) => ("upstream", "Đối tác thanh toán không phản hồi đúng", "The payment partner failed"),
         }
     }
 
@@ -223,6 +229,13 @@ impl Error {
                 lang.pick(
                     "Máy chủ chưa được cấu hình đúng; quản trị viên xem nhật ký hệ thống",
                     "The server is misconfigured; its operators will find the cause in its log",
+                )
+                .to_owned(),
+            ),
+            Error::Upstream(_) => Some(
+                lang.pick(
+                    "Chưa tạo được giao dịch ở đối tác thanh toán; vui lòng thử lại sau",
+                    "The payment partner could not take the order; please try again later",
                 )
                 .to_owned(),
             ),

@@ -23,8 +23,10 @@ pub const MOMO_SECRET_KEY: &str = "e2e-momo-secret";
 pub const ZALOPAY_APP_ID: &str = "2553";
 pub const ZALOPAY_KEY2: &str = "e2e-zalopay-key2";
 
-/// The settings both runtimes get (Spin variables, Workers vars); the partners' URLs keep
-/// their defaults from spin.toml and wrangler.toml.
+pub const ZALOPAY_KEY1: &str = "e2e-zalopay-key1";
+
+/// The settings both runtimes get (Spin variables, Workers vars), besides [`wallet_config`];
+/// the VNPay URLs keep their defaults from spin.toml and wrangler.toml.
 const CONFIG: &[(&str, &str)] = &[
     ("jwt_issuer", ISSUER),
     ("jwt_audience", AUDIENCE),
@@ -36,7 +38,7 @@ const CONFIG: &[(&str, &str)] = &[
     ("momo_access_key", MOMO_ACCESS_KEY),
     ("momo_secret_key", MOMO_SECRET_KEY),
     ("zalopay_app_id", ZALOPAY_APP_ID),
-    ("zalopay_key1", "e2e-zalopay-key1"),
+    ("zalopay_key1", ZALOPAY_KEY1),
     ("zalopay_key2", ZALOPAY_KEY2),
 ];
 
@@ -68,6 +70,94 @@ pub struct Suite {
     pub checks: &'static [(&'static str, Check)],
     /// The same requests to both runtimes give the same answers.
     pub same_answers: fn(&Server, &Server) -> Result<(), String>,
+}
+
+/// Where the wallet stand-in listens, once [`start_wallets`] ran.
+static WALLETS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Every setting the runtimes get: [`CONFIG`], and the wallets' create-order endpoints.
+fn settings() -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = CONFIG.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    if let Some(addr) = WALLETS.get() {
+        all.push(("momo_endpoint".into(), format!("http://{addr}")));
+        all.push(("zalopay_endpoint".into(), format!("http://{addr}")));
+    }
+    all
+}
+
+/// MoMo's and ZaloPay's create-order endpoints, standing in on 127.0.0.1 (the real ones are
+/// out of reach here): each checks the request's signature as the wallet does, with this
+/// file's own HMAC, then answers a pay URL (or refuses a bad signature).
+pub fn start_wallets() -> Result<String, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?.to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || wallet_answer(stream));
+        }
+    });
+    let _ = WALLETS.set(addr.clone());
+    Ok(addr)
+}
+
+fn wallet_answer(stream: TcpStream) -> Option<()> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let (mut line, mut path, mut length) = (String::new(), String::new(), 0usize);
+    while reader.read_line(&mut line).ok()? > 0 && line != "\r\n" {
+        if path.is_empty() {
+            path = line.split(' ').nth(1).unwrap_or("").to_owned();
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        line.clear();
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).ok()?;
+    let answer = if path == "/v2/gateway/api/create" {
+        let b: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        let text = |k: &str| b[k].as_str().unwrap_or("").to_owned();
+        let raw = format!(
+            "accessKey={MOMO_ACCESS_KEY}&amount={}&extraData={}&ipnUrl={}&orderId={}&orderInfo={}&partnerCode={}\
+             &redirectUrl={}&requestId={}&requestType={}",
+            b["amount"],
+            text("extraData"),
+            text("ipnUrl"),
+            text("orderId"),
+            text("orderInfo"),
+            text("partnerCode"),
+            text("redirectUrl"),
+            text("requestId"),
+            text("requestType")
+        );
+        if sign(MOMO_SECRET_KEY, raw.as_bytes()) == text("signature") && text("partnerCode") == MOMO_PARTNER {
+            serde_json::json!({"resultCode": 0, "message": "Thành công.",
+                "payUrl": format!("https://test-payment.momo.vn/v2/gateway/pay?t={}", text("orderId"))})
+        } else {
+            serde_json::json!({"resultCode": 11, "message": "signature mismatch"})
+        }
+    } else if path == "/v2/create" {
+        let f: std::collections::HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+        let field = |k: &str| f.get(k).cloned().unwrap_or_default();
+        let input =
+            ["app_id", "app_trans_id", "app_user", "amount", "app_time", "embed_data", "item"].map(field).join("|");
+        if sign(ZALOPAY_KEY1, input.as_bytes()) == field("mac") && field("app_id") == ZALOPAY_APP_ID {
+            serde_json::json!({"return_code": 1, "return_message": "success",
+                "order_url": format!("https://qcgateway.zalopay.vn/openinapp?order={}", field("app_trans_id"))})
+        } else {
+            serde_json::json!({"return_code": 2, "sub_return_code": -401, "return_message": "mac mismatch"})
+        }
+    } else {
+        serde_json::json!({"error": "unknown path"})
+    };
+    let text = answer.to_string();
+    let mut out = stream;
+    write!(
+        out,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+        text.len()
+    )
+    .ok()
 }
 
 /// A running runtime serving the functions, stopped (its whole process group) on drop.
@@ -141,7 +231,7 @@ pub fn start_spin(seed: &[(&str, &str)]) -> Result<Server, String> {
         .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &addr])
         .arg("--data")
         .arg(dir.path());
-    for (key, value) in CONFIG {
+    for (key, value) in settings() {
         cmd.env(format!("SPIN_VARIABLE_{}", key.to_uppercase()), value);
     }
     let mut child = cmd
@@ -252,7 +342,7 @@ pub fn start_workers(suite: &Suite, dir: Arc<tempfile::TempDir>) -> Result<Serve
     let persist = dir.path().to_string_lossy().into_owned();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let vars: Vec<String> = CONFIG.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    let vars: Vec<String> = settings().iter().map(|(k, v)| format!("{k}:{v}")).collect();
     let mut cmd = wrangler(&tools);
     cmd.args(["dev", "--env", function, "--ip", "127.0.0.1", "--port", &port.to_string()]).args([
         "--inspector-port",

@@ -41,6 +41,10 @@ fn main() -> std::process::ExitCode {
     let mut args = Arguments::from_args();
     // The checks share each runtime; two at a time keeps wrangler's proxy comfortable.
     args.test_threads.get_or_insert(2);
+    // The wallets' create-order APIs, standing in on 127.0.0.1 for both runtimes.
+    if let Err(e) = harness::start_wallets() {
+        eprintln!("the wallet stand-in did not start: {e}");
+    }
     let seed: Vec<(&str, &str)> = SUITES.iter().flat_map(|s| s.seed.iter().copied()).collect();
     let spin_thread = std::thread::spawn(move || harness::start_spin(&seed));
     let state = harness::prepare_workers(SUITES);

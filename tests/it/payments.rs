@@ -161,6 +161,14 @@ fn orders_are_priced_from_the_dossier(s: &Server) -> Result<(), String> {
     let auth = citizen("e2e-orders");
     let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
     is_problem(&request(&s.addr, "POST", "/payments/orders", &headers, free.as_bytes())?, 409)?;
+    for (provider, prefix) in [
+        ("momo", "https://test-payment.momo.vn/v2/gateway/pay?t="),
+        ("zalopay", "https://qcgateway.zalopay.vn/openinapp?order="),
+    ] {
+        let w = create_order(s, &code(12), provider, "e2e-orders")?;
+        let want = format!("{prefix}{}", w["txn_ref"].as_str().unwrap_or_default());
+        ensure!(w["payment_url"] == want.as_str(), "{provider}: the wallet's URL, got {}", w["payment_url"]);
+    }
     let set_amount = json!({"dossier_code": code(1), "provider": "momo", "amount_vnd": 1000}).to_string();
     is_problem(&request(&s.addr, "POST", "/payments/orders", &headers, set_amount.as_bytes())?, 422)?;
     let path = format!("/payments/orders/{}", o["order_id"].as_str().unwrap_or_default());

@@ -215,7 +215,22 @@ pub async fn by_id(env: &impl Platform, order_id: &str) -> Result<Option<Order>,
     one(env, "order_id = ?1", &[order_id.into()]).await
 }
 
-/// A pending, unexpired order of this owner for this dossier, provider and amount.
+/// Records the URL the wallet answered to the order's creation.
+pub async fn set_payment_url(env: &impl Platform, order_id: &str, url: &str) -> Result<(), Error> {
+    env.execute(DB, "UPDATE orders SET payment_url = ?1 WHERE order_id = ?2", &[url.into(), order_id.into()]).await?;
+    Ok(())
+}
+
+/// Marks a pending order failed (its creation on the wallet's side failed). A successful
+/// callback would still settle it.
+pub async fn fail_pending(env: &impl Platform, order_id: &str) -> Result<(), Error> {
+    env.execute(DB, "UPDATE orders SET state = 'failed' WHERE order_id = ?1 AND state = 'pending'", &[order_id.into()])
+        .await?;
+    Ok(())
+}
+
+/// A pending, unexpired order of this owner for this dossier, provider and amount, that the
+/// citizen can be sent to (its payment URL is known).
 pub async fn open_order(
     env: &impl Platform,
     dossier: &str,
@@ -226,7 +241,7 @@ pub async fn open_order(
     one(
         env,
         "dossier_code = ?1 AND owner = ?2 AND provider = ?3 AND amount_vnd = ?4 AND state = 'pending'
-         AND expires_at > ?5 ORDER BY created_at DESC LIMIT 1",
+         AND expires_at > ?5 AND payment_url IS NOT NULL ORDER BY created_at DESC LIMIT 1",
         &[dossier.into(), owner.into(), provider.as_str().into(), amount_vnd.into(), stamp(env.now()).into()],
     )
     .await

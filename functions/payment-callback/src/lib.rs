@@ -27,6 +27,7 @@ use bytes::Bytes;
 use civic::{Error, Lang, Platform};
 use http::{Method, Request, Response};
 
+pub mod create;
 pub mod ledger;
 pub mod momo;
 pub mod order;

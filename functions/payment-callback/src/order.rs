@@ -6,9 +6,9 @@
 //! "amount_vnd", "provider", "payment_url", "expires_at"}`, or `200` with the same order when
 //! the citizen already has a pending one for that dossier, provider and amount. `txn_ref`
 //! (`yymmdd_` + 12 hex digits, the date in GMT+7 as ZaloPay wants it) is what each partner
-//! carries back. `payment_url` is the signed VNPay 2.1.0 URL for VNPay; MoMo and ZaloPay
-//! orders are created on the partner's side by the app with the `txn_ref` (their
-//! server-to-server create calls are not made here yet), so it is `null` for them.
+//! carries back. `payment_url` is where the app sends the citizen: the signed VNPay 2.1.0 URL,
+//! or the URL MoMo or ZaloPay answered to the order's creation on their side ([`crate::create`]);
+//! if that call fails the order is marked failed and the answer is a 502.
 //!
 //! `GET /payments/orders/{order_id}` (its owner, or an admin): the order and its state
 //! (`pending`, `paid`, `failed`, or `expired`: pending past `expires_at`); admins also see
@@ -24,7 +24,7 @@ use http::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::ledger::{self, Order, Provider, stamp};
-use crate::vnpay;
+use crate::{create, vnpay};
 
 pub const PERMITS: &str = "permits";
 const MAX_BODY: usize = 1024;
@@ -107,11 +107,11 @@ pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Respons
     }
     let txn_ref = txn_ref(env, now);
     let expires = now + vnpay::EXPIRY;
+    let info = format!("Thanh toan le phi ho so {}", code.as_str());
     let payment_url = match provider {
         Provider::Vnpay => {
             let settings = vnpay::Settings::from(env)?;
             let locale = if Lang::from_headers(req.headers()) == Lang::En { "en" } else { "vn" };
-            let info = format!("Thanh toan le phi ho so {}", code.as_str());
             let ip = client_ip(req);
             let r = vnpay::PayRequest {
                 txn_ref: &txn_ref,
@@ -126,7 +126,7 @@ pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Respons
         }
         Provider::Momo | Provider::Zalopay => None,
     };
-    let order = Order {
+    let mut order = Order {
         order_id: format!("ord_{}", ledger::random_hex(env, 12)),
         txn_ref,
         dossier_code: code.as_str().to_owned(),
@@ -140,7 +140,26 @@ pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Respons
         paid_at: None,
         provider_txn_id: None,
     };
+    // Stored before the wallet hears of it, so that no callback can find an unknown order.
     ledger::insert(env, &order).await?;
+    if order.payment_url.is_none() {
+        let new =
+            create::NewOrder { txn_ref: &order.txn_ref, amount_vnd: unpaid, info: &info, owner: &order.owner, now };
+        let created = match provider {
+            Provider::Momo => create::momo(env, &new).await,
+            _ => create::zalopay(env, &new).await,
+        };
+        match created {
+            Ok(url) => {
+                ledger::set_payment_url(env, &order.order_id, &url).await?;
+                order.payment_url = Some(url);
+            }
+            Err(e) => {
+                ledger::fail_pending(env, &order.order_id).await?;
+                return Err(e);
+            }
+        }
+    }
     civic::web::json(StatusCode::CREATED, &public(&order, now))
 }
 

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use civic::Platform;
 use civic::platform::native::{NativePlatform, block_on};
 use http::Request;
-use payment_callback::{vnpay, zalopay};
+use payment_callback::{create, vnpay, zalopay};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -79,4 +79,14 @@ fn zalopay_docs_callback_verifies_and_settles() {
     let rows = block_on(env.query("payments", "SELECT state, provider_txn_id FROM orders", &[])).unwrap();
     let row = rows.first().unwrap();
     assert_eq!((row.str("state").unwrap(), row.opt_str("provider_txn_id").unwrap()), ("paid", Some("200904000000389")));
+}
+
+#[test]
+fn zalopay_docs_create_mac() {
+    let all = vectors();
+    let v = &all["zalopay"]["create_vectors"][0];
+    let f = &v["fields"];
+    let field = |k: &str| f[k].as_str().unwrap();
+    let fields = ["app_id", "app_trans_id", "app_user", "amount", "app_time", "embed_data", "item"].map(field);
+    assert_eq!(create::zalopay_mac(v["key1"].as_str().unwrap(), fields), v["mac"].as_str().unwrap());
 }

@@ -20,10 +20,81 @@ fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
+/// MoMo's and ZaloPay's create endpoints, standing in on 127.0.0.1 (the real ones are out of
+/// reach here): each checks the request's signature as the wallet would, then answers a pay
+/// URL, or refuses the order when its amount is 999 đ.
+fn wallets() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut line, mut path, mut length) = (String::new(), String::new(), 0usize);
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                if path.is_empty() {
+                    path = line.split(' ').nth(1).unwrap_or("").to_owned();
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let answer = if path == "/v2/gateway/api/create" {
+                let b: Value = serde_json::from_slice(&body).unwrap();
+                let raw = format!(
+                    "accessKey=momo-access&amount={}&extraData=&ipnUrl={}&orderId={}&orderInfo={}&partnerCode=MOMOTEST\
+                     &redirectUrl={}&requestId={}&requestType=captureWallet",
+                    b["amount"],
+                    b["ipnUrl"].as_str().unwrap(),
+                    b["orderId"].as_str().unwrap(),
+                    b["orderInfo"].as_str().unwrap(),
+                    b["redirectUrl"].as_str().unwrap(),
+                    b["requestId"].as_str().unwrap()
+                );
+                let signed =
+                    civic::auth::hmac_sha256_hex(b"momo-secret", raw.as_bytes()) == b["signature"].as_str().unwrap();
+                if signed && b["amount"] != 999 {
+                    json!({"resultCode": 0, "payUrl": format!("https://test-payment.momo.vn/v2/gateway/pay?t={}", b["orderId"].as_str().unwrap())})
+                } else {
+                    json!({"resultCode": 1001, "message": "refused"})
+                }
+            } else {
+                let f: std::collections::HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+                let input = ["app_id", "app_trans_id", "app_user", "amount", "app_time", "embed_data", "item"]
+                    .map(|k| f[k].as_str())
+                    .join("|");
+                let signed = civic::auth::hmac_sha256_hex(b"zalo-key1", input.as_bytes()) == f["mac"];
+                if signed && f["amount"] != "999" {
+                    json!({"return_code": 1, "order_url": format!("https://qcgateway.zalopay.vn/openinapp?order={}", f["app_trans_id"])})
+                } else {
+                    json!({"return_code": 2, "sub_return_code": -401, "return_message": "refused"})
+                }
+            };
+            let text = answer.to_string();
+            let mut out = stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    addr
+}
+
 fn env() -> NativePlatform {
     let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let wallets = wallets();
     let env = NativePlatform::in_memory_migrated(&["permits", "payments"], &migrations)
         .unwrap()
+        .with_allowed_host(&wallets)
+        .with_config("momo_endpoint", &format!("http://{wallets}"))
+        .with_config("zalopay_endpoint", &format!("http://{wallets}"))
+        .with_config("public_base_url", "https://api.dichvucong.example.vn")
+        .with_config("payment_return_url", "https://dichvucong.example.vn/thanh-toan/ket-qua")
         .with_config("jwt_issuer", "iss")
         .with_config("jwt_audience", "aud")
         .with_config("jwt_hs256_secret", SECRET)
@@ -136,7 +207,12 @@ fn orders_take_the_unpaid_fee_from_the_dossier() {
     assert!(payment_callback::vnpay::verify(VNPAY_SECRET, &params), "{url}");
     assert!(query.contains("vnp_Amount=15000000&") && query.contains(&format!("vnp_TxnRef={txn_ref}")));
     assert_eq!(order(&env, "vnpay")["order_id"], o["order_id"], "a second tap gets the same pending order");
-    assert_ne!(order(&env, "momo")["order_id"], o["order_id"]);
+    let momo = order(&env, "momo");
+    assert_ne!(momo["order_id"], o["order_id"]);
+    let pay = momo["payment_url"].as_str().unwrap();
+    assert_eq!(pay, format!("https://test-payment.momo.vn/v2/gateway/pay?t={}", momo["txn_ref"].as_str().unwrap()));
+    let zalo = order(&env, "zalopay");
+    assert!(zalo["payment_url"].as_str().unwrap().ends_with(zalo["txn_ref"].as_str().unwrap()), "{zalo}");
 
     let citizen = token(&env, &json!({}));
     let free = json!({"dossier_code": FREE, "provider": "vnpay"}).to_string();
@@ -151,6 +227,26 @@ fn orders_take_the_unpaid_fee_from_the_dossier() {
     assert_eq!(
         (status, problem["errors"][0]["field"].clone()),
         (StatusCode::UNPROCESSABLE_ENTITY, json!("amount_vnd"))
+    );
+}
+
+#[test]
+fn a_wallet_refusing_the_order_gives_502_and_a_failed_order() {
+    let env = env();
+    // The stand-in wallets refuse 999 đ.
+    block_on(env.execute("permits", "UPDATE dossiers SET fee_vnd = 999 WHERE code = ?1", &[CODE.into()])).unwrap();
+    let citizen = token(&env, &json!({}));
+    for provider in ["momo", "zalopay"] {
+        let body = json!({"dossier_code": CODE, "provider": provider}).to_string();
+        let (status, problem) = call(&env, "POST", "/payments/orders", &[("authorization", &citizen)], &body);
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem}");
+    }
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM orders WHERE state = 'failed' AND payment_url IS NULL"), 2);
+    let unreachable = env.with_config("momo_endpoint", "http://127.0.0.1:9");
+    let body = json!({"dossier_code": CODE, "provider": "momo"}).to_string();
+    assert_eq!(
+        call(&unreachable, "POST", "/payments/orders", &[("authorization", &citizen)], &body).0,
+        StatusCode::BAD_GATEWAY
     );
 }
 

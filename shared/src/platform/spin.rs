@@ -120,7 +120,12 @@ impl Platform for SpinPlatform {
         buf.copy_from_slice(&bytes[..buf.len()]);
     }
 
-    async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
+    async fn fetch(&self, mut request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
+        // A declared length, not a chunked body: some partners' servers take no other.
+        if !request.headers().contains_key(http::header::CONTENT_LENGTH) && request.method() != http::Method::GET {
+            let length = http::HeaderValue::from(request.body().len());
+            request.headers_mut().insert(http::header::CONTENT_LENGTH, length);
+        }
         let request = request.map(|b| b.to_vec());
         let resp: http::Response<Vec<u8>> =
             spin_sdk::http::send(request).await.map_err(|e| FetchError(e.to_string()))?;
