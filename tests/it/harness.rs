@@ -89,33 +89,14 @@ fn settings() -> Vec<(String, String)> {
 /// out of reach here): each checks the request's signature as the wallet does, with this
 /// file's own HMAC, then answers a pay URL (or refuses a bad signature).
 pub fn start_wallets() -> Result<String, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?.to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            std::thread::spawn(move || wallet_answer(stream));
-        }
-    });
+    let addr = civic::testing::serve_json(wallet_answer).map_err(|e| e.to_string())?;
     let _ = WALLETS.set(addr.clone());
     Ok(addr)
 }
 
-fn wallet_answer(stream: TcpStream) -> Option<()> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let (mut line, mut path, mut length) = (String::new(), String::new(), 0usize);
-    while reader.read_line(&mut line).ok()? > 0 && line != "\r\n" {
-        if path.is_empty() {
-            path = line.split(' ').nth(1).unwrap_or("").to_owned();
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        line.clear();
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).ok()?;
-    let answer = if path == "/v2/gateway/api/create" {
-        let b: serde_json::Value = serde_json::from_slice(&body).ok()?;
+fn wallet_answer(path: &str, body: &[u8]) -> serde_json::Value {
+    if path == "/v2/gateway/api/create" {
+        let b: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let text = |k: &str| b[k].as_str().unwrap_or("").to_owned();
         let raw = format!(
             "accessKey={MOMO_ACCESS_KEY}&amount={}&extraData={}&ipnUrl={}&orderId={}&orderInfo={}&partnerCode={}\
@@ -137,7 +118,7 @@ fn wallet_answer(stream: TcpStream) -> Option<()> {
             serde_json::json!({"resultCode": 11, "message": "signature mismatch"})
         }
     } else if path == "/v2/create" {
-        let f: std::collections::HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+        let f: std::collections::HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
         let field = |k: &str| f.get(k).cloned().unwrap_or_default();
         let input =
             ["app_id", "app_trans_id", "app_user", "amount", "app_time", "embed_data", "item"].map(field).join("|");
@@ -149,15 +130,7 @@ fn wallet_answer(stream: TcpStream) -> Option<()> {
         }
     } else {
         serde_json::json!({"error": "unknown path"})
-    };
-    let text = answer.to_string();
-    let mut out = stream;
-    write!(
-        out,
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-        text.len()
-    )
-    .ok()
+    }
 }
 
 /// A running runtime serving the functions, stopped (its whole process group) on drop.

@@ -206,6 +206,12 @@ fn momo_ipn_settles_with_204(s: &Server) -> Result<(), String> {
     let o = create_order(s, &code(3), "momo", "e2e-momo")?;
     let r = o["txn_ref"].as_str().unwrap_or_default();
     is_problem(&post(s, "/payments/momo/ipn", &momo_body(r, 150_000, 0, 4_088_878_653, "forged"))?, 401)?;
+    for (order, amount) in [(r, 149_000), ("241122_000000000000", 150_000)] {
+        let resp = post(s, "/payments/momo/ipn", &momo_body(order, amount, 0, 4_088_878_600, MOMO_SECRET_KEY))?;
+        ensure!(resp.status == 204, "wrong amount or unknown order: stored and acknowledged, got {}", resp.status);
+    }
+    let pending = order_as_admin(s, o["order_id"].as_str().unwrap_or_default())?;
+    ensure!(pending["state"] == "pending", "a wrong amount changes nothing: {pending}");
     for _ in 0..2 {
         let resp = post(s, "/payments/momo/ipn", &momo_body(r, 150_000, 0, 4_088_878_653, MOMO_SECRET_KEY))?;
         ensure!(resp.status == 204 && resp.body.is_empty(), "momo: {} {:?}", resp.status, resp.body);

@@ -126,7 +126,7 @@ pub fn all() -> Result<Vec<(String, PathBuf)>> {
     }
     let workers_secs = started.elapsed().as_secs_f64();
     let mut artifacts = Vec::new();
-    println!("\n{:<14} {:<8} {:>12} {:>12}  artifact", "function", "target", "raw", "gzip");
+    println!("\n{:<17} {:<8} {:>12} {:>12}  artifact", "function", "target", "raw", "gzip");
     for f in FUNCTIONS {
         let spin = spin_artifact(f);
         let worker = worker_dir(f).join("index_bg.wasm");
@@ -135,7 +135,7 @@ pub fn all() -> Result<Vec<(String, PathBuf)>> {
             let raw = std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?.len();
             let raw = usize::try_from(raw).unwrap_or(usize::MAX);
             let rel = path.strip_prefix(root()).unwrap_or(&path).display().to_string();
-            println!("{:<14} {:<8} {} {}  {rel}", f.name, target, kib(raw), kib(gzip_len(&path)?));
+            println!("{:<17} {:<8} {} {}  {rel}", f.name, target, kib(raw), kib(gzip_len(&path)?));
             artifacts.push((format!("{}/{target}", f.name), path));
         }
     }

@@ -24,65 +24,40 @@ fn t(s: &str) -> DateTime<Utc> {
 /// reach here): each checks the request's signature as the wallet would, then answers a pay
 /// URL, or refuses the order when its amount is 999 đ.
 fn wallets() -> String {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut line, mut path, mut length) = (String::new(), String::new(), 0usize);
-            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                if path.is_empty() {
-                    path = line.split(' ').nth(1).unwrap_or("").to_owned();
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                line.clear();
-            }
-            let mut body = vec![0u8; length];
-            reader.read_exact(&mut body).unwrap();
-            let answer = if path == "/v2/gateway/api/create" {
-                let b: Value = serde_json::from_slice(&body).unwrap();
-                let raw = format!(
-                    "accessKey=momo-access&amount={}&extraData=&ipnUrl={}&orderId={}&orderInfo={}&partnerCode=MOMOTEST\
-                     &redirectUrl={}&requestId={}&requestType=captureWallet",
-                    b["amount"],
-                    b["ipnUrl"].as_str().unwrap(),
-                    b["orderId"].as_str().unwrap(),
-                    b["orderInfo"].as_str().unwrap(),
-                    b["redirectUrl"].as_str().unwrap(),
-                    b["requestId"].as_str().unwrap()
-                );
-                let signed =
-                    civic::auth::hmac_sha256_hex(b"momo-secret", raw.as_bytes()) == b["signature"].as_str().unwrap();
-                if signed && b["amount"] != 999 {
-                    json!({"resultCode": 0, "payUrl": format!("https://test-payment.momo.vn/v2/gateway/pay?t={}", b["orderId"].as_str().unwrap())})
-                } else {
-                    json!({"resultCode": 1001, "message": "refused"})
-                }
-            } else {
-                let f: std::collections::HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-                let input = ["app_id", "app_trans_id", "app_user", "amount", "app_time", "embed_data", "item"]
-                    .map(|k| f[k].as_str())
-                    .join("|");
-                let signed = civic::auth::hmac_sha256_hex(b"zalo-key1", input.as_bytes()) == f["mac"];
-                if signed && f["amount"] != "999" {
-                    json!({"return_code": 1, "order_url": format!("https://qcgateway.zalopay.vn/openinapp?order={}", f["app_trans_id"])})
-                } else {
-                    json!({"return_code": 2, "sub_return_code": -401, "return_message": "refused"})
-                }
-            };
-            let text = answer.to_string();
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                text.len()
+    civic::testing::serve_json(|path, body| {
+    if path == "/v2/gateway/api/create" {
+            let b: Value = serde_json::from_slice(body).unwrap();
+            let raw = format!(
+                "accessKey=momo-access&amount={}&extraData=&ipnUrl={}&orderId={}&orderInfo={}&partnerCode=MOMOTEST\
+                 &redirectUrl={}&requestId={}&requestType=captureWallet",
+                b["amount"],
+                b["ipnUrl"].as_str().unwrap(),
+                b["orderId"].as_str().unwrap(),
+                b["orderInfo"].as_str().unwrap(),
+                b["redirectUrl"].as_str().unwrap(),
+                b["requestId"].as_str().unwrap()
             );
+            let signed =
+                civic::auth::hmac_sha256_hex(b"momo-secret", raw.as_bytes()) == b["signature"].as_str().unwrap();
+            if signed && b["amount"] != 999 {
+                json!({"resultCode": 0, "payUrl": format!("https://test-payment.momo.vn/v2/gateway/pay?t={}", b["orderId"].as_str().unwrap())})
+            } else {
+                json!({"resultCode": 1001, "message": "refused"})
+            }
+        } else {
+            let f: std::collections::HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+            let input = ["app_id", "app_trans_id", "app_user", "amount", "app_time", "embed_data", "item"]
+                .map(|k| f[k].as_str())
+                .join("|");
+            let signed = civic::auth::hmac_sha256_hex(b"zalo-key1", input.as_bytes()) == f["mac"];
+            if signed && f["amount"] != "999" {
+                json!({"return_code": 1, "order_url": format!("https://qcgateway.zalopay.vn/openinapp?order={}", f["app_trans_id"])})
+            } else {
+                json!({"return_code": 2, "sub_return_code": -401, "return_message": "refused"})
+            }
         }
-    });
-    addr
+    })
+    .unwrap()
 }
 
 fn env() -> NativePlatform {
