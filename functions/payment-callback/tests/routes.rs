@@ -25,7 +25,7 @@ fn t(s: &str) -> DateTime<Utc> {
 /// URL, or refuses the order when its amount is 999 đ.
 fn wallets() -> String {
     civic::testing::serve_json(|path, body| {
-    if path == "/v2/gateway/api/create" {
+        if path == "/v2/gateway/api/create" {
             let b: Value = serde_json::from_slice(body).unwrap();
             let raw = format!(
                 "accessKey=momo-access&amount={}&extraData=&ipnUrl={}&orderId={}&orderInfo={}&partnerCode=MOMOTEST\
@@ -40,7 +40,9 @@ fn wallets() -> String {
             let signed =
                 civic::auth::hmac_sha256_hex(b"momo-secret", raw.as_bytes()) == b["signature"].as_str().unwrap();
             if signed && b["amount"] != 999 {
-                json!({"resultCode": 0, "payUrl": format!("https://test-payment.momo.vn/v2/gateway/pay?t={}", b["orderId"].as_str().unwrap())})
+                let pay_url =
+                    format!("https://test-payment.momo.vn/v2/gateway/pay?t={}", b["orderId"].as_str().unwrap());
+                json!({"resultCode": 0, "payUrl": pay_url})
             } else {
                 json!({"resultCode": 1001, "message": "refused"})
             }
@@ -51,7 +53,8 @@ fn wallets() -> String {
                 .join("|");
             let signed = civic::auth::hmac_sha256_hex(b"zalo-key1", input.as_bytes()) == f["mac"];
             if signed && f["amount"] != "999" {
-                json!({"return_code": 1, "order_url": format!("https://qcgateway.zalopay.vn/openinapp?order={}", f["app_trans_id"])})
+                let order_url = format!("https://qcgateway.zalopay.vn/openinapp?order={}", f["app_trans_id"]);
+                json!({"return_code": 1, "order_url": order_url})
             } else {
                 json!({"return_code": 2, "sub_return_code": -401, "return_message": "refused"})
             }
