@@ -266,11 +266,11 @@ pub fn deploy_dry_run(env: &str) -> Result<String, String> {
     if run.status.success() { Ok(text) } else { Err(format!("wrangler deploy --dry-run --env {env} failed:\n{text}")) }
 }
 
-/// The Workers' local state: every suite's D1 databases migrated and seeded, one after the
-/// other (two migrations of one database at once would race), in one folder that every
-/// function's `wrangler dev` then shares, so that a settled payment is seen by permit-status
-/// as in a deployment.
-pub fn prepare_workers(suites: &[Suite]) -> Result<Arc<tempfile::TempDir>, String> {
+/// The Workers' local state of a group of suites: their D1 databases migrated and seeded,
+/// one after the other (two migrations of one database at once would race), in one folder
+/// that each of their `wrangler dev` then shares, so that a settled payment is seen by
+/// permit-status as in a deployment.
+pub fn prepare_workers(suites: &[&Suite]) -> Result<Arc<tempfile::TempDir>, String> {
     let tools = tools();
     if !tools.join("node_modules/.bin/wrangler").exists() {
         return Err(format!("wrangler is not installed under {}: run `cargo xtask test`", tools.display()));

@@ -37,6 +37,20 @@ fn trial(name: String, server: &Started, f: impl FnOnce(&Server) -> Result<(), S
     })
 }
 
+/// The suites grouped by shared databases (indices into [`SUITES`]).
+fn groups() -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, suite) in SUITES.iter().enumerate() {
+        let shares =
+            |g: &Vec<usize>| g.iter().any(|&j| SUITES[j].databases.iter().any(|d| suite.databases.contains(d)));
+        match groups.iter_mut().find(|g| shares(g)) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    groups
+}
+
 fn main() -> std::process::ExitCode {
     let mut args = Arguments::from_args();
     // The checks share each runtime; two at a time keeps wrangler's proxy comfortable.
@@ -47,19 +61,38 @@ fn main() -> std::process::ExitCode {
     }
     let seed: Vec<(&str, &str)> = SUITES.iter().flat_map(|s| s.seed.iter().copied()).collect();
     let spin_thread = std::thread::spawn(move || harness::start_spin(&seed));
-    let state = harness::prepare_workers(SUITES);
-    let worker_threads: Vec<_> = SUITES
-        .iter()
-        .map(|s| {
-            let state = state.clone();
-            std::thread::spawn(move || harness::start_workers(s, state?))
+    // Workers: functions that share a database (permit-status and payment-callback share
+    // permits and payments) share wrangler's state folder and start one after the other (two
+    // workerd starting at once on one folder can fail with SQLITE_BUSY); groups start in
+    // parallel.
+    let group_threads: Vec<_> = groups()
+        .into_iter()
+        .map(|group| {
+            std::thread::spawn(move || -> Vec<(usize, Result<Server, String>)> {
+                let suites: Vec<&'static Suite> = group.iter().map(|&i| &SUITES[i]).collect();
+                let state = harness::prepare_workers(&suites);
+                group
+                    .iter()
+                    .map(|&i| (i, state.clone().and_then(|dir| harness::start_workers(&SUITES[i], dir))))
+                    .collect()
+            })
         })
         .collect();
     let joined = |r: std::thread::Result<Result<Server, String>>| -> Started {
         r.unwrap_or_else(|_| Err("a runtime starter panicked".into())).map(Arc::new)
     };
     let spin = joined(spin_thread.join());
-    let workers: Vec<Started> = worker_threads.into_iter().map(|t| joined(t.join())).collect();
+    let mut workers: Vec<Started> = SUITES.iter().map(|_| Err("not started".to_owned())).collect();
+    for t in group_threads {
+        match t.join() {
+            Ok(started) => {
+                for (i, server) in started {
+                    workers[i] = server.map(Arc::new);
+                }
+            }
+            Err(_) => eprintln!("a Workers starter panicked"),
+        }
+    }
 
     let mut trials = Vec::new();
     for (suite, worker) in SUITES.iter().zip(&workers) {
