@@ -1,0 +1,51 @@
+//! report-submission: field reports (phản ánh hiện trường), routed to the agency that
+//! answers them.
+//!
+//! Work in progress (issue 5). Routes so far (base `/reports`):
+//!
+//! | method | path | who | module |
+//! |---|---|---|---|
+//! | GET | `/health` | anyone | [`civic::web::health`] |
+//! | GET | `/categories` | anyone | [`category`] |
+//! | PUT | `/categories` | admin | [`category`] |
+//! | POST | `` (the base) | a citizen, or anyone with a phone number | [`report`] |
+//! | GET | `/{code}` | anyone | [`report`] |
+//! | POST | `/selftest` | admin | [`civic::web::selftest`] |
+//!
+//! Still to come: officers' `PATCH`, ratings, lists and stats, Open311 GeoReport v2, SMS.
+
+use bytes::Bytes;
+use civic::{Error, Lang, Platform};
+use http::{Method, Request, Response};
+
+pub mod category;
+pub mod geo;
+pub mod report;
+pub mod store;
+
+/// Where this function's routes live.
+pub const BASE: &str = "/reports";
+
+/// The largest body any route accepts (the category catalogue).
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// The function: one request in, one response out, on any platform.
+pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
+    let lang = Lang::from_headers(req.headers());
+    route(&req, env).await.unwrap_or_else(|e| e.into_response(lang))
+}
+
+async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    let segments = civic::web::segments(req.uri().path(), BASE).ok_or(Error::NotFound)?;
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (req.method(), segments.as_slice()) {
+        (&Method::GET, ["health"]) => civic::web::health(env, store::DB, "reports").await,
+        (&Method::GET, ["categories"]) => category::list(env).await,
+        (&Method::PUT, ["categories"]) => category::put(req, env).await,
+        (&Method::POST, []) => report::post(req, env).await,
+        (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
+        (&Method::GET, [code]) => report::get(req, env, code).await,
+        (_, [] | ["health" | "categories" | "selftest"] | [_]) => Err(Error::MethodNotAllowed),
+        _ => Err(Error::NotFound),
+    }
+}

@@ -1,0 +1,315 @@
+//! `POST /reports`: a citizen files a field report; `GET /reports/{code}`: anyone follows it.
+//!
+//! Body (JSON): `{"category", "description", "lat", "lng", "address", "media_urls",
+//! "anonymous", "name", "phone"}`. A citizen's bearer JWT identifies the reporter; without
+//! one, `phone` is required (anonymous filing). `description` is plain text, at most 4,000
+//! characters; the place is `lat`/`lng` inside the province, or an `address`, or both; at
+//! most 5 `media_urls`, `https://` only. `anonymous` hides nothing more publicly (the public
+//! view never shows who reported) but is kept for the agency's view.
+//!
+//! The agency comes from the routing table ([`crate::category::route`]) for the report's
+//! district; the due time from the category's deadline. An open report of the same category
+//! within 50 m filed in the last 7 days makes the new one its duplicate (`duplicate_of`);
+//! both stay visible. An `Idempotency-Key` header makes retries return the first answer
+//! instead of filing again.
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration};
+use civic::validate::Fields;
+use civic::{Error, FieldError, Lang, Msg, Platform};
+use http::{HeaderValue, Request, Response, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::store::{self, Event, Report, stamp};
+use crate::{category, geo};
+
+const MAX_BODY: usize = 64 * 1024;
+pub const MAX_DESCRIPTION: usize = 4_000;
+pub const MAX_MEDIA: usize = 5;
+
+/// A report as filed, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Filing {
+    pub category: String,
+    pub description: String,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub address: Option<String>,
+    pub media_urls: Vec<String>,
+    pub anonymous: bool,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+fn https_url(u: &str) -> bool {
+    u.len() <= 500
+        && u.strip_prefix("https://").is_some_and(|rest| {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty() && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+        })
+}
+
+fn plain_text(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+}
+
+fn opt_text(f: &mut Fields<'_>, obj: &Map<String, Value>, key: &str, max: usize) -> Option<String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(_) => f.text(obj, "", key, max),
+    }
+}
+
+/// Validates a filing, naming every bad field.
+pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut f = Fields::new(String::new(), &mut errors);
+    let keys = ["category", "description", "lat", "lng", "address", "media_urls", "anonymous", "name", "phone"];
+    let Some(obj) = f.object("", body, &keys) else {
+        return Err(Error::Validation(errors));
+    };
+    let category = f.text(obj, "", "category", 64);
+    let description = f.text(obj, "", "description", MAX_DESCRIPTION * 4);
+    if let Some(d) = &description {
+        if d.chars().count() > MAX_DESCRIPTION {
+            f.err("description", Msg::too_long(MAX_DESCRIPTION));
+        } else if !plain_text(d) {
+            f.err("description", Msg::new("Chỉ văn bản thường", "plain text only"));
+        }
+    }
+    let coord = |f: &mut Fields<'_>, key: &str| match obj.get(key) {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_f64() {
+            Some(x) => Some(x),
+            None => {
+                f.err(key, Msg::new("Phải là số", "must be a number"));
+                None
+            }
+        },
+    };
+    let (lat, lng) = (coord(&mut f, "lat"), coord(&mut f, "lng"));
+    match (lat, lng) {
+        (Some(la), Some(ln)) if !geo::in_province(la, ln) => {
+            f.err("lat", Msg::new("Vị trí ngoài địa bàn tỉnh/thành phố", "outside the province"));
+        }
+        (Some(_), None) => f.err("lng", Msg::required()),
+        (None, Some(_)) => f.err("lat", Msg::required()),
+        _ => {}
+    }
+    let address = opt_text(&mut f, obj, "address", 300);
+    if lat.is_none() && lng.is_none() && address.is_none() && !obj.contains_key("lat") {
+        f.err("address", Msg::new("Cần tọa độ (lat, lng) hoặc địa chỉ", "lat/lng or an address is required"));
+    }
+    let mut media_urls = Vec::new();
+    match obj.get("media_urls") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            if list.len() > MAX_MEDIA {
+                f.err("media_urls", Msg::new(format!("Tối đa {MAX_MEDIA} ảnh"), format!("at most {MAX_MEDIA}")));
+            }
+            for (i, u) in list.iter().enumerate() {
+                match u.as_str() {
+                    Some(u) if https_url(u) => media_urls.push(u.to_owned()),
+                    _ => f.err(
+                        &format!("media_urls[{i}]"),
+                        Msg::new("Phải là liên kết https://", "must be an https:// URL"),
+                    ),
+                }
+            }
+        }
+        Some(_) => f.err("media_urls", Msg::new("Phải là danh sách liên kết", "must be a list of URLs")),
+    }
+    let anonymous = match obj.get("anonymous") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            f.err("anonymous", Msg::new("Phải là true/false", "must be true or false"));
+            false
+        }
+    };
+    let name = opt_text(&mut f, obj, "name", 200);
+    let phone = opt_text(&mut f, obj, "phone", 20);
+    if let Some(p) = &phone {
+        let digits = p.bytes().filter(u8::is_ascii_digit).count();
+        if !p.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'.' | b'-'))
+            || !(9..=15).contains(&digits)
+        {
+            f.err("phone", Msg::new("Số điện thoại không hợp lệ", "not a phone number"));
+        }
+    } else if phone_required {
+        f.err("phone", Msg::new("Cần số điện thoại khi gửi không đăng nhập", "required without a sign-in"));
+    }
+    match (category, description) {
+        (Some(category), Some(description)) if errors.is_empty() => {
+            Ok(Filing { category, description, lat, lng, address, media_urls, anonymous, name, phone })
+        }
+        _ => Err(Error::Validation(errors)),
+    }
+}
+
+fn local(t: &str) -> String {
+    DateTime::parse_from_rfc3339(t)
+        .map(|t| t.with_timezone(&civic::web::vietnam()).to_rfc3339())
+        .unwrap_or_else(|_| t.to_owned())
+}
+
+/// The public view: never who reported it.
+pub async fn view(env: &impl Platform, r: &Report, history: &[Event], lang: Lang) -> Result<Value, Error> {
+    let cat = category::get(env, &r.category).await?;
+    let name = cat.map(|c| lang.pick(&c.name_vi, &c.name_en).to_owned());
+    Ok(json!({
+        "code": r.code, "status": r.status, "category": r.category, "category_name": name,
+        "description": r.description, "lat": r.lat, "lng": r.lng, "address": r.address, "media_urls": r.media_urls,
+        "agency": {"code": r.agency, "name": store::agency_name(env, &r.agency).await?},
+        "created_at": local(&r.created_at), "due_at": local(&r.due_at), "duplicate_of": r.duplicate_of,
+        "history": history.iter().map(|e| json!({"at": local(&e.at), "status": e.status, "agency": e.agency,
+            "note": e.note, "media_url": e.media_url})).collect::<Vec<_>>(),
+    }))
+}
+
+async fn answer(env: &impl Platform, code: &str, status: StatusCode, lang: Lang) -> Result<Response<Bytes>, Error> {
+    let (r, history) = store::get(env, code).await?.ok_or(Error::NotFound)?;
+    civic::web::json(status, &view(env, &r, &history, lang).await?)
+}
+
+/// Who files, for the idempotency scope: the JWT subject, else the phone's digits.
+fn scope(sub: Option<&str>, phone: Option<&str>) -> String {
+    match (sub, phone) {
+        (Some(s), _) => format!("sub:{s}"),
+        (None, Some(p)) => {
+            format!("phone:{}", p.bytes().filter(u8::is_ascii_digit).map(char::from).collect::<String>())
+        }
+        _ => "anonymous".to_owned(),
+    }
+}
+
+/// Files a validated report; returns its code and whether it was filed now (`false`: the
+/// idempotency key had filed it before).
+pub async fn file(
+    env: &impl Platform,
+    filing: &Filing,
+    reporter_sub: Option<&str>,
+    channel: &str,
+    idempotency: Option<String>,
+) -> Result<(String, bool), Error> {
+    if let Some(key) = &idempotency
+        && let Some(code) = store::by_key(env, key).await?
+    {
+        return Ok((code, false));
+    }
+    let known = category::get(env, &filing.category).await?.ok_or_else(|| {
+        Error::Validation(vec![FieldError::new("category", Msg::new("Không có lĩnh vực này", "no such category"))])
+    })?;
+    let district = match (filing.lat, filing.lng) {
+        (Some(lat), Some(lng)) => Some(geo::district_at(lat, lng)),
+        _ => filing.address.as_deref().and_then(geo::district_in),
+    };
+    let agency = category::route(env, &known.code, district.as_deref())
+        .await?
+        .ok_or_else(|| Error::Internal(format!("no route for category {}", known.code)))?;
+    let now = env.now();
+    let duplicate_of = match (filing.lat, filing.lng) {
+        (Some(lat), Some(lng)) => store::duplicate_of(env, &known.code, lat, lng, now).await?,
+        _ => None,
+    };
+    let report = Report {
+        code: store::next_code(env, now).await?,
+        category: known.code.clone(),
+        description: filing.description.clone(),
+        lat: filing.lat,
+        lng: filing.lng,
+        address: filing.address.clone(),
+        district,
+        media_urls: filing.media_urls.clone(),
+        agency: agency.code,
+        status: "received".into(),
+        reporter_sub: reporter_sub.map(str::to_owned),
+        reporter_name: filing.name.clone(),
+        reporter_phone: filing.phone.clone(),
+        anonymous: filing.anonymous,
+        channel: channel.to_owned(),
+        duplicate_of,
+        created_at: stamp(now),
+        due_at: stamp(now + Duration::hours(known.deadline_hours)),
+    };
+    if store::insert(env, &report, idempotency.as_deref()).await? {
+        Ok((report.code, true))
+    } else {
+        // A concurrent retry with the same key filed first.
+        let key = idempotency.unwrap_or_default();
+        let code = store::by_key(env, &key).await?.ok_or_else(|| Error::Internal("idempotency race".into()))?;
+        Ok((code, false))
+    }
+}
+
+/// POST /reports
+pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    let who = match civic::auth::bearer(req.headers()) {
+        Some(_) => Some(civic::auth::authenticate(env, req.headers())?),
+        None => None,
+    };
+    let body: Value = civic::web::read_json(req, MAX_BODY)?;
+    let mut filing = parse(&body, who.is_none())?;
+    if filing.phone.is_none() {
+        filing.phone = who.as_ref().and_then(|w| w.phone.clone());
+    }
+    let key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 128).ok_or_else(|| {
+                Error::BadRequest(Msg::new(
+                    "Idempotency-Key không hợp lệ",
+                    "Idempotency-Key must be 1 to 128 visible characters",
+                ))
+            })?;
+            Some(format!("{}:{k}", scope(who.as_ref().map(|w| w.subject.as_str()), filing.phone.as_deref())))
+        }
+    };
+    let sub = who.as_ref().map(|w| w.subject.as_str());
+    let (code, fresh) = file(env, &filing, sub, "app", key).await?;
+    let mut resp = answer(env, &code, StatusCode::CREATED, Lang::from_headers(req.headers())).await?;
+    if !fresh {
+        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+/// GET /reports/{code}
+pub async fn get(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Result<Response<Bytes>, Error> {
+    answer(env, &code.to_ascii_uppercase(), StatusCode::OK, Lang::from_headers(req.headers())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(body: Value, phone_required: bool) -> Vec<String> {
+        match parse(&body, phone_required) {
+            Err(Error::Validation(list)) => list.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn filing_table() {
+        let ok = json!({"category": "road-damage", "description": "Ổ gà lớn trước số 12", "lat": 16.0719, "lng": 108.2203,
+            "media_urls": ["https://cdn.example.vn/a.jpg"]});
+        let f = parse(&ok, false).unwrap();
+        assert_eq!((f.lat, f.media_urls.len(), f.anonymous), (Some(16.0719), 1, false));
+        assert_eq!(fields(json!({"category": "x", "description": "d"}), false), ["address"]);
+        assert_eq!(fields(ok.clone(), true), ["phone"], "anonymous filing needs a phone");
+        let mut bad = ok.clone();
+        bad["lat"] = json!(21.0);
+        bad["media_urls"] = json!(["http://x.vn/a.jpg", "https://ok.vn/b.jpg", "javascript:alert(1)"]);
+        bad["description"] = json!("a\u{0007}b");
+        bad["extra"] = json!(1);
+        assert_eq!(fields(bad, false), ["extra", "description", "lat", "media_urls[0]", "media_urls[2]"]);
+        let mut long = ok.clone();
+        long["description"] = json!("ơ".repeat(MAX_DESCRIPTION + 1));
+        assert_eq!(fields(long, false), ["description"]);
+        let mut exactly = ok;
+        exactly["description"] = json!("ơ".repeat(MAX_DESCRIPTION));
+        assert!(parse(&exactly, false).is_ok());
+    }
+}

@@ -1,0 +1,224 @@
+//! The `reports` database: storing a new report (with its first history event and its
+//! idempotency key, atomically), finding a nearby open duplicate, reading a report.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use civic::platform::{Row, Statement, Value};
+use civic::{Error, Platform};
+
+use crate::geo;
+
+pub const DB: &str = "reports";
+
+/// UTC, whole seconds, trailing `Z`: text order is time order.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// How near (metres) and how recent (days) an open report of the same category must be for
+/// a new one to be its duplicate.
+pub const DUPLICATE_METRES: f64 = 50.0;
+pub const DUPLICATE_DAYS: i64 = 7;
+
+/// The next report code of the day (Vietnam time): `PA-YYMMDD-NNNN`.
+pub async fn next_code(env: &impl Platform, now: DateTime<Utc>) -> Result<String, Error> {
+    let day = now.with_timezone(&civic::web::vietnam()).format("%y%m%d").to_string();
+    let rows = env
+        .query(
+            DB,
+            "INSERT INTO report_counters (day, n) VALUES (?1, 1) ON CONFLICT (day) DO UPDATE SET n = n + 1 RETURNING n",
+            &[day.as_str().into()],
+        )
+        .await?;
+    let n = rows.first().map(|r| r.i64("n")).transpose()?.ok_or_else(|| Error::Internal("counter".into()))?;
+    Ok(format!("PA-{day}-{n:04}"))
+}
+
+/// The nearest open report of `category` within [`DUPLICATE_METRES`] of the point, filed in
+/// the last [`DUPLICATE_DAYS`] days. Only originals count, so duplicates gather around the
+/// report they repeat instead of chaining away from it.
+pub async fn duplicate_of(
+    env: &impl Platform,
+    category: &str,
+    lat: f64,
+    lng: f64,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, Error> {
+    let (dlat, dlng) = geo::degrees_for(DUPLICATE_METRES, lat);
+    let rows = env
+        .query(
+            DB,
+            "SELECT code, lat, lng FROM reports
+             WHERE category = ?1 AND status IN ('received', 'in_progress') AND created_at >= ?2
+               AND duplicate_of IS NULL
+               AND lat BETWEEN ?3 AND ?4 AND lng BETWEEN ?5 AND ?6",
+            &[
+                category.into(),
+                stamp(now - Duration::days(DUPLICATE_DAYS)).into(),
+                (lat - dlat).into(),
+                (lat + dlat).into(),
+                (lng - dlng).into(),
+                (lng + dlng).into(),
+            ],
+        )
+        .await?;
+    let mut best: Option<(f64, String)> = None;
+    for r in rows.iter() {
+        let d = geo::distance_m(lat, lng, r.f64("lat")?, r.f64("lng")?);
+        if d <= DUPLICATE_METRES && best.as_ref().is_none_or(|(b, _)| d < *b) {
+            best = Some((d, r.str("code")?.to_owned()));
+        }
+    }
+    Ok(best.map(|(_, code)| code))
+}
+
+/// A report as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub code: String,
+    pub category: String,
+    pub description: String,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub address: Option<String>,
+    pub district: Option<String>,
+    pub media_urls: Vec<String>,
+    pub agency: String,
+    pub status: String,
+    pub reporter_sub: Option<String>,
+    pub reporter_name: Option<String>,
+    pub reporter_phone: Option<String>,
+    pub anonymous: bool,
+    pub channel: String,
+    pub duplicate_of: Option<String>,
+    pub created_at: String,
+    pub due_at: String,
+}
+
+/// One event of a report's history.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Event {
+    pub at: String,
+    pub status: String,
+    pub agency: String,
+    pub note: Option<String>,
+    pub media_url: Option<String>,
+}
+
+/// Stores a new report with its first event and, when given, its idempotency key, all or
+/// nothing. `Ok(false)` when the key was taken meanwhile (a concurrent retry): nothing is
+/// stored then.
+pub async fn insert(env: &impl Platform, r: &Report, idempotency: Option<&str>) -> Result<bool, Error> {
+    let media = serde_json::to_string(&r.media_urls).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut statements = vec![
+        Statement::new(
+            "INSERT INTO reports (code, category, description, lat, lng, address, district, media_urls, agency, status,
+                                  reporter_sub, reporter_name, reporter_phone, anonymous, channel, duplicate_of,
+                                  created_at, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            vec![
+                r.code.as_str().into(),
+                r.category.as_str().into(),
+                r.description.as_str().into(),
+                r.lat.into(),
+                r.lng.into(),
+                r.address.clone().into(),
+                r.district.clone().into(),
+                media.into(),
+                r.agency.as_str().into(),
+                r.status.as_str().into(),
+                r.reporter_sub.clone().into(),
+                r.reporter_name.clone().into(),
+                r.reporter_phone.clone().into(),
+                r.anonymous.into(),
+                r.channel.as_str().into(),
+                r.duplicate_of.clone().into(),
+                r.created_at.as_str().into(),
+                r.due_at.as_str().into(),
+            ],
+        ),
+        Statement::new(
+            "INSERT INTO report_events (code, seq, at, status, agency, note, media_url, actor)
+             VALUES (?1, 1, ?2, 'received', ?3, ?4, NULL, 'citizen')",
+            vec![
+                r.code.as_str().into(),
+                r.created_at.as_str().into(),
+                r.agency.as_str().into(),
+                r.duplicate_of.as_ref().map(|d| format!("Trùng với phản ánh {d}")).into(),
+            ],
+        ),
+    ];
+    if let Some(key) = idempotency {
+        // A key already taken breaks its primary key, and the whole batch with it.
+        statements.push(Statement::new(
+            "INSERT INTO idempotency (key, code, created_at) VALUES (?1, ?2, ?3)",
+            vec![key.into(), r.code.as_str().into(), r.created_at.as_str().into()],
+        ));
+    }
+    match env.batch(DB, &statements).await {
+        Ok(_) => Ok(true),
+        Err(e) => match idempotency {
+            Some(key) if by_key(env, key).await?.is_some() => Ok(false),
+            _ => Err(e.into()),
+        },
+    }
+}
+
+/// The report an idempotency key created.
+pub async fn by_key(env: &impl Platform, key: &str) -> Result<Option<String>, Error> {
+    let rows = env.query(DB, "SELECT code FROM idempotency WHERE key = ?1", &[key.into()]).await?;
+    Ok(rows.first().map(|r| r.str("code").map(str::to_owned)).transpose()?)
+}
+
+fn opt_text(r: &Row<'_>, c: &str) -> Result<Option<String>, civic::platform::DbError> {
+    r.opt_str(c).map(|v| v.map(str::to_owned))
+}
+
+pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<Event>)>, Error> {
+    let rows = env.query(DB, "SELECT * FROM reports WHERE code = ?1", &[code.into()]).await?;
+    let Some(r) = rows.first() else { return Ok(None) };
+    let media: Vec<String> = serde_json::from_str(r.str("media_urls")?).unwrap_or_default();
+    let report = Report {
+        code: r.str("code")?.to_owned(),
+        category: r.str("category")?.to_owned(),
+        description: r.str("description")?.to_owned(),
+        lat: r.opt_f64("lat")?,
+        lng: r.opt_f64("lng")?,
+        address: opt_text(&r, "address")?,
+        district: opt_text(&r, "district")?,
+        media_urls: media,
+        agency: r.str("agency")?.to_owned(),
+        status: r.str("status")?.to_owned(),
+        reporter_sub: opt_text(&r, "reporter_sub")?,
+        reporter_name: opt_text(&r, "reporter_name")?,
+        reporter_phone: opt_text(&r, "reporter_phone")?,
+        anonymous: r.i64("anonymous")? == 1,
+        channel: r.str("channel")?.to_owned(),
+        duplicate_of: opt_text(&r, "duplicate_of")?,
+        created_at: r.str("created_at")?.to_owned(),
+        due_at: r.str("due_at")?.to_owned(),
+    };
+    let events = env
+        .query(
+            DB,
+            "SELECT at, status, agency, note, media_url FROM report_events WHERE code = ?1 ORDER BY seq",
+            &[Value::from(code)],
+        )
+        .await?;
+    let mut history = Vec::with_capacity(events.len());
+    for e in events.iter() {
+        history.push(Event {
+            at: e.str("at")?.to_owned(),
+            status: e.str("status")?.to_owned(),
+            agency: e.str("agency")?.to_owned(),
+            note: opt_text(&e, "note")?,
+            media_url: opt_text(&e, "media_url")?,
+        });
+    }
+    Ok(Some((report, history)))
+}
+
+/// An agency's name.
+pub async fn agency_name(env: &impl Platform, code: &str) -> Result<String, Error> {
+    let rows = env.query(DB, "SELECT name FROM agencies WHERE code = ?1", &[code.into()]).await?;
+    Ok(rows.first().map(|r| r.str("name").map(str::to_owned)).transpose()?.unwrap_or_default())
+}

@@ -1,0 +1,184 @@
+//! The routes through `handle`, natively (rusqlite, a settable clock).
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use civic::Platform;
+use civic::platform::native::{NativePlatform, block_on};
+use http::{Request, StatusCode};
+use serde_json::{Value, json};
+
+const SECRET: &str = "routes-test-hs256-secret-0123456789";
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn token(env: &NativePlatform, extra: &Value) -> String {
+    let now = env.now().timestamp();
+    let mut claims = json!({"iss": "iss", "aud": "aud", "sub": "citizen-1", "exp": now + 3600});
+    claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    format!("Bearer {}", jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap())
+}
+
+fn call(env: &NativePlatform, method: &str, path: &str, headers: &[(&str, &str)], body: &Value) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let body = if body.is_null() { Bytes::new() } else { Bytes::from(body.to_string()) };
+    let resp = block_on(report_submission::handle(req.body(body).unwrap(), env));
+    (resp.status(), serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+}
+
+fn catalogue() -> Value {
+    json!({
+        "agencies": [
+            {"code": "so-gtvt", "name": "Sở Giao thông vận tải"},
+            {"code": "hai-chau", "name": "UBND quận Hải Châu"},
+            {"code": "moi-truong", "name": "Công ty Môi trường đô thị"}
+        ],
+        "categories": [
+            {"code": "road-damage", "name_vi": "Hư hỏng mặt đường", "name_en": "Road damage",
+             "description_vi": "Ổ gà, sụt lún", "description_en": "Potholes, subsidence", "keywords": ["o ga", "sut lun"],
+             "deadline_hours": 72, "routes": {"*": "so-gtvt", "Quận Hải Châu": "hai-chau"}},
+            {"code": "rubbish", "name_vi": "Rác thải", "name_en": "Rubbish",
+             "description_vi": "Rác thải không đúng nơi quy định", "description_en": "Dumped rubbish", "keywords": ["rac"],
+             "deadline_hours": 24, "routes": {"*": "moi-truong"}}
+        ]
+    })
+}
+
+fn env() -> NativePlatform {
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let env = NativePlatform::in_memory_migrated(&["reports"], &migrations)
+        .unwrap()
+        .with_config("jwt_issuer", "iss")
+        .with_config("jwt_audience", "aud")
+        .with_config("jwt_hs256_secret", SECRET);
+    env.set_now(t("2024-11-05T09:00:00+07:00"));
+    let admin = token(&env, &json!({"roles": ["admin"]}));
+    let (status, v) = call(&env, "PUT", "/reports/categories", &[("authorization", &admin)], &catalogue());
+    assert_eq!(status, StatusCode::OK, "{v}");
+    env
+}
+
+fn pothole(lat: f64, lng: f64) -> Value {
+    json!({"category": "road-damage", "description": "Ổ gà lớn giữa đường", "lat": lat, "lng": lng,
+        "media_urls": ["https://cdn.example.vn/p/1.jpg"]})
+}
+
+#[test]
+fn a_citizen_files_and_anyone_follows_without_personal_data() {
+    let env = env();
+    let citizen = token(&env, &json!({"phone": "0905123456"}));
+    let mut body = pothole(16.0719, 108.2203);
+    body["name"] = json!("Nguyễn Văn An");
+    let (status, v) = call(&env, "POST", "/reports", &[("authorization", &citizen)], &body);
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["code"], "PA-241105-0001");
+    assert_eq!(v["status"], "received");
+    assert_eq!(v["agency"], json!({"code": "hai-chau", "name": "UBND quận Hải Châu"}), "routed by district");
+    assert_eq!(v["created_at"], "2024-11-05T09:00:00+07:00");
+    assert_eq!(v["due_at"], "2024-11-08T09:00:00+07:00", "72 hours");
+    assert_eq!(v["duplicate_of"], Value::Null);
+    assert_eq!(v["history"][0]["status"], "received");
+    let (_, public) = call(&env, "GET", "/reports/pa-241105-0001", &[], &Value::Null);
+    assert_eq!(public, v);
+    let text = public.to_string();
+    assert!(!text.contains("0905") && !text.contains("Nguyễn") && !text.contains("citizen-1"), "{text}");
+    // elsewhere in the city: the category's default agency
+    let (_, far) = call(&env, "POST", "/reports", &[("authorization", &citizen)], &pothole(16.0750, 108.1450));
+    assert_eq!((far["code"].clone(), far["agency"]["code"].clone()), (json!("PA-241105-0002"), json!("so-gtvt")));
+    assert_eq!(call(&env, "GET", "/reports/PA-241105-0099", &[], &Value::Null).0, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn anonymous_filing_needs_a_phone_and_an_address_is_enough() {
+    let env = env();
+    let body =
+        json!({"category": "rubbish", "description": "Rác đổ trộm", "address": "Kiệt 12 Trần Cao Vân, Thanh Khê"});
+    let (status, problem) = call(&env, "POST", "/reports", &[], &body);
+    assert_eq!((status, problem["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("phone")));
+    let mut with_phone = body.clone();
+    with_phone["phone"] = json!("0905 111 222");
+    with_phone["anonymous"] = json!(true);
+    let (status, v) = call(&env, "POST", "/reports", &[], &with_phone);
+    assert_eq!((status, v["agency"]["code"].clone()), (StatusCode::CREATED, json!("moi-truong")));
+    assert!(!v.to_string().contains("111"));
+    let unknown = json!({"category": "ufo", "description": "x", "address": "Hải Châu", "phone": "0905111222"});
+    let (status, problem) = call(&env, "POST", "/reports", &[], &unknown);
+    assert_eq!((status, problem["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("category")));
+    let expired = token(&env, &json!({"exp": 1}));
+    assert_eq!(call(&env, "POST", "/reports", &[("authorization", &expired)], &with_phone).0, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn an_idempotency_key_files_once() {
+    let env = env();
+    let citizen = token(&env, &json!({}));
+    let headers = [("authorization", citizen.as_str()), ("idempotency-key", "retry-7f3a")];
+    let (s1, first) = call(&env, "POST", "/reports", &headers, &pothole(16.0719, 108.2203));
+    let (s2, again) = call(&env, "POST", "/reports", &headers, &pothole(16.0719, 108.2203));
+    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(first, again);
+    let count = block_on(env.query("reports", "SELECT count(*) AS n FROM reports", &[])).unwrap();
+    assert_eq!(count.first().unwrap().i64("n").unwrap(), 1);
+    // the same key from someone else is their own
+    let other = token(&env, &json!({"sub": "citizen-2"}));
+    let (_, theirs) = call(
+        &env,
+        "POST",
+        "/reports",
+        &[("authorization", &other), ("idempotency-key", "retry-7f3a")],
+        &pothole(16.0719, 108.2203),
+    );
+    assert_ne!(theirs["code"], first["code"]);
+}
+
+#[test]
+fn a_report_within_50_m_of_an_open_one_is_its_duplicate() {
+    let env = env();
+    let citizen = token(&env, &json!({}));
+    let post =
+        |env: &NativePlatform, body: Value| call(env, "POST", "/reports", &[("authorization", &citizen)], &body).1;
+    let first = post(&env, pothole(16.0719, 108.2203));
+    // ~33 m north: a duplicate
+    let near = post(&env, pothole(16.0722, 108.2203));
+    assert_eq!(near["duplicate_of"], first["code"]);
+    assert!(near["history"][0]["note"].as_str().unwrap().contains(first["code"].as_str().unwrap()));
+    // ~78 m: not one
+    assert_eq!(post(&env, pothole(16.0726, 108.2203))["duplicate_of"], Value::Null);
+    // another category at the same spot: not one
+    let mut rubbish = pothole(16.0719, 108.2203);
+    rubbish["category"] = json!("rubbish");
+    assert_eq!(post(&env, rubbish)["duplicate_of"], Value::Null);
+    // eight days later: not one
+    env.set_now(env.now() + Duration::days(8));
+    let citizen = token(&env, &json!({}));
+    let late = call(&env, "POST", "/reports", &[("authorization", &citizen)], &pothole(16.0719, 108.2203)).1;
+    assert_eq!(late["duplicate_of"], Value::Null);
+    assert!(late["code"].as_str().unwrap().starts_with("PA-241113-"), "{late}");
+}
+
+#[test]
+fn categories_are_listed_and_only_admins_set_them() {
+    let env = env();
+    let (status, list) = call(&env, "GET", "/reports/categories", &[], &Value::Null);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let citizen = token(&env, &json!({}));
+    assert_eq!(
+        call(&env, "PUT", "/reports/categories", &[("authorization", &citizen)], &catalogue()).0,
+        StatusCode::FORBIDDEN
+    );
+    let admin = token(&env, &json!({"roles": ["admin"]}));
+    let mut bad = catalogue();
+    bad["categories"][0]["routes"] = json!({"Hải Châu": "nobody"});
+    let (status, problem) = call(&env, "PUT", "/reports/categories", &[("authorization", &admin)], &bad);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (_, health) = call(&env, "GET", "/reports/health", &[], &Value::Null);
+    assert_eq!(health, json!({"status": "ok", "reports": 0}));
+}
