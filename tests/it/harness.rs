@@ -192,7 +192,9 @@ fn wait_ready(server: Server, ready: &mpsc::Receiver<()>, secs: u64, health: &st
 pub fn start_spin(seed: &[(&str, &str)]) -> Result<Server, String> {
     let host = target_dir().join("debug/civic-host");
     let wasm = |stem: &str| target_dir().join(format!("wasm32-wasip2/release/{stem}.wasm"));
-    for p in [&host, &wasm("food_safety"), &wasm("permit_status"), &wasm("payment_callback")] {
+    for p in
+        [&host, &wasm("food_safety"), &wasm("permit_status"), &wasm("payment_callback"), &wasm("report_submission")]
+    {
         if !p.exists() {
             return Err(format!("{} is missing: run `cargo xtask test` (it builds everything first)", p.display()));
         }

@@ -19,13 +19,14 @@ mod food;
 mod harness;
 mod payments;
 mod permits;
+mod reports;
 
 use std::sync::Arc;
 
 use harness::{Server, Suite};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-const SUITES: &[Suite] = &[food::SUITE, permits::SUITE, payments::SUITE];
+const SUITES: &[Suite] = &[food::SUITE, permits::SUITE, payments::SUITE, reports::SUITE];
 
 type Started = Result<Arc<Server>, String>;
 

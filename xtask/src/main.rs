@@ -37,6 +37,7 @@ pub const FUNCTIONS: &[Function] = &[
     Function { name: "food-safety", wasm: "food_safety", dbs: &["food"] },
     Function { name: "permit-status", wasm: "permit_status", dbs: &["permits", "payments"] },
     Function { name: "payment-callback", wasm: "payment_callback", dbs: &["payments", "permits"] },
+    Function { name: "report-submission", wasm: "report_submission", dbs: &["reports"] },
 ];
 
 /// The workspace root.

@@ -122,6 +122,16 @@ fn load_demo(p: &NativePlatform) -> Result<()> {
         }
         eprintln!("xtask: loaded {} demo paid orders", paid.len());
     }
+    if is_empty(p, "reports", "categories")? {
+        let catalogue: report_submission::category::Catalogue = serde_json::from_value(demo::reports::catalogue())?;
+        block_on(report_submission::category::save(p, &catalogue)).map_err(fail)?;
+        let filings = demo::reports::filings(40);
+        for f in &filings {
+            let filing = report_submission::report::parse(f, true).map_err(fail)?;
+            block_on(report_submission::report::file(p, &filing, None, "app", None)).map_err(fail)?;
+        }
+        eprintln!("xtask: loaded {} demo categories and {} demo reports", catalogue.categories.len(), filings.len());
+    }
     Ok(())
 }
 

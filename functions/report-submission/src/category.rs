@@ -113,6 +113,16 @@ pub async fn put(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
+    save(env, &catalogue).await?;
+    civic::web::json(
+        StatusCode::OK,
+        &serde_json::json!({"agencies": catalogue.agencies.len(), "categories": catalogue.categories.len()}),
+    )
+}
+
+/// Stores a checked catalogue in one batch: agencies and categories upserted, each
+/// category's routes replaced.
+pub async fn save(env: &impl Platform, catalogue: &Catalogue) -> Result<(), Error> {
     let mut statements = Vec::new();
     for a in &catalogue.agencies {
         statements.push(Statement::new(
@@ -148,10 +158,7 @@ pub async fn put(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
         }
     }
     env.batch(DB, &statements).await?;
-    civic::web::json(
-        StatusCode::OK,
-        &serde_json::json!({"agencies": catalogue.agencies.len(), "categories": catalogue.categories.len()}),
-    )
+    Ok(())
 }
 
 /// A category as reports use it.

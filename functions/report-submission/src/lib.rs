@@ -23,6 +23,14 @@ pub mod geo;
 pub mod report;
 pub mod store;
 
+// The SDK macros generate the Wasm exports, which are `unsafe` by nature.
+#[cfg(target_os = "wasi")]
+#[allow(unsafe_code)]
+mod spin;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+#[allow(unsafe_code)]
+mod workers;
+
 /// Where this function's routes live.
 pub const BASE: &str = "/reports";
 

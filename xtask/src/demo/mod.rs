@@ -2,6 +2,7 @@
 
 pub mod food;
 pub mod permits;
+pub mod reports;
 
 /// A small deterministic generator (xorshift64*), so every `up` loads the same data.
 pub struct Rng(pub u64);
