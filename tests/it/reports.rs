@@ -141,6 +141,48 @@ fn a_report_within_50_m_is_a_duplicate(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
+fn only_an_officer_of_its_agency_moves_it(s: &Server) -> Result<(), String> {
+    set_catalogue(s)?;
+    let reporter = bearer_with(&json!({"sub": "e2e-reporter"}));
+    let v = filed(s, &pothole(16.0500, 108.2180), &[("authorization", &reporter)])?;
+    let path = format!("/reports/{}", v["code"].as_str().unwrap_or_default());
+    let officer = |agency: &str| bearer_with(&json!({"roles": ["officer"], "agency": agency}));
+    let patch = |auth: &str, body: Value| -> Result<Resp, String> {
+        request(
+            &s.addr,
+            "PATCH",
+            &path,
+            &[("authorization", auth), ("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    };
+    is_problem(&patch(&officer("so-gtvt"), json!({"status": "in_progress"}))?, 403)?;
+    is_problem(&patch(&reporter, json!({"status": "in_progress"}))?, 403)?;
+    let r = patch(&officer("ubnd-hai-chau"), json!({"status": "in_progress", "note": "Đã tiếp nhận"}))?;
+    ensure!(
+        r.status == 200 && r.json()?["status"] == "in_progress",
+        "{} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    let r = patch(&officer("ubnd-hai-chau"), json!({"status": "resolved", "note": "Đã xử lý"}))?;
+    let history = r.json()?["history"].as_array().map(Vec::len);
+    ensure!(r.status == 200 && history == Some(3), "resolved with its history: {}", String::from_utf8_lossy(&r.body));
+    is_problem(&patch(&officer("ubnd-hai-chau"), json!({"status": "in_progress"}))?, 409)?;
+    let rate = |auth: &str| {
+        request(
+            &s.addr,
+            "POST",
+            &format!("{path}/rating"),
+            &[("authorization", auth), ("content-type", "application/json")],
+            br#"{"stars": 4}"#,
+        )
+    };
+    ensure!(rate(&reporter)?.status == 200, "the reporter rates it");
+    is_problem(&rate(&reporter)?, 409)?;
+    Ok(())
+}
+
 fn only_admins_set_categories(s: &Server) -> Result<(), String> {
     set_catalogue(s)?;
     let body = catalogue().to_string();
@@ -163,6 +205,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("anonymous_filing_needs_a_phone", anonymous_filing_needs_a_phone),
     ("an_idempotency_key_files_once", an_idempotency_key_files_once),
     ("a_report_within_50_m_is_a_duplicate", a_report_within_50_m_is_a_duplicate),
+    ("only_an_officer_of_its_agency_moves_it", only_an_officer_of_its_agency_moves_it),
     ("only_admins_set_categories", only_admins_set_categories),
     ("sql_contract_holds_on_this_runtime", sql_contract_holds_on_this_runtime),
 ];

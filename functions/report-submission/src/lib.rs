@@ -10,9 +10,11 @@
 //! | PUT | `/categories` | admin | [`category`] |
 //! | POST | `` (the base) | a citizen, or anyone with a phone number | [`report`] |
 //! | GET | `/{code}` | anyone | [`report`] |
+//! | PATCH | `/{code}` | an officer of its agency | [`lifecycle`] |
+//! | POST | `/{code}/rating` | its reporter | [`lifecycle`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 //!
-//! Still to come: officers' `PATCH`, ratings, lists and stats, Open311 GeoReport v2, SMS.
+//! Still to come: lists and stats, Open311 GeoReport v2, SMS.
 
 use bytes::Bytes;
 use civic::{Error, Lang, Platform};
@@ -20,6 +22,7 @@ use http::{Method, Request, Response};
 
 pub mod category;
 pub mod geo;
+pub mod lifecycle;
 pub mod report;
 pub mod store;
 
@@ -53,7 +56,9 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::POST, []) => report::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
         (&Method::GET, [code]) => report::get(req, env, code).await,
-        (_, [] | ["health" | "categories" | "selftest"] | [_]) => Err(Error::MethodNotAllowed),
+        (&Method::PATCH, [code]) => lifecycle::patch(req, env, code).await,
+        (&Method::POST, [code, "rating"]) => lifecycle::rate(req, env, code).await,
+        (_, [] | ["health" | "categories" | "selftest"] | [_] | [_, "rating"]) => Err(Error::MethodNotAllowed),
         _ => Err(Error::NotFound),
     }
 }

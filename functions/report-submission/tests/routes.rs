@@ -182,3 +182,83 @@ fn categories_are_listed_and_only_admins_set_them() {
     let (_, health) = call(&env, "GET", "/reports/health", &[], &Value::Null);
     assert_eq!(health, json!({"status": "ok", "reports": 0}));
 }
+
+#[test]
+fn officers_of_the_agency_move_it_and_every_change_is_kept() {
+    let env = env();
+    let citizen = token(&env, &json!({"sub": "reporter-1"}));
+    let filed = call(&env, "POST", "/reports", &[("authorization", &citizen)], &pothole(16.0719, 108.2203)).1;
+    let path = format!("/reports/{}", filed["code"].as_str().unwrap());
+    let officer = |agency: &str| {
+        token(&env, &json!({"sub": format!("officer-{agency}"), "roles": ["officer"], "agency": agency}))
+    };
+    let hai_chau = officer("hai-chau");
+    let step = json!({"status": "in_progress", "note": "Đã cử đội kiểm tra"});
+    assert_eq!(
+        call(&env, "PATCH", &path, &[("authorization", &officer("so-gtvt"))], &step).0,
+        StatusCode::FORBIDDEN,
+        "another agency"
+    );
+    assert_eq!(
+        call(&env, "PATCH", &path, &[("authorization", &citizen)], &step).0,
+        StatusCode::FORBIDDEN,
+        "not an officer"
+    );
+    let (status, v) = call(&env, "PATCH", &path, &[("authorization", &hai_chau)], &step);
+    assert_eq!((status, v["status"].clone()), (StatusCode::OK, json!("in_progress")), "{v}");
+    let reject = json!({"status": "rejected"});
+    assert_eq!(
+        call(&env, "PATCH", &path, &[("authorization", &hai_chau)], &reject).0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "needs a reason"
+    );
+    // a rating before it is resolved is refused
+    let stars = json!({"stars": 5, "comment": "Nhanh"});
+    assert_eq!(
+        call(&env, "POST", &format!("{path}/rating"), &[("authorization", &citizen)], &stars).0,
+        StatusCode::CONFLICT
+    );
+    let done = json!({"status": "resolved", "note": "Đã vá ổ gà", "media_url": "https://cdn.example.vn/fix.jpg"});
+    let (_, v) = call(&env, "PATCH", &path, &[("authorization", &hai_chau)], &done);
+    let history: Vec<&str> = v["history"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(history, ["received", "in_progress", "resolved"]);
+    assert_eq!(v["history"][2]["media_url"], "https://cdn.example.vn/fix.jpg");
+    assert_eq!(call(&env, "PATCH", &path, &[("authorization", &hai_chau)], &step).0, StatusCode::CONFLICT, "final");
+    // the reporter rates it, once; nobody else can
+    let other = token(&env, &json!({"sub": "someone-else"}));
+    assert_eq!(
+        call(&env, "POST", &format!("{path}/rating"), &[("authorization", &other)], &stars).0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(call(&env, "POST", &format!("{path}/rating"), &[("authorization", &citizen)], &stars).0, StatusCode::OK);
+    assert_eq!(
+        call(&env, "POST", &format!("{path}/rating"), &[("authorization", &citizen)], &stars).0,
+        StatusCode::CONFLICT
+    );
+}
+
+#[test]
+fn a_reassigned_report_belongs_to_the_new_agency() {
+    let env = env();
+    let citizen = token(&env, &json!({}));
+    let filed = call(&env, "POST", "/reports", &[("authorization", &citizen)], &pothole(16.0719, 108.2203)).1;
+    let path = format!("/reports/{}", filed["code"].as_str().unwrap());
+    let officer = |agency: &str| token(&env, &json!({"roles": ["officer"], "agency": agency}));
+    let unknown = json!({"agency": "nobody"});
+    assert_eq!(
+        call(&env, "PATCH", &path, &[("authorization", &officer("hai-chau"))], &unknown).0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (status, v) = call(
+        &env,
+        "PATCH",
+        &path,
+        &[("authorization", &officer("hai-chau"))],
+        &json!({"agency": "so-gtvt", "note": "Đường do Sở quản lý"}),
+    );
+    assert_eq!((status, v["agency"]["code"].clone()), (StatusCode::OK, json!("so-gtvt")), "{v}");
+    assert_eq!(v["history"][1]["status"], "reassigned");
+    let step = json!({"status": "in_progress"});
+    assert_eq!(call(&env, "PATCH", &path, &[("authorization", &officer("hai-chau"))], &step).0, StatusCode::FORBIDDEN);
+    assert_eq!(call(&env, "PATCH", &path, &[("authorization", &officer("so-gtvt"))], &step).0, StatusCode::OK);
+}
