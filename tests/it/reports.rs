@@ -183,6 +183,22 @@ fn only_an_officer_of_its_agency_moves_it(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
+fn lists_and_stats(s: &Server) -> Result<(), String> {
+    set_catalogue(s)?;
+    let citizen = bearer(&["citizen"]);
+    for lat in [16.0100, 16.0110, 16.0120] {
+        let body = json!({"category": "rubbish", "description": "Rác", "lat": lat, "lng": 108.1500});
+        filed(s, &body, &[("authorization", &citizen)])?;
+    }
+    let list = get(&s.addr, "/reports?bbox=108.149,16.009,108.151,16.013&category=rubbish")?.json()?;
+    ensure!(list["total"] == 3 && list["reports"].as_array().map(Vec::len) == Some(3), "bbox list: {list}");
+    let stats = get(&s.addr, "/reports/stats")?.json()?;
+    let waste =
+        stats["agencies"].as_array().and_then(|a| a.iter().find(|a| a["agency"]["code"] == "moi-truong").cloned());
+    ensure!(waste.is_some_and(|w| w["received"].as_i64() >= Some(3)), "stats: {stats}");
+    Ok(())
+}
+
 fn only_admins_set_categories(s: &Server) -> Result<(), String> {
     set_catalogue(s)?;
     let body = catalogue().to_string();
@@ -206,6 +222,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("an_idempotency_key_files_once", an_idempotency_key_files_once),
     ("a_report_within_50_m_is_a_duplicate", a_report_within_50_m_is_a_duplicate),
     ("only_an_officer_of_its_agency_moves_it", only_an_officer_of_its_agency_moves_it),
+    ("lists_and_stats", lists_and_stats),
     ("only_admins_set_categories", only_admins_set_categories),
     ("sql_contract_holds_on_this_runtime", sql_contract_holds_on_this_runtime),
 ];

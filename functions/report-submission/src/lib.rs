@@ -7,6 +7,8 @@
 //! |---|---|---|---|
 //! | GET | `/health` | anyone | [`civic::web::health`] |
 //! | GET | `/categories` | anyone | [`category`] |
+//! | GET | `?status=&category=&district=&bbox=&page=` | anyone | [`browse`] |
+//! | GET | `/stats?from=&to=` | anyone | [`browse`] |
 //! | PUT | `/categories` | admin | [`category`] |
 //! | POST | `` (the base) | a citizen, or anyone with a phone number | [`report`] |
 //! | GET | `/{code}` | anyone | [`report`] |
@@ -14,12 +16,13 @@
 //! | POST | `/{code}/rating` | its reporter | [`lifecycle`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 //!
-//! Still to come: lists and stats, Open311 GeoReport v2, SMS.
+//! Still to come: Open311 GeoReport v2, SMS.
 
 use bytes::Bytes;
 use civic::{Error, Lang, Platform};
 use http::{Method, Request, Response};
 
+pub mod browse;
 pub mod category;
 pub mod geo;
 pub mod lifecycle;
@@ -52,13 +55,17 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
     match (req.method(), segments.as_slice()) {
         (&Method::GET, ["health"]) => civic::web::health(env, store::DB, "reports").await,
         (&Method::GET, ["categories"]) => category::list(env).await,
+        (&Method::GET, []) => browse::list(req, env).await,
+        (&Method::GET, ["stats"]) => browse::stats(req, env).await,
         (&Method::PUT, ["categories"]) => category::put(req, env).await,
         (&Method::POST, []) => report::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
         (&Method::GET, [code]) => report::get(req, env, code).await,
         (&Method::PATCH, [code]) => lifecycle::patch(req, env, code).await,
         (&Method::POST, [code, "rating"]) => lifecycle::rate(req, env, code).await,
-        (_, [] | ["health" | "categories" | "selftest"] | [_] | [_, "rating"]) => Err(Error::MethodNotAllowed),
+        (_, [] | ["health" | "categories" | "selftest" | "stats"] | [_] | [_, "rating"]) => {
+            Err(Error::MethodNotAllowed)
+        }
         _ => Err(Error::NotFound),
     }
 }

@@ -262,3 +262,64 @@ fn a_reassigned_report_belongs_to_the_new_agency() {
     assert_eq!(call(&env, "PATCH", &path, &[("authorization", &officer("hai-chau"))], &step).0, StatusCode::FORBIDDEN);
     assert_eq!(call(&env, "PATCH", &path, &[("authorization", &officer("so-gtvt"))], &step).0, StatusCode::OK);
 }
+
+#[test]
+fn lists_filter_and_page_and_stats_count_per_agency() {
+    let env = env();
+    let citizen = token(&env, &json!({}));
+    // 23 potholes in Hải Châu (spread out: no duplicates), 2 rubbish reports elsewhere
+    for i in 0..23 {
+        let lat = 16.0500 + f64::from(i) * 0.001;
+        call(&env, "POST", "/reports", &[("authorization", &citizen)], &pothole(lat, 108.2150));
+    }
+    for lng in [108.1400, 108.1420] {
+        let body = json!({"category": "rubbish", "description": "Rác", "lat": 16.0850, "lng": lng});
+        call(&env, "POST", "/reports", &[("authorization", &citizen)], &body);
+    }
+    let (status, first) = call(&env, "GET", "/reports?category=road-damage", &[], &Value::Null);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((first["total"].clone(), first["reports"].as_array().unwrap().len()), (json!(23), 20));
+    let (_, second) = call(&env, "GET", "/reports?category=road-damage&page=2", &[], &Value::Null);
+    assert_eq!(second["reports"].as_array().unwrap().len(), 3);
+    assert_eq!(call(&env, "GET", "/reports?district=Li%C3%AAn%20Chi%E1%BB%83u", &[], &Value::Null).1["total"], 2);
+    assert_eq!(call(&env, "GET", "/reports?bbox=108.13,16.08,108.15,16.09", &[], &Value::Null).1["total"], 2);
+    assert_eq!(call(&env, "GET", "/reports?status=open", &[], &Value::Null).1["total"], 25);
+    assert_eq!(call(&env, "GET", "/reports?status=lost", &[], &Value::Null).0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!first.to_string().contains("citizen-1"));
+
+    // resolve two Hải Châu reports: one within its 72 h, one after; let the rest run late
+    let codes: Vec<String> =
+        second["reports"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_owned()).collect();
+    env.set_now(env.now() + Duration::hours(10));
+    let officer_now = token(&env, &json!({"roles": ["officer"], "agency": "hai-chau"}));
+    call(
+        &env,
+        "PATCH",
+        &format!("/reports/{}", codes[0]),
+        &[("authorization", &officer_now)],
+        &json!({"status": "resolved"}),
+    );
+    env.set_now(env.now() + Duration::hours(90));
+    let officer_late = token(&env, &json!({"roles": ["officer"], "agency": "hai-chau"}));
+    call(
+        &env,
+        "PATCH",
+        &format!("/reports/{}", codes[1]),
+        &[("authorization", &officer_late)],
+        &json!({"status": "resolved"}),
+    );
+    let (status, stats) = call(&env, "GET", "/reports/stats?from=2024-11-01&to=2024-11-30", &[], &Value::Null);
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let hai_chau =
+        stats["agencies"].as_array().unwrap().iter().find(|a| a["agency"]["code"] == "hai-chau").unwrap().clone();
+    assert_eq!(
+        hai_chau,
+        json!({"agency": {"code": "hai-chau", "name": "UBND quận Hải Châu"}, "received": 23, "resolved": 2, "on_time": 1,
+               "overdue_open": 21, "median_resolution_hours": 55.0})
+    );
+    assert_eq!(stats["total"]["received"], 25);
+    assert_eq!(
+        call(&env, "GET", "/reports/stats?from=2024-12-01&to=2024-11-01", &[], &Value::Null).0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
