@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, request, same, selftest_passes,
+    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, request, same, selftest_passes, send_sms,
+    unix_now,
 };
 
 pub const SUITE: Suite = Suite {
@@ -199,6 +200,24 @@ fn lists_and_stats(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
+fn sms_files_and_answers_status(s: &Server) -> Result<(), String> {
+    set_catalogue(s)?;
+    let id = format!("e2e-pa-{}", unix_now());
+    let reply = |id: &str, text: &str| -> Result<String, String> {
+        let r = send_sms(s, "/reports/sms", id, text)?;
+        ensure!(r.status == 200, "sms: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        Ok(r.json()?["reply"].as_str().unwrap_or_default().to_owned())
+    };
+    let filed = reply(&id, "PA Rác đổ trộm cuối kiệt 30 Lê Duẩn, Hải Châu")?;
+    ensure!(filed.starts_with("Da nhan phan anh PA-") && filed.contains("Cong ty Moi truong do thi"), "{filed}");
+    ensure!(reply(&id, "PA Rác đổ trộm cuối kiệt 30 Lê Duẩn, Hải Châu")? == filed, "a redelivery gets the same reply");
+    let code = filed.split_whitespace().nth(4).unwrap_or_default().trim_end_matches(',').to_owned();
+    let status = reply(&format!("{id}-tt"), &format!("TT {code}"))?;
+    ensure!(status.starts_with(&format!("Phan anh {code}: Da tiep nhan")), "{status}");
+    ensure!(status.len() <= 160 && status.is_ascii(), "one ASCII SMS: {status}");
+    Ok(())
+}
+
 fn only_admins_set_categories(s: &Server) -> Result<(), String> {
     set_catalogue(s)?;
     let body = catalogue().to_string();
@@ -223,6 +242,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("a_report_within_50_m_is_a_duplicate", a_report_within_50_m_is_a_duplicate),
     ("only_an_officer_of_its_agency_moves_it", only_an_officer_of_its_agency_moves_it),
     ("lists_and_stats", lists_and_stats),
+    ("sms_files_and_answers_status", sms_files_and_answers_status),
     ("only_admins_set_categories", only_admins_set_categories),
     ("sql_contract_holds_on_this_runtime", sql_contract_holds_on_this_runtime),
 ];

@@ -61,6 +61,11 @@ pub fn district_in(address: &str) -> Option<String> {
         .find(|d| format!(" {words} ").contains(&format!(" {d} ")))
 }
 
+/// The display name of a district by its folded name (`hai chau` -> `Hải Châu`).
+pub fn district_name(key: &str) -> Option<&'static str> {
+    DISTRICTS.iter().map(|d| d.0).find(|d| civic::text::words(d).join(" ") == key)
+}
+
 /// A folded district name as the routing table keys it (`Quận Hải Châu` -> `hai chau`).
 pub fn district_key(name: &str) -> String {
     let words = civic::text::words(name);
@@ -93,6 +98,8 @@ mod tests {
         assert_eq!(district_in("Đường Nguyễn Tất Thành, Liên Chiểu, Đà Nẵng").as_deref(), Some("lien chieu"));
         assert_eq!(district_in("gần chợ"), None);
         assert_eq!(district_key("Quận Hải Châu"), "hai chau");
+        assert_eq!(district_name("hai chau"), Some("Hải Châu"));
+        assert_eq!(district_name("nowhere"), None);
         assert_eq!(district_key("huyện Hòa Vang"), "hoa vang");
     }
 }

@@ -9,6 +9,7 @@
 //! | GET | `/categories` | anyone | [`category`] |
 //! | GET | `?status=&category=&district=&bbox=&page=` | anyone | [`browse`] |
 //! | GET | `/stats?from=&to=` | anyone | [`browse`] |
+//! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
 //! | PUT | `/categories` | admin | [`category`] |
 //! | POST | `` (the base) | a citizen, or anyone with a phone number | [`report`] |
 //! | GET | `/{code}` | anyone | [`report`] |
@@ -16,7 +17,7 @@
 //! | POST | `/{code}/rating` | its reporter | [`lifecycle`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 //!
-//! Still to come: Open311 GeoReport v2, SMS.
+//! Still to come: Open311 GeoReport v2.
 
 use bytes::Bytes;
 use civic::{Error, Lang, Platform};
@@ -27,6 +28,7 @@ pub mod category;
 pub mod geo;
 pub mod lifecycle;
 pub mod report;
+pub mod sms;
 pub mod store;
 
 // The SDK macros generate the Wasm exports, which are `unsafe` by nature.
@@ -57,15 +59,15 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::GET, ["categories"]) => category::list(env).await,
         (&Method::GET, []) => browse::list(req, env).await,
         (&Method::GET, ["stats"]) => browse::stats(req, env).await,
+        (&Method::POST, ["sms"]) => sms::post(req, env).await,
         (&Method::PUT, ["categories"]) => category::put(req, env).await,
         (&Method::POST, []) => report::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
+        (_, ["health" | "categories" | "selftest" | "stats" | "sms"]) => Err(Error::MethodNotAllowed),
         (&Method::GET, [code]) => report::get(req, env, code).await,
         (&Method::PATCH, [code]) => lifecycle::patch(req, env, code).await,
         (&Method::POST, [code, "rating"]) => lifecycle::rate(req, env, code).await,
-        (_, [] | ["health" | "categories" | "selftest" | "stats"] | [_] | [_, "rating"]) => {
-            Err(Error::MethodNotAllowed)
-        }
+        (_, [] | [_] | [_, "rating"]) => Err(Error::MethodNotAllowed),
         _ => Err(Error::NotFound),
     }
 }

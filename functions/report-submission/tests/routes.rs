@@ -323,3 +323,35 @@ fn lists_filter_and_page_and_stats_count_per_agency() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+fn sms(env: &NativePlatform, id: &str, text: &str) -> String {
+    let body = json!({"id": id, "from": "84905123456", "to": "1022", "text": text}).to_string();
+    let sig = civic::auth::hmac_sha256_hex(b"sms-secret", body.as_bytes());
+    let req = Request::post("/reports/sms").header("x-signature", sig).body(Bytes::from(body)).unwrap();
+    let resp = block_on(report_submission::handle(req, env));
+    assert_eq!(resp.status(), StatusCode::OK);
+    serde_json::from_slice::<Value>(resp.body()).unwrap()["reply"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn sms_files_a_report_once_and_answers_its_status() {
+    let env = env().with_config("sms_webhook_secret", "sms-secret");
+    let reply = sms(&env, "m-1", "PA Rác đổ trộm đầu kiệt 12 Trần Cao Vân, Thanh Khê");
+    assert_eq!(
+        reply,
+        "Da nhan phan anh PA-241105-0001, giao Cong ty Moi truong do thi xu ly truoc 09:00 06/11/2024. Tra cuu: soan TT PA-241105-0001 gui 1022"
+    );
+    assert_eq!(sms(&env, "m-1", "PA Rác đổ trộm đầu kiệt 12 Trần Cao Vân, Thanh Khê"), reply, "a redelivery");
+    let (_, r) = call(&env, "GET", "/reports/PA-241105-0001", &[], &Value::Null);
+    assert_eq!((r["category"].clone(), r["address"].clone()), (json!("rubbish"), json!("Quận Thanh Khê")));
+    assert_eq!(call(&env, "GET", "/reports", &[], &Value::Null).1["total"], 1, "filed once");
+    let status = sms(&env, "m-2", "tt pa-241105-0001");
+    assert!(
+        status.starts_with("Phan anh PA-241105-0001: Da tiep nhan (Cong ty Moi truong do thi), han 09:00 06/11/2024."),
+        "{status}"
+    );
+    assert!(sms(&env, "m-3", "TT PA-000000-0000").starts_with("Khong tim thay phan anh PA-000000-0000."));
+    assert!(sms(&env, "m-4", "xin chào").starts_with("Phan anh hien truong: soan PA <noi dung> gui 1022."));
+    // no keyword matches, and this catalogue has no "other" category
+    assert!(sms(&env, "m-5", "PA đèn đường hỏng").starts_with("Chua xac dinh duoc linh vuc"));
+}

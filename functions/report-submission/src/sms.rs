@@ -1,0 +1,115 @@
+//! POST /reports/sms
+//!
+//! The SMS gateway's webhook for the keywords `PA` and `TT`, on the contract of
+//! [`civic::sms`] (signed body, stored before it is answered, redeliveries get the same
+//! reply). Replies are one ASCII SMS.
+//!
+//! - `PA <nội dung>` files a report from the sender's phone: its category is the one whose
+//!   keywords the text contains (the longest keyword wins), else `other`; its place is the
+//!   district the text names, if any. The gateway's message id makes it idempotent. The reply
+//!   gives the report's code.
+//! - `TT <mã phản ánh>` answers the report's status.
+
+use bytes::Bytes;
+use chrono::DateTime;
+use civic::text::sms;
+use civic::{Error, Platform};
+use http::{Request, Response};
+
+use crate::geo;
+use crate::report::{self, Filing};
+use crate::store::{self, DB};
+
+pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    civic::sms::webhook(req, env, DB, async |msg| answer(env, &msg.id, &msg.from, &msg.text, &msg.to).await).await
+}
+
+fn status_vi(s: &str) -> &'static str {
+    match s {
+        "received" => "Đã tiếp nhận",
+        "in_progress" => "Đang xử lý",
+        "resolved" => "Đã xử lý xong",
+        "rejected" => "Không xử lý",
+        _ => "Đang xử lý",
+    }
+}
+
+fn when(t: &str) -> String {
+    DateTime::parse_from_rfc3339(t)
+        .map(|t| t.with_timezone(&civic::web::vietnam()).format("%H:%M %d/%m/%Y").to_string())
+        .unwrap_or_default()
+}
+
+/// The category whose keywords the text contains (longest keyword first), else `other`.
+pub async fn category_for(env: &impl Platform, text: &str) -> Result<Option<String>, Error> {
+    let folded = format!(" {} ", civic::text::words(text).join(" "));
+    let rows = env.query(DB, "SELECT code, keywords FROM categories", &[]).await?;
+    let mut best: Option<(usize, String)> = None;
+    let mut other = None;
+    for r in rows.iter() {
+        let code = r.str("code")?;
+        if code == "other" {
+            other = Some(code.to_owned());
+        }
+        for k in r.str("keywords")?.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            if folded.contains(&format!(" {k} ")) && best.as_ref().is_none_or(|(n, _)| k.len() > *n) {
+                best = Some((k.len(), code.to_owned()));
+            }
+        }
+    }
+    Ok(best.map(|(_, c)| c).or(other))
+}
+
+/// The reply to one message.
+pub async fn answer(env: &impl Platform, id: &str, from: &str, text: &str, to: &str) -> Result<String, Error> {
+    let (keyword, rest) = civic::sms::keyword(text);
+    let short = civic::sms::short_code(to);
+    match keyword.as_str() {
+        "pa" if !rest.is_empty() => {
+            let Some(category) = category_for(env, rest).await? else {
+                return Ok(sms(
+                    "Chưa xác định được lĩnh vực của phản ánh; vui lòng gọi đường dây nóng 1022 hoặc dùng ứng dụng.",
+                ));
+            };
+            let district = geo::district_in(rest);
+            let address = district
+                .as_deref()
+                .and_then(geo::district_name)
+                .map_or_else(|| "Không rõ (gửi qua SMS)".to_owned(), |d| format!("Quận {d}"));
+            let description: String = rest.chars().take(report::MAX_DESCRIPTION).collect();
+            let filing = Filing {
+                category,
+                description,
+                lat: None,
+                lng: None,
+                address: Some(address),
+                media_urls: Vec::new(),
+                anonymous: false,
+                name: None,
+                phone: Some(from.to_owned()).filter(|p| !p.is_empty()),
+            };
+            let (code, _) = report::file(env, &filing, None, "sms", Some(format!("sms:{id}"))).await?;
+            let (r, _) = store::get(env, &code).await?.ok_or(Error::NotFound)?;
+            let agency = store::agency_name(env, &r.agency).await?;
+            Ok(sms(&format!(
+                "Đã nhận phản ánh {code}, giao {agency} xử lý trước {}. Tra cứu: soạn TT {code} gửi {short}",
+                when(&r.due_at)
+            )))
+        }
+        "tt" if !rest.is_empty() => {
+            let code = rest.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            let Some((r, history)) = store::get(env, &code).await? else {
+                let given = civic::text::sms_within(&code, 30);
+                return Ok(sms(&format!("Không tìm thấy phản ánh {given}. Mã có dạng PA-YYMMDD-NNNN.")));
+            };
+            let agency = store::agency_name(env, &r.agency).await?;
+            let last_note = history.iter().rev().find_map(|e| e.note.clone()).unwrap_or_default();
+            let head = format!("Phản ánh {code}: {} ({agency}), hạn {}.", status_vi(&r.status), when(&r.due_at));
+            let full = civic::text::sms_within(&format!("{head} {last_note}"), usize::MAX);
+            Ok(if full.len() <= civic::text::SMS_MAX { full } else { sms(&head) })
+        }
+        _ => Ok(sms(&format!(
+            "Phản ánh hiện trường: soạn PA <nội dung> gửi {short}. Tra cứu: soạn TT <mã phản ánh>. VD: PA Ổ gà trước 12 Trần Phú, Hải Châu"
+        ))),
+    }
+}
