@@ -40,6 +40,7 @@ const CONFIG: &[(&str, &str)] = &[
     ("zalopay_app_id", ZALOPAY_APP_ID),
     ("zalopay_key1", ZALOPAY_KEY1),
     ("zalopay_key2", ZALOPAY_KEY2),
+    ("open311_api_keys", "e2e-open311-key,another-client-key"),
 ];
 
 pub fn root() -> PathBuf {

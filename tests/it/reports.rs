@@ -218,6 +218,50 @@ fn sms_files_and_answers_status(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
+/// An Open311 client's round: services, a form-encoded request with an api_key, reading it back.
+fn open311_round_trip(s: &Server) -> Result<(), String> {
+    set_catalogue(s)?;
+    let services = get(&s.addr, "/open311/v2/services.json")?.json()?;
+    let codes: Vec<&str> =
+        services.as_array().map(|l| l.iter().filter_map(|x| x["service_code"].as_str()).collect()).unwrap_or_default();
+    ensure!(codes.contains(&"road-damage") && codes.contains(&"rubbish"), "services {services}");
+    let form = "api_key=another-client-key&service_code=rubbish&lat=16.0200&long=108.2300\
+                &description=R%C3%A1c+%C4%91%E1%BB%95+tr%E1%BB%99m&first_name=An&phone=0905123456";
+    let post = |body: &str| {
+        request(
+            &s.addr,
+            "POST",
+            "/open311/v2/requests.json",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+    };
+    let created = post(form)?;
+    ensure!(created.status == 200, "POST requests.json: {} {}", created.status, String::from_utf8_lossy(&created.body));
+    let id = created.json()?[0]["service_request_id"].as_str().unwrap_or_default().to_owned();
+    ensure!(id.starts_with("PA-"), "id {id}");
+    let back = get(&s.addr, &format!("/open311/v2/requests/{id}.json"))?.json()?;
+    let r = &back[0];
+    ensure!(
+        r["service_request_id"] == id.as_str() && r["status"] == "open" && r["service_code"] == "rubbish",
+        "{back}"
+    );
+    ensure!(
+        r["lat"] == 16.02
+            && r["long"] == 108.23
+            && r["requested_datetime"].as_str().is_some_and(|t| t.ends_with("+07:00")),
+        "{back}"
+    );
+    ensure!(!back.to_string().contains("0905"), "personal data shown: {back}");
+    let forbidden = post(&form.replace("another-client-key", "guess"))?;
+    ensure!(forbidden.status == 403 && forbidden.json()?[0]["code"] == 403, "bad api_key: {}", forbidden.status);
+    let missing = post("api_key=e2e-open311-key&service_code=rubbish&description=x")?;
+    ensure!(missing.status == 400 && missing.json()?[0]["code"] == 400, "no location: {}", missing.status);
+    let unknown = get(&s.addr, "/open311/v2/requests/PA-000000-0000.json")?;
+    ensure!(unknown.status == 404 && unknown.json()?[0]["code"] == 404, "unknown: {}", unknown.status);
+    Ok(())
+}
+
 fn only_admins_set_categories(s: &Server) -> Result<(), String> {
     set_catalogue(s)?;
     let body = catalogue().to_string();
@@ -242,6 +286,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("a_report_within_50_m_is_a_duplicate", a_report_within_50_m_is_a_duplicate),
     ("only_an_officer_of_its_agency_moves_it", only_an_officer_of_its_agency_moves_it),
     ("lists_and_stats", lists_and_stats),
+    ("open311_round_trip", open311_round_trip),
     ("sms_files_and_answers_status", sms_files_and_answers_status),
     ("only_admins_set_categories", only_admins_set_categories),
     ("sql_contract_holds_on_this_runtime", sql_contract_holds_on_this_runtime),

@@ -17,7 +17,7 @@
 //! | POST | `/{code}/rating` | its reporter | [`lifecycle`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 //!
-//! Still to come: Open311 GeoReport v2.
+//! And Open311 GeoReport v2 under `/open311/v2/` ([`open311`]).
 
 use bytes::Bytes;
 use civic::{Error, Lang, Platform};
@@ -27,6 +27,7 @@ pub mod browse;
 pub mod category;
 pub mod geo;
 pub mod lifecycle;
+pub mod open311;
 pub mod report;
 pub mod sms;
 pub mod store;
@@ -52,6 +53,10 @@ pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes>
 }
 
 async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    if let Some(segments) = civic::web::segments(req.uri().path(), open311::BASE) {
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        return Ok(open311::route(req, env, &segments).await);
+    }
     let segments = civic::web::segments(req.uri().path(), BASE).ok_or(Error::NotFound)?;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (req.method(), segments.as_slice()) {

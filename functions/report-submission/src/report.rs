@@ -98,7 +98,8 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
         _ => {}
     }
     let address = opt_text(&mut f, obj, "address", 300);
-    if lat.is_none() && lng.is_none() && address.is_none() && !obj.contains_key("lat") {
+    let absent = |k: &str| obj.get(k).is_none_or(Value::is_null);
+    if address.is_none() && absent("lat") && absent("lng") {
         f.err("address", Msg::new("Cần tọa độ (lat, lng) hoặc địa chỉ", "lat/lng or an address is required"));
     }
     let mut media_urls = Vec::new();

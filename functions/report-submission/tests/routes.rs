@@ -355,3 +355,99 @@ fn sms_files_a_report_once_and_answers_its_status() {
     // no keyword matches, and this catalogue has no "other" category
     assert!(sms(&env, "m-5", "PA đèn đường hỏng").starts_with("Chua xac dinh duoc linh vuc"));
 }
+
+fn form(env: &NativePlatform, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+    let body = fields.iter().map(|(k, v)| format!("{k}={}", v.replace(' ', "+"))).collect::<Vec<_>>().join("&");
+    let req = Request::post("/open311/v2/requests.json")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Bytes::from(body))
+        .unwrap();
+    let resp = block_on(report_submission::handle(req, env));
+    (resp.status(), serde_json::from_slice(resp.body()).unwrap())
+}
+
+#[test]
+fn open311_lists_services_takes_requests_and_reads_them_back() {
+    let env = env().with_config("open311_api_keys", "key-a, key-b");
+    let (status, services) = call(&env, "GET", "/open311/v2/services.json", &[], &Value::Null);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(services[0]["service_code"], "road-damage");
+    assert_eq!((services[0]["metadata"].clone(), services[0]["type"].clone()), (json!(false), json!("realtime")));
+    assert_eq!(
+        call(&env, "GET", "/open311/v2/services/rubbish.json", &[], &Value::Null).1,
+        json!({"service_code": "rubbish", "attributes": []})
+    );
+    assert_eq!(call(&env, "GET", "/open311/v2/services/ufo.json", &[], &Value::Null).0, StatusCode::NOT_FOUND);
+    let discovery = call(&env, "GET", "/open311/v2/discovery.json", &[], &Value::Null).1;
+    assert_eq!(discovery["endpoints"][0]["specification"], "http://wiki.open311.org/GeoReport_v2");
+
+    let good = [
+        ("api_key", "key-b"),
+        ("service_code", "road-damage"),
+        ("lat", "16.0719"),
+        ("long", "108.2203"),
+        ("description", "Ổ gà trước nhà số 12"),
+        ("first_name", "An"),
+        ("last_name", "Nguyễn"),
+        ("phone", "0905123456"),
+    ];
+    let (status, errors) = form(&env, &[("api_key", "wrong"), ("service_code", "road-damage")]);
+    assert_eq!((status, errors[0]["code"].clone()), (StatusCode::FORBIDDEN, json!(403)));
+    let (status, errors) = form(
+        &env,
+        &[("api_key", "key-a"), ("service_code", "ufo"), ("address_string", "Hải Châu"), ("description", "x")],
+    );
+    assert_eq!((status, errors[0]["code"].clone()), (StatusCode::NOT_FOUND, json!(404)));
+    let (status, errors) = form(&env, &[("api_key", "key-a"), ("service_code", "rubbish"), ("description", "Rác")]);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(errors[0]["description"].as_str().unwrap().contains("address_string"), "{errors}");
+    let (status, created) = form(&env, &good);
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created[0]["service_request_id"].as_str().unwrap().to_owned();
+    assert_eq!(id, "PA-241105-0001");
+
+    let (_, one) = call(&env, "GET", &format!("/open311/v2/requests/{id}.json"), &[], &Value::Null);
+    let r = &one[0];
+    assert_eq!(r["service_request_id"], id.as_str());
+    assert_eq!(
+        (r["status"].clone(), r["service_code"].clone(), r["lat"].clone(), r["long"].clone()),
+        (json!("open"), json!("road-damage"), json!(16.0719), json!(108.2203))
+    );
+    assert_eq!(r["requested_datetime"], "2024-11-05T09:00:00+07:00");
+    assert_eq!(r["agency_responsible"], "UBND quận Hải Châu");
+    assert!(!one.to_string().contains("0905"), "no personal data");
+    let (_, by_ids) = call(
+        &env,
+        "GET",
+        &format!("/open311/v2/requests.json?service_request_id={id},PA-000000-0000"),
+        &[],
+        &Value::Null,
+    );
+    assert_eq!(by_ids.as_array().unwrap().len(), 1);
+    let (_, open) =
+        call(&env, "GET", "/open311/v2/requests.json?status=open&service_code=road-damage", &[], &Value::Null);
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    let (_, closed) = call(&env, "GET", "/open311/v2/requests.json?status=closed", &[], &Value::Null);
+    assert_eq!(closed, json!([]));
+    let (_, in_range) = call(
+        &env,
+        "GET",
+        "/open311/v2/requests.json?start_date=2024-11-05T00:00:00%2B07:00&end_date=2024-11-06T00:00:00%2B07:00",
+        &[],
+        &Value::Null,
+    );
+    assert_eq!(in_range.as_array().unwrap().len(), 1);
+    assert_eq!(
+        call(&env, "GET", "/open311/v2/requests.json?start_date=yesterday", &[], &Value::Null).0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        call(&env, "GET", &format!("/open311/v2/tokens/{id}.json"), &[], &Value::Null).1,
+        json!([{"service_request_id": id, "token": id}])
+    );
+    assert_eq!(
+        call(&env, "GET", "/open311/v2/requests/PA-000000-0000.json", &[], &Value::Null).0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(call(&env, "DELETE", "/open311/v2/requests.json", &[], &Value::Null).0, StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -1,0 +1,282 @@
+//! Open311 GeoReport v2 (JSON), under `/open311/v2/`: the same categories (services) and
+//! reports (service requests) as the native API, for the clients written against the
+//! published specification.
+//!
+//! - `GET discovery.json`, `GET services.json`, `GET services/{code}.json`;
+//! - `POST requests.json` (form-encoded; `api_key` one of `open311_api_keys`, comma
+//!   separated): `service_code`, `lat` and `long` or `address_string`, `description`,
+//!   `media_url`, `email`, `phone`, `first_name`, `last_name`, `device_id`, `account_id`;
+//!   answers `[{"service_request_id", "service_notice", "account_id"}]`;
+//! - `GET requests.json?service_request_id=&service_code=&start_date=&end_date=&status=`
+//!   (the last 90 days and at most 1000 by default), `GET requests/{id}.json`,
+//!   `GET tokens/{token}.json` (requests are created at once, so a token is its request id).
+//!
+//! Ids are strings, times ISO 8601 with `+07:00`, errors `[{"code", "description"}]` with
+//! 400, 403 or 404.
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use civic::platform::Value as Sql;
+use civic::{Error, Lang, Platform};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::report::{self, Filing};
+use crate::store::{self, DB, stamp};
+
+pub const BASE: &str = "/open311/v2";
+const MAX_BODY: usize = 16 * 1024;
+
+/// An Open311 error answer.
+fn error(status: StatusCode, description: &str) -> Response<Bytes> {
+    let body = json!([{"code": status.as_u16(), "description": description}]).to_string();
+    let mut resp = Response::new(Bytes::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    resp
+}
+
+fn ok(value: &Value) -> Response<Bytes> {
+    civic::web::json(StatusCode::OK, value).unwrap_or_else(|e| e.into_response(Lang::En))
+}
+
+fn local(t: &str) -> String {
+    DateTime::parse_from_rfc3339(t)
+        .map(|t| t.with_timezone(&civic::web::vietnam()).to_rfc3339())
+        .unwrap_or_else(|_| t.to_owned())
+}
+
+/// Every Open311 route; `path` is below [`BASE`].
+pub async fn route(req: &Request<Bytes>, env: &impl Platform, segments: &[&str]) -> Response<Bytes> {
+    let answer = match (req.method().as_str(), segments) {
+        ("GET", ["discovery.json"]) => Ok(discovery(req)),
+        ("GET", ["services.json"]) => services(env).await,
+        ("GET", ["services", file]) if file.ends_with(".json") => service(env, &file[..file.len() - 5]).await,
+        ("GET", ["requests.json"]) => requests(req, env).await,
+        ("POST", ["requests.json"]) => post(req, env).await,
+        ("GET", ["requests", file]) if file.ends_with(".json") => one(env, &file[..file.len() - 5]).await,
+        ("GET", ["tokens", file]) if file.ends_with(".json") => token(env, &file[..file.len() - 5]).await,
+        (_, ["discovery.json" | "services.json" | "requests.json"] | ["services" | "requests" | "tokens", _]) => {
+            Ok(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
+        }
+        _ => Ok(error(StatusCode::NOT_FOUND, "not found")),
+    };
+    answer.unwrap_or_else(|e| {
+        let status = e.status();
+        if status.is_server_error() {
+            civic::log::error(&format!("open311: {e}"));
+        }
+        error(status, if status.is_server_error() { "internal error" } else { "bad request" })
+    })
+}
+
+fn discovery(req: &Request<Bytes>) -> Response<Bytes> {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = if host.starts_with("127.0.0.1") || host.starts_with("localhost") { "http" } else { "https" };
+    ok(&json!({
+        "changeset": "2024-11-05T00:00:00+07:00",
+        "contact": "Trung tâm Giám sát điều hành đô thị thông minh — đường dây nóng 1022",
+        "key_service": "Xin api_key từ Trung tâm Giám sát điều hành đô thị thông minh",
+        "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": format!("{scheme}://{host}{BASE}"),
+            "changeset": "2024-11-05T00:00:00+07:00", "type": "production", "formats": ["application/json"]}]
+    }))
+}
+
+async fn services(env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    let rows = env
+        .query(DB, "SELECT code, name_vi, name_en, description_vi, keywords FROM categories ORDER BY code", &[])
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows.iter() {
+        out.push(json!({"service_code": r.str("code")?, "service_name": r.str("name_vi")?,
+            "description": r.str("description_vi")?, "metadata": false, "type": "realtime",
+            "keywords": r.str("keywords")?, "group": r.str("name_en")?}));
+    }
+    Ok(ok(&Value::Array(out)))
+}
+
+async fn service(env: &impl Platform, code: &str) -> Result<Response<Bytes>, Error> {
+    if crate::category::get(env, code).await?.is_none() {
+        return Ok(error(StatusCode::NOT_FOUND, "no such service_code"));
+    }
+    Ok(ok(&json!({"service_code": code, "attributes": []})))
+}
+
+fn keys(env: &impl Platform) -> Vec<String> {
+    env.config("open311_api_keys")
+        .map(|k| k.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    civic::web::check_size(req, MAX_BODY)?;
+    let form: Vec<(String, String)> = form_urlencoded::parse(req.body()).into_owned().collect();
+    let get =
+        |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let given = get("api_key").unwrap_or_default();
+    if given.is_empty() || !keys(env).iter().any(|k| civic::auth::constant_time_eq(k.as_bytes(), given.as_bytes())) {
+        return Ok(error(StatusCode::FORBIDDEN, "api_key is missing or not valid"));
+    }
+    let Some(service_code) = get("service_code") else {
+        return Ok(error(StatusCode::BAD_REQUEST, "service_code is required"));
+    };
+    if crate::category::get(env, &service_code).await?.is_none() {
+        return Ok(error(StatusCode::NOT_FOUND, "no such service_code"));
+    }
+    let number = |k: &str| get(k).map(|v| v.parse::<f64>().ok());
+    let name = match (get("first_name"), get("last_name")) {
+        (Some(f), Some(l)) => Some(format!("{l} {f}")),
+        (f, l) => f.or(l),
+    };
+    let body = json!({
+        "category": service_code,
+        "description": get("description").unwrap_or_default(),
+        "lat": number("lat").map(|v| v.map_or(Value::String("x".into()), Value::from)),
+        "lng": number("long").map(|v| v.map_or(Value::String("x".into()), Value::from)),
+        "address": get("address_string"),
+        "media_urls": get("media_url").map(|u| vec![u]).unwrap_or_default(),
+        "name": name,
+        "phone": get("phone"),
+    });
+    let filing: Filing = match report::parse(&body, false) {
+        Ok(f) => f,
+        Err(Error::Validation(errors)) => {
+            let what: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    let field = match e.field.as_str() {
+                        "lng" => "long",
+                        "address" => "address_string",
+                        "media_urls[0]" | "media_urls" => "media_url",
+                        other => other,
+                    };
+                    format!("{field}: {}", e.message.en)
+                })
+                .collect();
+            return Ok(error(StatusCode::BAD_REQUEST, &what.join("; ")));
+        }
+        Err(e) => return Err(e),
+    };
+    let account = get("account_id");
+    let sub = account.as_ref().map(|a| format!("open311:{a}"));
+    let (code, _) = report::file(env, &filing, sub.as_deref(), "open311", None).await?;
+    let (r, _) = store::get(env, &code).await?.ok_or(Error::NotFound)?;
+    let notice = format!("Hạn xử lý: {}", local(&r.due_at));
+    Ok(ok(&json!([{"service_request_id": code, "service_notice": notice, "account_id": account}])))
+}
+
+/// One report as an Open311 service request.
+async fn as_request(env: &impl Platform, code: &str) -> Result<Option<Value>, Error> {
+    let Some((r, history)) = store::get(env, code).await? else { return Ok(None) };
+    let category = crate::category::get(env, &r.category).await?;
+    let mut v = json!({
+        "service_request_id": r.code,
+        "status": if matches!(r.status.as_str(), "resolved" | "rejected") { "closed" } else { "open" },
+        "service_name": category.map(|c| c.name_vi).unwrap_or_default(),
+        "service_code": r.category,
+        "description": r.description,
+        "agency_responsible": store::agency_name(env, &r.agency).await?,
+        "service_notice": format!("Hạn xử lý: {}", local(&r.due_at)),
+        "requested_datetime": local(&r.created_at),
+        "updated_datetime": local(history.last().map_or(&r.created_at, |e| &e.at)),
+        "expected_datetime": local(&r.due_at),
+    });
+    if let Some(note) = history.iter().rev().find_map(|e| e.note.clone()) {
+        v["status_notes"] = json!(note);
+    }
+    if let Some(a) = &r.address {
+        v["address"] = json!(a);
+    }
+    if let (Some(lat), Some(lng)) = (r.lat, r.lng) {
+        v["lat"] = json!(lat);
+        v["long"] = json!(lng);
+    }
+    if let Some(m) = r.media_urls.first() {
+        v["media_url"] = json!(m);
+    }
+    Ok(Some(v))
+}
+
+async fn one(env: &impl Platform, id: &str) -> Result<Response<Bytes>, Error> {
+    match as_request(env, &id.to_ascii_uppercase()).await? {
+        Some(v) => Ok(ok(&json!([v]))),
+        None => Ok(error(StatusCode::NOT_FOUND, "no such service_request_id")),
+    }
+}
+
+async fn token(env: &impl Platform, token: &str) -> Result<Response<Bytes>, Error> {
+    let id = token.to_ascii_uppercase();
+    if store::get(env, &id).await?.is_none() {
+        return Ok(error(StatusCode::NOT_FOUND, "no such token"));
+    }
+    Ok(ok(&json!([{"service_request_id": id, "token": token}])))
+}
+
+fn date(s: &str) -> Option<String> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| stamp(t.with_timezone(&Utc)))
+}
+
+async fn requests(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    let q = |k: &str| civic::web::query_param(req, k).filter(|v| !v.trim().is_empty());
+    if let Some(ids) = q("service_request_id") {
+        let mut out = Vec::new();
+        for id in ids.split(',').map(str::trim).filter(|i| !i.is_empty()).take(100) {
+            if let Some(v) = as_request(env, &id.to_ascii_uppercase()).await? {
+                out.push(v);
+            }
+        }
+        return Ok(ok(&Value::Array(out)));
+    }
+    let mut filter = Vec::new();
+    let mut params: Vec<Sql> = Vec::new();
+    let mut bind = |clause: &str, v: Sql| {
+        params.push(v);
+        filter.push(clause.replace('?', &format!("?{}", params.len())));
+    };
+    let now = env.now();
+    let start = match q("start_date") {
+        Some(s) => match date(&s) {
+            Some(d) => d,
+            None => return Ok(error(StatusCode::BAD_REQUEST, "start_date must be ISO 8601 with an offset")),
+        },
+        None => stamp(now - Duration::days(90)),
+    };
+    bind("created_at >= ?", start.into());
+    if let Some(e) = q("end_date") {
+        let Some(d) = date(&e) else {
+            return Ok(error(StatusCode::BAD_REQUEST, "end_date must be ISO 8601 with an offset"));
+        };
+        bind("created_at <= ?", d.into());
+    }
+    if let Some(codes) = q("service_code") {
+        let list: Vec<&str> = codes.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
+        let mut ors = Vec::new();
+        for c in list.iter().take(50) {
+            params.push((*c).into());
+            ors.push(format!("category = ?{}", params.len()));
+        }
+        if !ors.is_empty() {
+            filter.push(format!("({})", ors.join(" OR ")));
+        }
+    }
+    match q("status").as_deref() {
+        None => {}
+        Some("open") => filter.push("status IN ('received', 'in_progress')".into()),
+        Some("closed") => filter.push("status IN ('resolved', 'rejected')".into()),
+        Some(_) => return Ok(error(StatusCode::BAD_REQUEST, "status must be open or closed")),
+    }
+    let rows = env
+        .query(
+            DB,
+            &format!("SELECT code FROM reports WHERE {} ORDER BY created_at DESC LIMIT 1000", filter.join(" AND ")),
+            &params,
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows.iter() {
+        if let Some(v) = as_request(env, r.str("code")?).await? {
+            out.push(v);
+        }
+    }
+    Ok(ok(&Value::Array(out)))
+}
