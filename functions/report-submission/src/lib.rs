@@ -76,3 +76,26 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         _ => Err(Error::NotFound),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use civic::platform::native::{NativePlatform, block_on};
+
+    /// Every documented operation is routed (not 404/405), and every routed path is documented.
+    #[test]
+    fn openapi_documents_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("../../../docs/openapi.json")).unwrap();
+        let env = NativePlatform::in_memory_migrated(
+            &[store::DB],
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations"),
+        )
+        .unwrap();
+        let call = |req| block_on(handle(req, &env));
+        let code = ("{code}", "PA-241105-0001");
+        assert_eq!(civic::testing::check_documented_routes(&doc, BASE, &[code], call), Ok(11));
+        let ids = [("{service_code}", "road-damage"), ("{service_request_id}", "PA-241105-0001"), ("{token}", "t")];
+        let call = |req| block_on(handle(req, &env));
+        assert_eq!(civic::testing::check_documented_routes(&doc, open311::BASE, &ids, call), Ok(7));
+    }
+}
