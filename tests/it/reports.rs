@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, request, same, selftest_passes, send_sms,
-    unix_now,
+    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, request, request_declaring, same,
+    selftest_passes, send_sms, unix_now,
 };
 
 pub const SUITE: Suite = Suite {
@@ -218,13 +218,101 @@ fn sms_files_and_answers_status(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
-/// An Open311 client's round: services, a form-encoded request with an api_key, reading it back.
+/// A JSON type as the Open311 GeoReport v2 schemas state it.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Bool,
+    Num,
+    DateTime,
+    OneOf(&'static [&'static str]),
+}
+
+/// Checks an object against the field rules of a published Open311 schema (open311/
+/// schema-validation, `schema/georeport-v2/*.json`): required fields present with their type,
+/// optional ones of their type or null, and no field we would not know how to type.
+fn conforms(what: &str, v: &Value, required: &[(&str, Kind)], optional: &[(&str, Kind)]) -> Result<(), String> {
+    let obj = v.as_object().ok_or(format!("{what}: not an object: {v}"))?;
+    let ok = |k: Kind, x: &Value| match k {
+        Kind::Str => x.is_string(),
+        Kind::Bool => x.is_boolean(),
+        Kind::Num => x.is_number(),
+        Kind::DateTime => x.as_str().is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
+        Kind::OneOf(list) => x.as_str().is_some_and(|t| list.contains(&t)),
+    };
+    for (field, kind) in required {
+        ensure!(obj.get(*field).is_some_and(|x| ok(*kind, x)), "{what}: required {field} missing or mistyped: {v}");
+    }
+    for (field, x) in obj {
+        if required.iter().any(|(f, _)| f == field) {
+            continue;
+        }
+        let kind = optional
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, k)| *k)
+            .ok_or(format!("{what}: unknown field {field}"))?;
+        ensure!(x.is_null() || ok(kind, x), "{what}: {field} mistyped: {v}");
+    }
+    Ok(())
+}
+
+fn conforms_service(v: &Value) -> Result<(), String> {
+    let required = [
+        ("service_code", Kind::Str),
+        ("service_name", Kind::Str),
+        ("metadata", Kind::Bool),
+        ("type", Kind::OneOf(&["realtime", "batch", "blackbox"])),
+    ];
+    conforms("service", v, &required, &[("description", Kind::Str), ("keywords", Kind::Str), ("group", Kind::Str)])
+}
+
+fn conforms_request(v: &Value) -> Result<(), String> {
+    let required = [
+        ("service_request_id", Kind::Str),
+        ("status", Kind::OneOf(&["open", "closed"])),
+        ("service_code", Kind::Str),
+        ("requested_datetime", Kind::DateTime),
+    ];
+    let optional = [
+        ("status_notes", Kind::Str),
+        ("service_name", Kind::Str),
+        ("description", Kind::Str),
+        ("agency_responsible", Kind::Str),
+        ("service_notice", Kind::Str),
+        ("updated_datetime", Kind::DateTime),
+        ("expected_datetime", Kind::DateTime),
+        ("address", Kind::Str),
+        ("address_id", Kind::Str),
+        ("zipcode", Kind::Str),
+        ("lat", Kind::Num),
+        ("long", Kind::Num),
+        ("media_url", Kind::Str),
+    ];
+    conforms("request", v, &required, &optional)?;
+    ensure!(v["description"].as_str().is_none_or(|d| d.chars().count() <= 4000), "description over 4000");
+    Ok(())
+}
+
+/// An Open311 client's round: services, a form-encoded request with an api_key, reading it
+/// back; every answer conforms to the published GeoReport v2 schemas.
 fn open311_round_trip(s: &Server) -> Result<(), String> {
     set_catalogue(s)?;
     let services = get(&s.addr, "/open311/v2/services.json")?.json()?;
     let codes: Vec<&str> =
         services.as_array().map(|l| l.iter().filter_map(|x| x["service_code"].as_str()).collect()).unwrap_or_default();
     ensure!(codes.contains(&"road-damage") && codes.contains(&"rubbish"), "services {services}");
+    for service in services.as_array().into_iter().flatten() {
+        conforms_service(service)?;
+    }
+    let definition = get(&s.addr, "/open311/v2/services/rubbish.json")?.json()?;
+    // service-definition.json: service_code (string) and attributes (an array; ours has none)
+    ensure!(
+        definition.as_object().map(|o| o.len()) == Some(2)
+            && definition["service_code"] == "rubbish"
+            && definition["attributes"].as_array().is_some_and(Vec::is_empty),
+        "definition {definition}"
+    );
     let form = "api_key=another-client-key&service_code=rubbish&lat=16.0200&long=108.2300\
                 &description=R%C3%A1c+%C4%91%E1%BB%95+tr%E1%BB%99m&first_name=An&phone=0905123456";
     let post = |body: &str| {
@@ -238,7 +326,14 @@ fn open311_round_trip(s: &Server) -> Result<(), String> {
     };
     let created = post(form)?;
     ensure!(created.status == 200, "POST requests.json: {} {}", created.status, String::from_utf8_lossy(&created.body));
-    let id = created.json()?[0]["service_request_id"].as_str().unwrap_or_default().to_owned();
+    let answer = created.json()?;
+    conforms(
+        "POST answer",
+        &answer[0],
+        &[("service_request_id", Kind::Str)],
+        &[("service_notice", Kind::Str), ("account_id", Kind::Str), ("token", Kind::Str)],
+    )?;
+    let id = answer[0]["service_request_id"].as_str().unwrap_or_default().to_owned();
     ensure!(id.starts_with("PA-"), "id {id}");
     let back = get(&s.addr, &format!("/open311/v2/requests/{id}.json"))?.json()?;
     let r = &back[0];
@@ -253,6 +348,14 @@ fn open311_round_trip(s: &Server) -> Result<(), String> {
         "{back}"
     );
     ensure!(!back.to_string().contains("0905"), "personal data shown: {back}");
+    conforms_request(r)?;
+    let listed = get(&s.addr, "/open311/v2/requests.json?status=open")?.json()?;
+    ensure!(listed.as_array().is_some_and(|l| !l.is_empty()), "list {listed}");
+    for request in listed.as_array().into_iter().flatten() {
+        conforms_request(request)?;
+    }
+    let token = get(&s.addr, &format!("/open311/v2/tokens/{id}.json"))?.json()?;
+    conforms("token", &token[0], &[("service_request_id", Kind::Str), ("token", Kind::Str)], &[])?;
     let forbidden = post(&form.replace("another-client-key", "guess"))?;
     ensure!(forbidden.status == 403 && forbidden.json()?[0]["code"] == 403, "bad api_key: {}", forbidden.status);
     let missing = post("api_key=e2e-open311-key&service_code=rubbish&description=x")?;
@@ -269,7 +372,13 @@ fn only_admins_set_categories(s: &Server) -> Result<(), String> {
     is_problem(&request(&s.addr, "PUT", "/reports/categories", &[("authorization", &citizen)], body.as_bytes())?, 403)?;
     let list = get(&s.addr, "/reports/categories")?.json()?;
     ensure!(list.as_array().is_some_and(|l| l.len() >= 2), "categories {list}");
-    let big = vec![b' '; 300 * 1024];
+    // refused from the declared length, before the body is read
+    is_problem(
+        &request_declaring(&s.addr, "POST", "/reports", 1 << 20, &[("content-type", "application/json")])?,
+        413,
+    )?;
+    // read, then refused by the route's own cap (64 KiB)
+    let big = vec![b' '; 100 * 1024];
     is_problem(&request(&s.addr, "POST", "/reports", &[("content-type", "application/json")], &big)?, 413)?;
     Ok(())
 }

@@ -82,13 +82,13 @@ impl Conn {
 struct Case {
     name: &'static str,
     method: &'static str,
-    path: &'static str,
+    path: String,
     headers: String,
     body: Vec<u8>,
 }
 
-fn get(name: &'static str, path: &'static str) -> Case {
-    Case { name, method: "GET", path, headers: String::new(), body: Vec::new() }
+fn get(name: &'static str, path: impl Into<String>) -> Case {
+    Case { name, method: "GET", path: path.into(), headers: String::new(), body: Vec::new() }
 }
 
 /// A signed SMS webhook call; the same message id every time, so after the first it measures
@@ -100,7 +100,7 @@ fn sms(name: &'static str, path: &'static str, text: &str) -> Case {
     let secret =
         std::env::var("SPIN_VARIABLE_SMS_WEBHOOK_SECRET").unwrap_or_else(|_| "demo-only-sms-secret-change-me".into());
     let sig = civic::auth::hmac_sha256_hex(secret.as_bytes(), &body);
-    Case { name, method: "POST", path, headers: format!("x-signature: {sig}\r\n"), body }
+    Case { name, method: "POST", path: path.to_owned(), headers: format!("x-signature: {sig}\r\n"), body }
 }
 
 fn cases() -> Vec<Case> {
@@ -113,6 +113,14 @@ fn cases() -> Vec<Case> {
         get("dossier public", "/permits/000.00.19.H57-241105-0012"),
         get("dossier verified", "/permits/000.00.19.H57-241105-0012?phone=3456"),
         sms("sms HS (stored)", "/permits/sms", "HS 000.00.19.H57-241105-0012"),
+        // The first demo report of the day `up` (or this run) loaded the demo data.
+        get(
+            "report by code",
+            format!("/reports/PA-{}-0001", civic::web::vn_today(chrono::Utc::now()).format("%y%m%d")),
+        ),
+        get("reports open", "/reports?status=open"),
+        get("reports stats", "/reports/stats"),
+        get("open311 requests", "/open311/v2/requests.json?status=open"),
     ]
 }
 
@@ -129,13 +137,13 @@ fn run_case(addr: &str, case: &Case, n: usize, c: usize) -> Result<(Vec<u64>, Du
     let mut handles = Vec::new();
     for _ in 0..c {
         let (addr, method, path, headers, body) =
-            (addr.to_owned(), case.method, case.path, case.headers.clone(), case.body.clone());
+            (addr.to_owned(), case.method, case.path.clone(), case.headers.clone(), case.body.clone());
         handles.push(std::thread::spawn(move || -> Result<Vec<u64>> {
             let mut conn = Conn::open(&addr)?;
             let mut out = Vec::with_capacity(per);
             for _ in 0..per {
                 let t = Instant::now();
-                let status = conn.call(method, path, &headers, &body)?;
+                let status = conn.call(method, &path, &headers, &body)?;
                 if status != 200 {
                     bail!("{method} {path}: status {status}");
                 }

@@ -165,43 +165,58 @@ async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byte
     Ok(ok(&json!([{"service_request_id": code, "service_notice": notice, "account_id": account}])))
 }
 
-/// One report as an Open311 service request.
-async fn as_request(env: &impl Platform, code: &str) -> Result<Option<Value>, Error> {
-    let Some((r, history)) = store::get(env, code).await? else { return Ok(None) };
-    let category = crate::category::get(env, &r.category).await?;
+/// Reports as Open311 service requests, with what the list needs joined in one query.
+const REQUESTS: &str = "SELECT r.code, r.status, r.category, r.description, r.address, r.lat, r.lng, r.media_urls,
+        r.created_at, r.due_at, c.name_vi, a.name AS agency_name,
+        (SELECT MAX(at) FROM report_events e WHERE e.code = r.code) AS updated_at,
+        (SELECT note FROM report_events e WHERE e.code = r.code AND note IS NOT NULL ORDER BY seq DESC LIMIT 1) AS note
+    FROM reports r JOIN categories c ON c.code = r.category JOIN agencies a ON a.code = r.agency";
+
+fn as_request(r: &civic::platform::Row<'_>) -> Result<Value, Error> {
+    let status = r.str("status")?;
+    let due = local(r.str("due_at")?);
     let mut v = json!({
-        "service_request_id": r.code,
-        "status": if matches!(r.status.as_str(), "resolved" | "rejected") { "closed" } else { "open" },
-        "service_name": category.map(|c| c.name_vi).unwrap_or_default(),
-        "service_code": r.category,
-        "description": r.description,
-        "agency_responsible": store::agency_name(env, &r.agency).await?,
-        "service_notice": format!("Hạn xử lý: {}", local(&r.due_at)),
-        "requested_datetime": local(&r.created_at),
-        "updated_datetime": local(history.last().map_or(&r.created_at, |e| &e.at)),
-        "expected_datetime": local(&r.due_at),
+        "service_request_id": r.str("code")?,
+        "status": if matches!(status, "resolved" | "rejected") { "closed" } else { "open" },
+        "service_name": r.str("name_vi")?,
+        "service_code": r.str("category")?,
+        "description": r.str("description")?,
+        "agency_responsible": r.str("agency_name")?,
+        "service_notice": format!("Hạn xử lý: {due}"),
+        "requested_datetime": local(r.str("created_at")?),
+        "updated_datetime": local(r.opt_str("updated_at")?.unwrap_or(r.str("created_at")?)),
+        "expected_datetime": due,
     });
-    if let Some(note) = history.iter().rev().find_map(|e| e.note.clone()) {
+    if let Some(note) = r.opt_str("note")? {
         v["status_notes"] = json!(note);
     }
-    if let Some(a) = &r.address {
+    if let Some(a) = r.opt_str("address")? {
         v["address"] = json!(a);
     }
-    if let (Some(lat), Some(lng)) = (r.lat, r.lng) {
+    if let (Some(lat), Some(lng)) = (r.opt_f64("lat")?, r.opt_f64("lng")?) {
         v["lat"] = json!(lat);
         v["long"] = json!(lng);
     }
-    if let Some(m) = r.media_urls.first() {
+    let media: Vec<String> = serde_json::from_str(r.str("media_urls")?).unwrap_or_default();
+    if let Some(m) = media.first() {
         v["media_url"] = json!(m);
     }
-    Ok(Some(v))
+    Ok(v)
+}
+
+/// The requests matching a filter (SQL over `r.`), newest first.
+async fn select(env: &impl Platform, filter: &str, params: &[Sql], limit: i64) -> Result<Vec<Value>, Error> {
+    let sql = format!("{REQUESTS} WHERE {filter} ORDER BY r.created_at DESC, r.code DESC LIMIT {limit}");
+    let rows = env.query(DB, &sql, params).await?;
+    rows.iter().map(|r| as_request(&r)).collect()
 }
 
 async fn one(env: &impl Platform, id: &str) -> Result<Response<Bytes>, Error> {
-    match as_request(env, &id.to_ascii_uppercase()).await? {
-        Some(v) => Ok(ok(&json!([v]))),
-        None => Ok(error(StatusCode::NOT_FOUND, "no such service_request_id")),
+    let found = select(env, "r.code = ?1", &[id.to_ascii_uppercase().into()], 1).await?;
+    if found.is_empty() {
+        return Ok(error(StatusCode::NOT_FOUND, "no such service_request_id"));
     }
+    Ok(ok(&Value::Array(found)))
 }
 
 async fn token(env: &impl Platform, token: &str) -> Result<Response<Bytes>, Error> {
@@ -219,13 +234,16 @@ fn date(s: &str) -> Option<String> {
 async fn requests(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     let q = |k: &str| civic::web::query_param(req, k).filter(|v| !v.trim().is_empty());
     if let Some(ids) = q("service_request_id") {
-        let mut out = Vec::new();
-        for id in ids.split(',').map(str::trim).filter(|i| !i.is_empty()).take(100) {
-            if let Some(v) = as_request(env, &id.to_ascii_uppercase()).await? {
-                out.push(v);
-            }
-        }
-        return Ok(ok(&Value::Array(out)));
+        let ids: Vec<Sql> = ids
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .take(100)
+            .map(|i| i.to_ascii_uppercase().into())
+            .collect();
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
+        let filter = if ids.is_empty() { "0".to_owned() } else { format!("r.code IN ({})", marks.join(", ")) };
+        return Ok(ok(&Value::Array(select(env, &filter, &ids, 100).await?)));
     }
     let mut filter = Vec::new();
     let mut params: Vec<Sql> = Vec::new();
@@ -241,19 +259,19 @@ async fn requests(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
         },
         None => stamp(now - Duration::days(90)),
     };
-    bind("created_at >= ?", start.into());
+    bind("r.created_at >= ?", start.into());
     if let Some(e) = q("end_date") {
         let Some(d) = date(&e) else {
             return Ok(error(StatusCode::BAD_REQUEST, "end_date must be ISO 8601 with an offset"));
         };
-        bind("created_at <= ?", d.into());
+        bind("r.created_at <= ?", d.into());
     }
     if let Some(codes) = q("service_code") {
         let list: Vec<&str> = codes.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
         let mut ors = Vec::new();
         for c in list.iter().take(50) {
             params.push((*c).into());
-            ors.push(format!("category = ?{}", params.len()));
+            ors.push(format!("r.category = ?{}", params.len()));
         }
         if !ors.is_empty() {
             filter.push(format!("({})", ors.join(" OR ")));
@@ -261,22 +279,9 @@ async fn requests(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     }
     match q("status").as_deref() {
         None => {}
-        Some("open") => filter.push("status IN ('received', 'in_progress')".into()),
-        Some("closed") => filter.push("status IN ('resolved', 'rejected')".into()),
+        Some("open") => filter.push("r.status IN ('received', 'in_progress')".into()),
+        Some("closed") => filter.push("r.status IN ('resolved', 'rejected')".into()),
         Some(_) => return Ok(error(StatusCode::BAD_REQUEST, "status must be open or closed")),
     }
-    let rows = env
-        .query(
-            DB,
-            &format!("SELECT code FROM reports WHERE {} ORDER BY created_at DESC LIMIT 1000", filter.join(" AND ")),
-            &params,
-        )
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows.iter() {
-        if let Some(v) = as_request(env, r.str("code")?).await? {
-            out.push(v);
-        }
-    }
-    Ok(ok(&Value::Array(out)))
+    Ok(ok(&Value::Array(select(env, &filter.join(" AND "), &params, 1000).await?)))
 }
