@@ -276,9 +276,23 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     Ok(resp)
 }
 
-/// GET /reports/{code}
+/// GET /reports/{code}: the public view; an officer of the report's agency also sees who
+/// reported it (`reporter`: name, phone, and whether they asked to stay anonymous), which
+/// the agency needs to answer them.
 pub async fn get(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Result<Response<Bytes>, Error> {
-    answer(env, &code.to_ascii_uppercase(), StatusCode::OK, Lang::from_headers(req.headers())).await
+    let lang = Lang::from_headers(req.headers());
+    let (r, history) = store::get(env, &code.to_ascii_uppercase()).await?.ok_or(Error::NotFound)?;
+    let mut v = view(env, &r, &history, lang).await?;
+    if civic::auth::bearer(req.headers()).is_some() {
+        let who = civic::auth::authenticate(env, req.headers())?;
+        if who.has(civic::auth::Role::Officer) && who.agency.as_deref() == Some(r.agency.as_str()) {
+            v["reporter"] = json!({"name": r.reporter_name, "phone": r.reporter_phone, "anonymous": r.anonymous});
+        }
+    }
+    let mut resp = civic::web::json(StatusCode::OK, &v)?;
+    // Personal data in the agency's view: no cache keeps it.
+    resp.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -108,6 +108,19 @@ fn anonymous_filing_needs_a_phone_and_an_address_is_enough() {
     let (status, v) = call(&env, "POST", "/reports", &[], &with_phone);
     assert_eq!((status, v["agency"]["code"].clone()), (StatusCode::CREATED, json!("moi-truong")));
     assert!(!v.to_string().contains("111"));
+    let agency = token(&env, &json!({"roles": ["officer"], "agency": "moi-truong"}));
+    let (_, seen) = call(
+        &env,
+        "GET",
+        &format!("/reports/{}", v["code"].as_str().unwrap()),
+        &[("authorization", &agency)],
+        &Value::Null,
+    );
+    assert_eq!(
+        seen["reporter"],
+        json!({"name": null, "phone": "0905 111 222", "anonymous": true}),
+        "kept for the agency"
+    );
     let unknown = json!({"category": "ufo", "description": "x", "address": "Hải Châu", "phone": "0905111222"});
     let (status, problem) = call(&env, "POST", "/reports", &[], &unknown);
     assert_eq!((status, problem["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("category")));
@@ -224,6 +237,11 @@ fn officers_of_the_agency_move_it_and_every_change_is_kept() {
     assert_eq!(history, ["received", "in_progress", "resolved"]);
     assert_eq!(v["history"][2]["media_url"], "https://cdn.example.vn/fix.jpg");
     assert_eq!(call(&env, "PATCH", &path, &[("authorization", &hai_chau)], &step).0, StatusCode::CONFLICT, "final");
+    // the agency sees who reported it; another agency and the public do not
+    let (_, seen) = call(&env, "GET", &path, &[("authorization", &hai_chau)], &Value::Null);
+    assert_eq!(seen["reporter"], json!({"name": null, "phone": null, "anonymous": false}));
+    let (_, other_agency) = call(&env, "GET", &path, &[("authorization", &officer("so-gtvt"))], &Value::Null);
+    assert!(other_agency.get("reporter").is_none());
     // the reporter rates it, once; nobody else can
     let other = token(&env, &json!({"sub": "someone-else"}));
     assert_eq!(
