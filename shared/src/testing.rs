@@ -74,3 +74,17 @@ pub fn serve_json(
     });
     Ok(addr)
 }
+
+/// An `Authorization` value for the functions' native route tests: an HS256 token signed
+/// with `secret`, issuer `iss`, audience `aud`, subject `citizen-1`, valid an hour from `now`
+/// (unix seconds); the members of `extra` (roles, agency, phone, a different sub or exp...)
+/// replace or add to those.
+pub fn bearer(secret: &str, now: i64, extra: &serde_json::Value) -> String {
+    let mut claims = serde_json::json!({"iss": "iss", "aud": "aud", "sub": "citizen-1", "exp": now + 3600});
+    if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap_or_default();
+    format!("Bearer {token}")
+}

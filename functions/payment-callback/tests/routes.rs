@@ -103,11 +103,7 @@ fn env() -> NativePlatform {
 }
 
 fn token(env: &NativePlatform, extra: &Value) -> String {
-    let now = env.now().timestamp();
-    let mut claims = json!({"iss": "iss", "aud": "aud", "sub": "citizen-1", "exp": now + 3600});
-    claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
-    format!("Bearer {}", jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap())
+    civic::testing::bearer(SECRET, env.now().timestamp(), extra)
 }
 
 fn call(env: &NativePlatform, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (StatusCode, Value) {

@@ -31,11 +31,7 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn token(env: &NativePlatform, extra: Value) -> String {
-    let now = env.now().timestamp();
-    let mut claims = json!({"iss": "iss", "aud": "aud", "sub": "u1", "exp": now + 600});
-    claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
-    format!("Bearer {}", jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap())
+    civic::testing::bearer(SECRET, env.now().timestamp(), &extra)
 }
 
 fn call(env: &NativePlatform, method: &str, path: &str, auth: Option<&str>, body: &str) -> (StatusCode, Value) {
