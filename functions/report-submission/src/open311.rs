@@ -83,14 +83,13 @@ fn discovery(req: &Request<Bytes>) -> Response<Bytes> {
 }
 
 async fn services(env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    let rows = env
-        .query(DB, "SELECT code, name_vi, name_en, description_vi, keywords FROM categories ORDER BY code", &[])
-        .await?;
+    let rows =
+        env.query(DB, "SELECT code, name_vi, description_vi, keywords FROM categories ORDER BY code", &[]).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows.iter() {
         out.push(json!({"service_code": r.str("code")?, "service_name": r.str("name_vi")?,
             "description": r.str("description_vi")?, "metadata": false, "type": "realtime",
-            "keywords": r.str("keywords")?, "group": r.str("name_en")?}));
+            "keywords": r.str("keywords")?}));
     }
     Ok(ok(&Value::Array(out)))
 }
