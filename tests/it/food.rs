@@ -249,6 +249,21 @@ fn sql_contract_holds_on_this_runtime(s: &Server) -> Result<(), String> {
     selftest_passes(s, "/food-safety")
 }
 
+fn an_admin_removes_a_closed_place(s: &Server) -> Result<(), String> {
+    let fixture: Value = serde_json::from_str(FIXTURE).map_err(|e| e.to_string())?;
+    let mut place = fixture[0].clone();
+    place["id"] = json!("CLOSED-0001");
+    let r = import(s, &json!([place]).to_string())?;
+    ensure!(r.status == 200, "import: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    let path = "/food-safety/establishments/CLOSED-0001";
+    is_problem(&request(&s.addr, "DELETE", path, &[("authorization", &bearer(&["citizen"]))], b"")?, 403)?;
+    let r = request(&s.addr, "DELETE", path, &[("authorization", &bearer(&["admin"]))], b"")?;
+    ensure!(r.status == 204 && r.body.is_empty(), "delete: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    is_problem(&get(&s.addr, path)?, 404)?;
+    is_problem(&request(&s.addr, "DELETE", path, &[("authorization", &bearer(&["admin"]))], b"")?, 404)?;
+    Ok(())
+}
+
 pub const CHECKS: &[(&str, Check)] = &[
     ("health", health),
     ("unknown_routes_are_404_and_wrong_methods_405", unknown_routes_are_404_and_wrong_methods_405),
@@ -264,6 +279,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("sms_answers_in_one_ascii_sms", sms_answers_in_one_ascii_sms),
     ("sms_refuses_a_bad_signature", sms_refuses_a_bad_signature),
     ("bodies_are_capped", bodies_are_capped),
+    ("an_admin_removes_a_closed_place", an_admin_removes_a_closed_place),
     ("sql_contract_holds_on_this_runtime", sql_contract_holds_on_this_runtime),
 ];
 

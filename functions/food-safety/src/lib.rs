@@ -12,6 +12,7 @@
 //! | GET | `/health` | anyone | [`civic::web::health`] |
 //! | GET | `/establishments?q=&district=&limit=` | anyone | [`search`] |
 //! | GET | `/establishments/{id}` | anyone | [`establishment`] |
+//! | DELETE | `/establishments/{id}` | admin | [`establishment`] |
 //! | PUT | `/establishments` | admin | [`import`] |
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
@@ -56,6 +57,7 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::GET, ["establishments"]) => search::get(req, env).await,
         (&Method::PUT, ["establishments"]) => import::put(req, env).await,
         (&Method::GET, ["establishments", id]) => establishment::get(id, env).await,
+        (&Method::DELETE, ["establishments", id]) => establishment::delete(req, id, env).await,
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
         (_, ["health" | "establishments" | "sms" | "selftest"] | ["establishments", _]) => Err(Error::MethodNotAllowed),
@@ -81,7 +83,11 @@ mod tests {
         let documented = civic::testing::check_documented_routes(&doc, BASE, &[("{id}", "DN-000123")], |req| {
             block_on(handle(req, &env))
         });
-        assert_eq!(documented, Ok(6), "GET health, GET+PUT establishments, GET establishment, POST sms, POST selftest");
+        assert_eq!(
+            documented,
+            Ok(7),
+            "GET health, GET+PUT establishments, GET+DELETE establishment, POST sms, POST selftest"
+        );
         let unknown = Request::get("/food-safety/nope").body(Bytes::new()).unwrap();
         assert_eq!(block_on(handle(unknown, &env)).status(), StatusCode::NOT_FOUND);
     }

@@ -138,7 +138,7 @@ pub async fn get(env: &impl Platform, id: &str) -> Result<Option<Establishment>,
     let vs = env
         .query(
             DB,
-            "SELECT date, description, penalty_vnd FROM violations WHERE establishment_id = ?1 ORDER BY seq",
+            "SELECT date, description, penalty_vnd FROM violations WHERE establishment_id = ?1 ORDER BY date DESC, seq",
             &[id.into()],
         )
         .await?;
@@ -150,6 +150,24 @@ pub async fn get(env: &impl Platform, id: &str) -> Result<Option<Establishment>,
         });
     }
     Ok(Some(e))
+}
+
+/// Removes an establishment (a place that closed) with its violations; `false` when there was
+/// none with that id.
+pub async fn delete(env: &impl Platform, id: &str) -> Result<bool, Error> {
+    let results = env
+        .batch(
+            DB,
+            &[
+                civic::platform::Statement::new("DELETE FROM violations WHERE establishment_id = ?1", vec![id.into()]),
+                civic::platform::Statement::new(
+                    "DELETE FROM establishments WHERE id = ?1 RETURNING id",
+                    vec![id.into()],
+                ),
+            ],
+        )
+        .await?;
+    Ok(results.get(1).is_some_and(|r| !r.is_empty()))
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
@@ -237,6 +255,19 @@ mod tests {
     }
 
     #[test]
+    fn delete_removes_the_place_and_its_violations() {
+        let env = env();
+        block_on(upsert(&env, &items())).unwrap();
+        assert!(block_on(delete(&env, "E2E-0003")).unwrap());
+        assert!(!block_on(delete(&env, "E2E-0003")).unwrap(), "gone already");
+        assert_eq!(block_on(get(&env, "E2E-0003")).unwrap(), None);
+        let left =
+            block_on(env.query(DB, "SELECT count(*) AS n FROM violations WHERE establishment_id = 'E2E-0003'", &[]))
+                .unwrap();
+        assert_eq!(left.first().unwrap().i64("n").unwrap(), 0);
+    }
+
+    #[test]
     fn upsert_round_trips_and_a_repeat_changes_nothing() {
         let env = env();
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
@@ -244,7 +275,10 @@ mod tests {
         let mut list = items();
         block_on(upsert(&env, &list)).unwrap();
         for e in &list {
-            assert_eq!(block_on(get(&env, &e.id)).unwrap().as_ref(), Some(e), "{}", e.id);
+            // read back with the violations newest first
+            let mut want = e.clone();
+            want.violations.sort_by_key(|v| std::cmp::Reverse(v.date));
+            assert_eq!(block_on(get(&env, &e.id)).unwrap(), Some(want), "{}", e.id);
         }
         env.set_now(t("2026-02-01T00:00:00Z"));
         list[2].violations.pop();
