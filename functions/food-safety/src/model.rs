@@ -58,20 +58,36 @@ pub const KINDS: &[&str] = &[
     "other",
 ];
 
-/// Whether a place holds a valid certificate on a given day.
+/// Whether a place holds a valid certificate on a given day (Vietnam time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CertificateStatus {
     Valid,
+    /// Valid, but for at most [`EXPIRING_DAYS`] more days: flagged so the place renews.
+    Expiring,
     Expired,
     None,
 }
 
+/// How close to its expiry a valid certificate is flagged as expiring.
+pub const EXPIRING_DAYS: i64 = 30;
+
 impl CertificateStatus {
+    /// Valid today, expiring or not.
+    pub fn is_valid(self) -> bool {
+        matches!(self, CertificateStatus::Valid | CertificateStatus::Expiring)
+    }
+
     pub fn of(cert: Option<&Certificate>, today: NaiveDate) -> CertificateStatus {
         match cert {
             None => CertificateStatus::None,
-            Some(c) if c.expires >= today && c.issued <= today => CertificateStatus::Valid,
+            Some(c) if c.expires >= today && c.issued <= today => {
+                if (c.expires - today).num_days() <= EXPIRING_DAYS {
+                    CertificateStatus::Expiring
+                } else {
+                    CertificateStatus::Valid
+                }
+            }
             Some(c) if c.expires < today => CertificateStatus::Expired,
             // issued in the future: not valid yet
             Some(_) => CertificateStatus::None,
@@ -97,7 +113,9 @@ mod tests {
         };
         let cases = [
             (Some(&cert), "2025-01-01", CertificateStatus::Valid),
-            (Some(&cert), "2027-03-01", CertificateStatus::Valid),
+            (Some(&cert), "2027-01-29", CertificateStatus::Valid),
+            (Some(&cert), "2027-01-30", CertificateStatus::Expiring),
+            (Some(&cert), "2027-03-01", CertificateStatus::Expiring),
             (Some(&cert), "2027-03-02", CertificateStatus::Expired),
             (Some(&cert), "2024-02-29", CertificateStatus::None),
             (None, "2025-01-01", CertificateStatus::None),

@@ -103,9 +103,7 @@ pub fn score(name_folded: &str, query: &[String]) -> i64 {
 pub fn rank(mut list: Vec<Summary>, query: &[String], today: NaiveDate) -> Vec<(i64, Summary)> {
     let mut scored: Vec<(i64, Summary)> = list.drain(..).map(|s| (score(&s.name_folded, query), s)).collect();
     scored.sort_by(|(sa, a), (sb, b)| {
-        let valid = |s: &Summary| {
-            CertificateStatus::of(s.establishment.certificate.as_ref(), today) == CertificateStatus::Valid
-        };
+        let valid = |s: &Summary| CertificateStatus::of(s.establishment.certificate.as_ref(), today).is_valid();
         sb.cmp(sa)
             .then_with(|| valid(b).cmp(&valid(a)))
             .then_with(|| a.name_folded.cmp(&b.name_folded))

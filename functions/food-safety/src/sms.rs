@@ -64,6 +64,9 @@ fn status_text(s: &Summary, today: NaiveDate) -> String {
     let cert = s.establishment.certificate.as_ref();
     match (CertificateStatus::of(cert, today), cert) {
         (CertificateStatus::Valid, Some(c)) => format!("GCN ATTP số {} còn hiệu lực đến {}.", c.number, dmy(c.expires)),
+        (CertificateStatus::Expiring, Some(c)) => {
+            format!("GCN ATTP số {} còn hiệu lực đến {} (sắp hết hạn).", c.number, dmy(c.expires))
+        }
         (CertificateStatus::Expired, Some(c)) => format!("GCN ATTP số {} ĐÃ HẾT HẠN từ {}.", c.number, dmy(c.expires)),
         _ => "CHƯA CÓ GCN ATTP hợp lệ.".to_owned(),
     }
@@ -94,6 +97,7 @@ pub fn detail(s: &Summary, today: NaiveDate) -> String {
 fn short_status(s: &Summary, today: NaiveDate) -> &'static str {
     match CertificateStatus::of(s.establishment.certificate.as_ref(), today) {
         CertificateStatus::Valid => "còn hạn",
+        CertificateStatus::Expiring => "sắp hết hạn",
         CertificateStatus::Expired => "hết hạn",
         CertificateStatus::None => "chưa có GCN",
     }
@@ -215,6 +219,12 @@ mod tests {
             "Pho Ba Hoa, 12 Tran Phu, Thach Thang, Hai Chau: GCN ATTP so 123/2024/ATTP-CNDK con hieu luc den 01/03/2027. Vi pham: 1 lan."
         );
         assert!(detail(&cases[1], today).contains("DA HET HAN tu 01/01/2022"));
+        let expiring = place("Phở Bà Hoa", Some(("123/2024/ATTP-CNĐK", "2025-06-20")), 0);
+        assert!(
+            detail(&expiring, today).contains("con hieu luc den 20/06/2025 (sap het han)."),
+            "{}",
+            detail(&expiring, today)
+        );
         assert!(detail(&cases[2], today).contains("CHUA CO GCN ATTP"));
         let long = detail(&cases[3], today);
         assert!(long.contains("con hieu luc den 01/03/2027"), "status kept: {long}");
