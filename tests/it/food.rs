@@ -158,6 +158,18 @@ fn a_bulk_import_of_thousands_is_one_request(s: &Server) -> Result<(), String> {
     ensure!(v["results"][0]["id"] == "BULK-02999", "{v}");
     let v = get(&s.addr, "/food-safety/establishments?district=thu%20nghiem&limit=1")?.json()?;
     ensure!(v["total"] == 3000, "total {}", v["total"]);
+    // open data: every record, page by page, by id
+    let p = get(&s.addr, "/food-safety/establishments?district=thu%20nghiem&page=3&page_size=500")?.json()?;
+    let ids: Vec<&str> =
+        p["results"].as_array().map(|l| l.iter().filter_map(|r| r["id"].as_str()).collect()).unwrap_or_default();
+    ensure!(p["total"] == 3000 && p["page"] == 3 && ids.len() == 500, "page 3: {} results", ids.len());
+    ensure!(
+        ids.first() == Some(&"BULK-01000") && ids.last() == Some(&"BULK-01499"),
+        "by id: {:?}..{:?}",
+        ids.first(),
+        ids.last()
+    );
+    is_problem(&get(&s.addr, "/food-safety/establishments?page_size=501")?, 422)?;
     let v = get(&s.addr, "/food-safety/establishments/BULK-00002")?.json()?;
     ensure!(v["violations"].as_array().map(Vec::len) == Some(2), "violations of a bulk item: {v}");
     Ok(())

@@ -3,6 +3,10 @@
 //! Diacritic- and case-insensitive search on the name (every word of `q` must occur in it)
 //! and, when given, on the district; best match first. Answers
 //! `{"results": [...], "total": N}`.
+//!
+//! Without `q`, and with `page` or `page_size` (up to 500), it pages through every record by
+//! id for the province's open-data portal (`district` still filters): `{"results", "total",
+//! "page", "page_size"}`.
 
 use bytes::Bytes;
 use chrono::NaiveDate;
@@ -18,6 +22,7 @@ use crate::store::{self, Filter, Summary};
 
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 50;
+pub const MAX_PAGE_SIZE: i64 = 500;
 /// Words of a query beyond this are ignored.
 pub const MAX_WORDS: usize = 8;
 
@@ -123,6 +128,7 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
     let mut q = String::new();
     let mut district = None;
     let mut limit = DEFAULT_LIMIT;
+    let (mut page, mut page_size, mut paged) = (1i64, 100i64, false);
     let mut errors = Vec::new();
     for (k, v) in civic::web::query_pairs(req) {
         match k.as_str() {
@@ -138,8 +144,31 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
                     ),
                 )),
             },
+            "page" => {
+                paged = true;
+                match v.parse::<i64>() {
+                    Ok(n) if n >= 1 => page = n,
+                    _ => errors.push(FieldError::new("page", Msg::new("Phải là số từ 1", "must be a number from 1"))),
+                }
+            }
+            "page_size" => {
+                paged = true;
+                match v.parse::<i64>() {
+                    Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => page_size = n,
+                    _ => errors.push(FieldError::new(
+                        "page_size",
+                        Msg::new(format!("Từ 1 đến {MAX_PAGE_SIZE}"), format!("from 1 to {MAX_PAGE_SIZE}")),
+                    )),
+                }
+            }
             _ => {}
         }
+    }
+    if paged && !words(&q).is_empty() {
+        errors.push(FieldError::new(
+            "page",
+            Msg::new("Phân trang chỉ dùng khi không có q", "paging is for listing without q"),
+        ));
     }
     if q.chars().count() > 200 {
         errors.push(FieldError::new("q", Msg::too_long(200)));
@@ -147,12 +176,19 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
+    let today = civic::web::vn_today(env.now());
+    if paged {
+        let district = district.map(|d| area_key(&d)).filter(|d| !d.is_empty());
+        let (list, total) = store::page(env, district.as_deref(), page, page_size).await?;
+        let results: Vec<Hit<'_>> = list.iter().map(|s| Hit::of(s, today)).collect();
+        let body = serde_json::json!({"results": results, "total": total, "page": page, "page_size": page_size});
+        return civic::web::json(StatusCode::OK, &body);
+    }
     let mut query_words = words(&q);
     query_words.truncate(MAX_WORDS);
     let filter =
         Filter { words: query_words, district: district.map(|d| area_key(&d)).filter(|d| !d.is_empty()), place: None };
     let (ranked, total) = find(env, &filter).await?;
-    let today = civic::web::vn_today(env.now());
     let results: Vec<Hit<'_>> = ranked.iter().take(limit).map(|(_, s)| Hit::of(s, today)).collect();
     civic::web::json(StatusCode::OK, &serde_json::json!({"results": results, "total": total}))
 }

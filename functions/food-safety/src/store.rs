@@ -152,6 +152,34 @@ pub async fn get(env: &impl Platform, id: &str) -> Result<Option<Establishment>,
     Ok(Some(e))
 }
 
+/// One page of every establishment (open data), by id, optionally in one district (folded
+/// key); with the count of all of them.
+pub async fn page(
+    env: &impl Platform,
+    district: Option<&str>,
+    page: i64,
+    size: i64,
+) -> Result<(Vec<Summary>, i64), Error> {
+    let (filter, mut params): (&str, Vec<Value>) = match district {
+        Some(d) => ("WHERE district_folded LIKE ?1 ESCAPE '\\'", vec![format!("%{}%", like_escape(d)).into()]),
+        None => ("", Vec::new()),
+    };
+    let total = env.query(DB, &format!("SELECT count(*) AS n FROM establishments {filter}"), &params).await?;
+    let total = total.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
+    let n = params.len();
+    params.push(size.into());
+    params.push(((page - 1) * size).into());
+    let rows = env
+        .query(
+            DB,
+            &format!("SELECT {COLUMNS} FROM establishments {filter} ORDER BY id LIMIT ?{} OFFSET ?{}", n + 1, n + 2),
+            &params,
+        )
+        .await?;
+    let list = rows.iter().map(|r| summary(&r)).collect::<Result<Vec<_>, _>>()?;
+    Ok((list, total))
+}
+
 /// Removes an establishment (a place that closed) with its violations; `false` when there was
 /// none with that id.
 pub async fn delete(env: &impl Platform, id: &str) -> Result<bool, Error> {
