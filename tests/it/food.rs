@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{
     Check, Resp, SMS_SECRET, Server, Suite, bearer, get, is_problem, request, request_declaring, same, selftest_passes,
-    send_sms, sign, token,
+    send_sms, send_sms_from, sign, token,
 };
 
 pub const SUITE: Suite = Suite {
@@ -261,6 +261,26 @@ fn sql_contract_holds_on_this_runtime(s: &Server) -> Result<(), String> {
     selftest_passes(s, "/food-safety")
 }
 
+/// Several matches: a numbered list of 3; `ATTP 2` from the same phone, within 10 minutes,
+/// answers the second. Another phone has no list to pick from.
+fn sms_picks_from_the_last_list(s: &Server) -> Result<(), String> {
+    load_fixture(s)?;
+    let stamp = crate::harness::unix_now();
+    let reply = |from: &str, n: u32, text: &str| -> Result<String, String> {
+        let r = send_sms_from(s, "/food-safety/sms", &format!("pick-{stamp}-{from}-{n}"), from, text)?;
+        ensure!(r.status == 200, "sms: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        Ok(r.json()?["reply"].as_str().unwrap_or_default().to_owned())
+    };
+    let list = reply("84911000001", 1, "ATTP ba")?;
+    ensure!(list.contains(" 1) ") && list.contains(" 2) ") && !list.contains(" 4) "), "a list of at most 3: {list}");
+    let second = list.split(" 2) ").nth(1).and_then(|r| r.split(',').next()).unwrap_or_default().to_owned();
+    let picked = reply("84911000001", 2, "ATTP 2")?;
+    ensure!(!second.is_empty() && picked.starts_with(&second), "ATTP 2 answers {second:?}: {picked}");
+    let stranger = reply("84911000002", 1, "ATTP 2")?;
+    ensure!(stranger.starts_with("Khong co danh sach gan day"), "another phone: {stranger}");
+    Ok(())
+}
+
 fn an_admin_removes_a_closed_place(s: &Server) -> Result<(), String> {
     let fixture: Value = serde_json::from_str(FIXTURE).map_err(|e| e.to_string())?;
     let mut place = fixture[0].clone();
@@ -292,6 +312,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("sms_refuses_a_bad_signature", sms_refuses_a_bad_signature),
     ("bodies_are_capped", bodies_are_capped),
     ("an_admin_removes_a_closed_place", an_admin_removes_a_closed_place),
+    ("sms_picks_from_the_last_list", sms_picks_from_the_last_list),
     ("sql_contract_holds_on_this_runtime", sql_contract_holds_on_this_runtime),
 ];
 

@@ -521,7 +521,12 @@ pub fn selftest_passes(s: &Server, base: &str) -> Result<(), String> {
 
 /// A message through an SMS webhook, signed as the gateway signs it.
 pub fn send_sms(s: &Server, path: &str, id: &str, text: &str) -> Result<Resp, String> {
-    let body = serde_json::json!({"id": id, "from": "84905123456", "to": "8188", "text": text}).to_string();
+    send_sms_from(s, path, id, "84905123456", text)
+}
+
+/// [`send_sms`] from a given phone number.
+pub fn send_sms_from(s: &Server, path: &str, id: &str, from: &str, text: &str) -> Result<Resp, String> {
+    let body = serde_json::json!({"id": id, "from": from, "to": "8188", "text": text}).to_string();
     let sig = sign(SMS_SECRET, body.as_bytes());
     request(&s.addr, "POST", path, &[("x-signature", &sig), ("content-type", "application/json")], body.as_bytes())
 }

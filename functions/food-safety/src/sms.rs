@@ -16,18 +16,65 @@ use http::{Request, Response};
 
 use crate::model::CertificateStatus;
 use crate::search::{self, MAX_WORDS, area_key};
-use crate::store::{DB, Filter, Summary};
+use crate::store::{self, DB, Filter, Summary};
 
 pub const KEYWORD: &str = "attp";
 
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    civic::sms::webhook(req, env, DB, async |msg| answer(env, &msg.text, &msg.to).await).await
+    civic::sms::webhook(req, env, DB, async |msg| answer(env, &msg.text, &msg.to, &msg.from).await).await
+}
+
+/// How many matches a list shows, and how long `ATTP <number>` can pick from it.
+pub const LIST_LEN: usize = 3;
+pub const CHOICE_MINUTES: i64 = 10;
+
+/// The sender's key for [`CHOICE_MINUTES`]: a keyed hash of the phone's digits, so the food
+/// database holds no phone numbers.
+fn phone_key(env: &impl Platform, phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let key = env.config("sms_webhook_secret").unwrap_or_default();
+    civic::auth::hmac_sha256_hex(key.as_bytes(), digits.as_bytes())
+}
+
+async fn remember_list(env: &impl Platform, phone: &str, ids: &[&str]) -> Result<(), Error> {
+    let ids = serde_json::to_string(ids).map_err(|e| Error::Internal(e.to_string()))?;
+    let at = env.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    env.execute(
+        DB,
+        "INSERT INTO sms_choices (phone_hash, ids, at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (phone_hash) DO UPDATE SET ids = excluded.ids, at = excluded.at",
+        &[phone_key(env, phone).into(), ids.into(), at.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The `n`th (1-based) entry of the sender's list, if they got one in the last
+/// [`CHOICE_MINUTES`] minutes.
+async fn chosen(env: &impl Platform, phone: &str, n: usize) -> Result<Option<String>, Error> {
+    let since =
+        (env.now() - chrono::Duration::minutes(CHOICE_MINUTES)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let rows = env
+        .query(
+            DB,
+            "SELECT ids FROM sms_choices WHERE phone_hash = ?1 AND at >= ?2",
+            &[phone_key(env, phone).into(), since.into()],
+        )
+        .await?;
+    let Some(r) = rows.first() else { return Ok(None) };
+    let ids: Vec<String> = serde_json::from_str(r.str("ids")?).unwrap_or_default();
+    Ok(n.checked_sub(1).and_then(|i| ids.get(i).cloned()))
 }
 
 /// A parsed `ATTP` command.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Lookup { name: Vec<String>, place: Option<String> },
+    Lookup {
+        name: Vec<String>,
+        place: Option<String>,
+    },
+    /// `ATTP 2`: the second entry of the last list.
+    Pick(usize),
     Help,
 }
 
@@ -35,6 +82,11 @@ pub fn parse(text: &str) -> Command {
     let (keyword, rest) = civic::sms::keyword(text);
     if keyword != KEYWORD {
         return Command::Help;
+    }
+    if let Ok(n) = rest.trim().parse::<usize>()
+        && (1..=LIST_LEN).contains(&n)
+    {
+        return Command::Pick(n);
     }
     let (name, place) = rest.split_once(',').map_or((rest, None), |(n, p)| (n, Some(p)));
     let mut name = words(name);
@@ -106,9 +158,9 @@ fn short_status(s: &Summary, today: NaiveDate) -> &'static str {
 /// Several matches, as many as fit, then how to narrow down.
 pub fn list(matches: &[&Summary], total: i64, today: NaiveDate) -> String {
     let head = format!("{total} cơ sở khớp:");
-    let foot = " Soạn ATTP <tên>, <quận> để xem chi tiết.";
+    let foot = " Soạn ATTP <số> để xem chi tiết, hoặc tên rõ hơn.";
     let mut body = String::new();
-    for (i, s) in matches.iter().take(5).enumerate() {
+    for (i, s) in matches.iter().take(LIST_LEN).enumerate() {
         let item =
             format!(" {}) {}, {}: {};", i + 1, s.establishment.name, s.establishment.district, short_status(s, today));
         if civic::text::sms_within(&format!("{head}{body}{item}{foot}"), usize::MAX).len() > SMS_MAX && i > 0 {
@@ -124,9 +176,22 @@ fn tier(score: i64) -> i64 {
 }
 
 /// The reply to one message.
-pub async fn answer(env: &impl Platform, text: &str, short_code: &str) -> Result<String, Error> {
-    let Command::Lookup { name, place } = parse(text) else {
-        return Ok(help(short_code));
+pub async fn answer(env: &impl Platform, text: &str, short_code: &str, from: &str) -> Result<String, Error> {
+    let (name, place) = match parse(text) {
+        Command::Lookup { name, place } => (name, place),
+        Command::Help => return Ok(help(short_code)),
+        Command::Pick(n) => {
+            let today = civic::web::vn_today(env.now());
+            return Ok(match chosen(env, from, n).await? {
+                Some(id) => match store::summary_of(env, &id).await? {
+                    Some(s) => detail(&s, today),
+                    None => sms("Cơ sở này không còn trong danh sách. Soạn ATTP <tên cơ sở>, <quận/phường>"),
+                },
+                None => sms(&format!(
+                    "Không có danh sách gần đây (trong {CHOICE_MINUTES} phút) để chọn số {n}. Soạn ATTP <tên cơ sở>, <quận/phường>"
+                )),
+            });
+        }
     };
     let filter = Filter { words: name.clone(), district: None, place: place.clone() };
     let (ranked, total) = search::find(env, &filter).await?;
@@ -138,7 +203,12 @@ pub async fn answer(env: &impl Platform, text: &str, short_code: &str) -> Result
         }
         [(_, only)] => detail(only, today),
         [(top, best), (second, _), ..] if tier(*top) > tier(*second) => detail(best, today),
-        many => list(&many.iter().map(|(_, s)| s).collect::<Vec<_>>(), total, today),
+        many => {
+            let top: Vec<&Summary> = many.iter().take(LIST_LEN).map(|(_, s)| s).collect();
+            let ids: Vec<&str> = top.iter().map(|s| s.establishment.id.as_str()).collect();
+            remember_list(env, from, &ids).await?;
+            list(&top, total, today)
+        }
     })
 }
 
@@ -191,6 +261,9 @@ mod tests {
             ("ATTP , Hai Chau", Command::Help),
             ("HS 000.00.19.H57-241105-0012", Command::Help),
             ("ATTPX pho", Command::Help),
+            ("ATTP 2", Command::Pick(2)),
+            ("attp  3 ", Command::Pick(3)),
+            ("ATTP 4", lookup(&["4"], None)),
             ("", Command::Help),
             ("xin chào", Command::Help),
         ];
@@ -231,7 +304,8 @@ mod tests {
         let many: Vec<&Summary> = cases.iter().collect();
         let l = list(&many, 42, today);
         assert!(l.starts_with("42 co so khop: 1) Pho Ba Hoa, Hai Chau: con han;"), "{l}");
-        assert!(l.len() <= SMS_MAX && l.ends_with("de xem chi tiet."), "{l}");
+        assert!(l.len() <= SMS_MAX && l.ends_with("Soan ATTP <so> de xem chi tiet, hoac ten ro hon."), "{l}");
+        assert!(!l.contains(" 4)"), "at most {LIST_LEN}: {l}");
         assert!(help("8188").len() <= SMS_MAX);
         assert!(help("8188").contains("ATTP"));
     }

@@ -152,6 +152,12 @@ pub async fn get(env: &impl Platform, id: &str) -> Result<Option<Establishment>,
     Ok(Some(e))
 }
 
+/// One establishment without its violation list.
+pub async fn summary_of(env: &impl Platform, id: &str) -> Result<Option<Summary>, Error> {
+    let rows = env.query(DB, &format!("SELECT {COLUMNS} FROM establishments WHERE id = ?1"), &[id.into()]).await?;
+    Ok(rows.first().map(|r| summary(&r)).transpose()?)
+}
+
 /// One page of every establishment (open data), by id, optionally in one district (folded
 /// key); with the count of all of them.
 pub async fn page(
