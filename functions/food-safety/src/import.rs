@@ -15,9 +15,9 @@ use crate::model::{Certificate, Establishment, KINDS, Violation};
 use crate::store;
 
 /// The largest import body (bytes).
-pub const MAX_BODY: usize = 8 * 1024 * 1024;
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The most establishments in one import.
-pub const MAX_ITEMS: usize = 5_000;
+pub const MAX_ITEMS: usize = 10_000;
 
 pub async fn put(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     civic::auth::require_role(env, req.headers(), civic::auth::Role::Admin)?;
