@@ -56,6 +56,15 @@ impl<'e> Fields<'e> {
         Some(obj)
     }
 
+    /// An optional [`Fields::text`]: missing, `null` and blank are all "none".
+    pub fn opt_text(&mut self, obj: &Map<String, Value>, path: &str, key: &str, max: usize) -> Option<String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(_) => self.text(obj, path, key, max),
+        }
+    }
+
     pub fn text(&mut self, obj: &Map<String, Value>, path: &str, key: &str, max: usize) -> Option<String> {
         let field = join(path, key);
         match obj.get(key) {

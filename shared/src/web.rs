@@ -101,6 +101,19 @@ pub fn vietnam() -> FixedOffset {
     FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| unreachable!())
 }
 
+/// A time as the databases store it: UTC, whole seconds, trailing `Z`, so text order is
+/// time order.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A stored time as answers show it, in Vietnam time with its offset
+/// (`2024-11-05T09:00:00+07:00`); text that is not a time is shown as it is.
+pub fn vn_time(stored: &str) -> String {
+    DateTime::parse_from_rfc3339(stored)
+        .map_or_else(|_| stored.to_owned(), |t| t.with_timezone(&vietnam()).to_rfc3339())
+}
+
 /// Today's date in Vietnam.
 pub fn vn_today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&vietnam()).date_naive()
@@ -178,6 +191,14 @@ mod tests {
         assert!(matches!(read_json::<Vec<i32>>(&xml, 10), Err(Error::UnsupportedMediaType)));
         let bad = Request::put("/x").body(Bytes::from_static(b"[1,")).unwrap();
         assert!(matches!(read_json::<Vec<i32>>(&bad, 10), Err(Error::BadRequest(_))));
+    }
+
+    #[test]
+    fn stored_and_shown_times() {
+        let t = DateTime::parse_from_rfc3339("2024-11-05T09:00:00.5+07:00").unwrap().with_timezone(&Utc);
+        assert_eq!(stamp(t), "2024-11-05T02:00:00Z");
+        assert_eq!(vn_time("2024-11-05T02:00:00Z"), "2024-11-05T09:00:00+07:00");
+        assert_eq!(vn_time("not a time"), "not a time");
     }
 
     #[test]

@@ -100,7 +100,10 @@ fn anonymous_filing_needs_a_phone(s: &Server) -> Result<(), String> {
     ensure!(v["errors"][0]["field"] == "phone", "{v}");
     let mut with_phone = body.clone();
     with_phone["phone"] = json!("0905 222 333");
-    ensure!(filed(s, &with_phone, &[])?["agency"]["code"] == "moi-truong", "anonymous with a phone is filed");
+    with_phone["description"] = json!("Rác đổ trộm\nđã ba ngày chưa dọn");
+    let v = filed(s, &with_phone, &[])?;
+    ensure!(v["agency"]["code"] == "moi-truong", "anonymous with a phone is filed: {v}");
+    ensure!(v["description"] == "Rác đổ trộm\nđã ba ngày chưa dọn", "line breaks kept: {}", v["description"]);
     let bad = json!({"category": "road-damage", "description": "x", "lat": 21.03, "lng": 105.85,
         "media_urls": ["http://insecure.example/a.jpg"], "phone": "0905222333"});
     let v = is_problem(&file(s, &bad, &[])?, 422)?;

@@ -169,7 +169,7 @@ pub fn test() -> Result<()> {
     host()?;
     let mut child = cargo()
         .current_dir(root())
-        .args(["test", "--workspace", "--color", "never"])
+        .args(["test", "--workspace", "--no-fail-fast", "--color", "never"])
         .env("CIVIC_TOOLS", &npm)
         .stdout(Stdio::piped())
         .spawn()

@@ -6,16 +6,13 @@
 //! and the others find it settled. A failure moves only a pending order to `failed`; a later
 //! successful callback still settles it, as it does an expired one.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use civic::platform::{DbError, Row};
 use civic::{Error, Platform};
 
 pub const DB: &str = "payments";
 
-/// UTC, whole seconds, trailing `Z`: text order is time order.
-pub fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use civic::web::stamp;
 
 /// A random hex id of `bytes` bytes.
 pub fn random_hex(env: &impl Platform, bytes: usize) -> String {

@@ -108,24 +108,6 @@ pub fn phone_matches(phone: &str, last4: &str) -> bool {
     civic::auth::constant_time_eq(&digits[digits.len() - 4..], last4.as_bytes())
 }
 
-/// A Vietnamese phone number's national form: its digits, with the country code `84` (as in
-/// `+84 905 ...` or `0084...`) turned into the trunk `0`.
-fn national(phone: &str) -> Vec<u8> {
-    let digits: Vec<u8> = phone.bytes().filter(u8::is_ascii_digit).collect();
-    let rest = digits.strip_prefix(b"0084").or_else(|| digits.strip_prefix(b"84").filter(|r| r.len() >= 9));
-    match rest {
-        Some(r) => [b"0".as_slice(), r].concat(),
-        None => digits,
-    }
-}
-
-/// Whether two phone numbers are the same line (`+84905123456` is `0905 123 456`), compared
-/// in constant time for numbers of the same length.
-pub fn same_phone(a: &str, b: &str) -> bool {
-    let (a, b) = (national(a), national(b));
-    a.len() >= 9 && civic::auth::constant_time_eq(&a, &b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,22 +178,6 @@ mod tests {
             ("123", "0123", false),
         ] {
             assert_eq!(phone_matches(phone, last4), want, "{phone} {last4}");
-        }
-    }
-
-    #[test]
-    fn same_phone_table() {
-        for (a, b, want) in [
-            ("0905123456", "0905123456", true),
-            ("+84905123456", "0905 123 456", true),
-            ("84905123456", "0905.123.456", true),
-            ("0084905123456", "0905123456", true),
-            ("0905123456", "0905123457", false),
-            ("0905123456", "905123456", false),
-            ("", "", false),
-            ("123", "123", false),
-        ] {
-            assert_eq!(same_phone(a, b), want, "{a} vs {b}");
         }
     }
 }

@@ -12,7 +12,7 @@ use civic::auth::Role;
 use civic::{Error, Lang, Msg, Platform};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 
-use crate::dossier::{Code, phone_matches, same_phone};
+use crate::dossier::{Code, phone_matches};
 use crate::store::{self, Dossier};
 use crate::{fee, view};
 
@@ -42,7 +42,9 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform, raw: &str) -> Result
 async fn is_applicant(req: &Request<Bytes>, env: &impl Platform, d: &Dossier) -> Result<bool, Error> {
     if civic::auth::bearer(req.headers()).is_some() {
         let who = civic::auth::authenticate(env, req.headers())?;
-        if who.has(Role::Citizen) && who.phone.as_deref().is_some_and(|p| same_phone(p, &d.update.applicant.phone)) {
+        if who.has(Role::Citizen)
+            && who.phone.as_deref().is_some_and(|p| civic::phone::same(p, &d.update.applicant.phone))
+        {
             return Ok(true);
         }
     }

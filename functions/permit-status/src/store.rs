@@ -5,7 +5,7 @@
 //! applied (`status_at`) and changes something; the status event is recorded once, keyed by
 //! (code, time, status), whatever order pushes arrive in.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use civic::platform::{DbError, Row, Rows, Statement};
 use civic::{Error, Platform};
 
@@ -14,10 +14,7 @@ use crate::update::{ApplicantKind, Update};
 
 pub const DB: &str = "permits";
 
-/// UTC, whole seconds, trailing `Z`: text order is time order.
-pub fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use civic::web::stamp;
 
 const UPSERT: &str = "INSERT INTO dossiers
     (code, procedure_code, procedure_name, field, agency, applicant_name, applicant_phone, applicant_kind,

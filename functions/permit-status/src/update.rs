@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 use civic::validate::Fields;
 use civic::{Error, FieldError, Msg};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::dossier::Status;
 
@@ -66,15 +66,6 @@ pub const KEYS: &[&str] = &[
     "fee_vnd",
 ];
 
-/// An optional text: missing, `null` and blank are all "none".
-fn optional_text(f: &mut Fields<'_>, obj: &Map<String, Value>, key: &str, max: usize) -> Option<String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(_) => f.text(obj, "", key, max),
-    }
-}
-
 fn applicant(f: &mut Fields<'_>, v: Option<&Value>) -> Option<Applicant> {
     let Some(v) = v else {
         f.err("applicant", Msg::required());
@@ -83,12 +74,8 @@ fn applicant(f: &mut Fields<'_>, v: Option<&Value>) -> Option<Applicant> {
     let obj = f.object("applicant", v, &["name", "phone", "kind"])?;
     let name = f.text(obj, "applicant", "name", 200);
     let phone = f.text(obj, "applicant", "phone", 20);
-    if let Some(p) = &phone {
-        let digits = p.bytes().filter(u8::is_ascii_digit).count();
-        let shape = p.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'.' | b'-'));
-        if !shape || !(9..=15).contains(&digits) {
-            f.err("applicant.phone", Msg::new("Số điện thoại không hợp lệ", "not a phone number"));
-        }
+    if phone.as_deref().is_some_and(|p| !civic::phone::is_valid(p)) {
+        f.err("applicant.phone", Msg::new("Số điện thoại không hợp lệ", "not a phone number"));
     }
     let kind = match f.text(obj, "applicant", "kind", 16).as_deref() {
         Some("citizen") => Some(ApplicantKind::Citizen),
@@ -113,7 +100,7 @@ fn read(f: &mut Fields<'_>, body: &Value) -> Option<Update> {
     let due_at = f.datetime(obj, "", "due_at");
     let status = f.integer(obj, "", "status", 1, 10).and_then(Status::from_code);
     let status_at = f.datetime(obj, "", "status_at");
-    let note = optional_text(f, obj, "note", 1000);
+    let note = f.opt_text(obj, "", "note", 1000);
     let result_at = f.opt_datetime(obj, "", "result_at");
     let fee_vnd = f.integer(obj, "", "fee_vnd", 0, 1_000_000_000_000);
     if let (Some(r), Some(d)) = (received_at, due_at)

@@ -25,12 +25,6 @@ fn invalid(field: &str, vi: &str, en: &str) -> Error {
     Error::Validation(vec![FieldError::new(field, Msg::new(vi.to_owned(), en.to_owned()))])
 }
 
-fn local(t: &str) -> String {
-    DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&civic::web::vietnam()).to_rfc3339())
-        .unwrap_or_else(|_| t.to_owned())
-}
-
 /// GET /reports
 pub async fn list(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     let mut filter = vec!["1 = 1".to_owned()];
@@ -104,7 +98,7 @@ pub async fn list(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
         reports.push(json!({"code": r.str("code")?, "status": r.str("status")?, "category": r.str("category")?,
             "description": r.str("description")?, "lat": r.opt_f64("lat")?, "lng": r.opt_f64("lng")?,
             "address": r.opt_str("address")?, "agency": {"code": r.str("agency")?, "name": r.str("agency_name")?},
-            "created_at": local(r.str("created_at")?), "due_at": local(r.str("due_at")?),
+            "created_at": civic::web::vn_time(r.str("created_at")?), "due_at": civic::web::vn_time(r.str("due_at")?),
             "duplicate_of": r.opt_str("duplicate_of")?}));
     }
     civic::web::json(StatusCode::OK, &json!({"reports": reports, "page": page, "per_page": PER_PAGE, "total": total}))

@@ -32,26 +32,19 @@ pub enum Change {
     Reassign { agency: String, note: Option<String> },
 }
 
-fn opt(f: &mut Fields<'_>, obj: &serde_json::Map<String, Value>, key: &str, max: usize) -> Option<String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(_) => f.text(obj, "", key, max),
-    }
-}
-
 pub fn parse(body: &Value) -> Result<Change, Error> {
     let mut errors: Vec<FieldError> = Vec::new();
     let mut f = Fields::new(String::new(), &mut errors);
     let Some(obj) = f.object("", body, &["status", "note", "media_url", "agency"]) else {
         return Err(Error::Validation(errors));
     };
-    let note = opt(&mut f, obj, "note", 2000);
-    let media_url = opt(&mut f, obj, "media_url", 500);
-    if media_url.as_deref().is_some_and(|u| !u.starts_with("https://") || u.contains(char::is_whitespace)) {
+    let note = f.opt_text(obj, "", "note", 2000);
+    let media_url = f.opt_text(obj, "", "media_url", 500);
+    if media_url.as_deref().is_some_and(|u| !crate::report::https_url(u)) {
         f.err("media_url", Msg::new("Phải là liên kết https://", "must be an https:// URL"));
     }
-    let status = opt(&mut f, obj, "status", 16);
-    let agency = opt(&mut f, obj, "agency", 64);
+    let status = f.opt_text(obj, "", "status", 16);
+    let agency = f.opt_text(obj, "", "agency", 64);
     let change = match (status, agency) {
         (Some(_), Some(_)) => {
             f.err(
@@ -187,13 +180,8 @@ pub async fn rate(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Resu
     let who = civic::auth::authenticate(env, req.headers())?;
     let code = code.to_ascii_uppercase();
     let (report, _) = store::get(env, &code).await?.ok_or(Error::NotFound)?;
-    let same_phone = |a: &str, b: &str| {
-        let digits = |s: &str| s.bytes().filter(u8::is_ascii_digit).collect::<Vec<u8>>();
-        let (a, b) = (digits(a), digits(b));
-        a.len() >= 9 && a.ends_with(&b[b.len().saturating_sub(9)..]) && b.ends_with(&a[a.len().saturating_sub(9)..])
-    };
     let reporter = report.reporter_sub.as_deref() == Some(who.subject.as_str())
-        || matches!((&who.phone, &report.reporter_phone), (Some(a), Some(b)) if same_phone(a, b));
+        || matches!((&who.phone, &report.reporter_phone), (Some(a), Some(b)) if civic::phone::same(a, b));
     if !reporter {
         return Err(Error::Forbidden);
     }
@@ -202,7 +190,7 @@ pub async fn rate(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Resu
     let mut f = Fields::new(String::new(), &mut errors);
     let parsed = f.object("", &body, &["stars", "comment"]).map(|obj| {
         let stars = f.integer(obj, "", "stars", 1, 5);
-        let comment = opt(&mut f, obj, "comment", 1000);
+        let comment = f.opt_text(obj, "", "comment", 1000);
         (stars, comment)
     });
     let (Some((Some(stars), comment)), true) = (parsed, errors.is_empty()) else {

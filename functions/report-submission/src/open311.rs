@@ -40,12 +40,6 @@ fn ok(value: &Value) -> Response<Bytes> {
     civic::web::json(StatusCode::OK, value).unwrap_or_else(|e| e.into_response(Lang::En))
 }
 
-fn local(t: &str) -> String {
-    DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&civic::web::vietnam()).to_rfc3339())
-        .unwrap_or_else(|_| t.to_owned())
-}
-
 /// Every Open311 route; `path` is below [`BASE`].
 pub async fn route(req: &Request<Bytes>, env: &impl Platform, segments: &[&str]) -> Response<Bytes> {
     let answer = match (req.method().as_str(), segments) {
@@ -160,7 +154,7 @@ async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byte
     let sub = account.as_ref().map(|a| format!("open311:{a}"));
     let (code, _) = report::file(env, &filing, sub.as_deref(), "open311", None).await?;
     let (r, _) = store::get(env, &code).await?.ok_or(Error::NotFound)?;
-    let notice = format!("Hạn xử lý: {}", local(&r.due_at));
+    let notice = format!("Hạn xử lý: {}", civic::web::vn_time(&r.due_at));
     Ok(ok(&json!([{"service_request_id": code, "service_notice": notice, "account_id": account}])))
 }
 
@@ -173,7 +167,7 @@ const REQUESTS: &str = "SELECT r.code, r.status, r.category, r.description, r.ad
 
 fn as_request(r: &civic::platform::Row<'_>) -> Result<Value, Error> {
     let status = r.str("status")?;
-    let due = local(r.str("due_at")?);
+    let due = civic::web::vn_time(r.str("due_at")?);
     let mut v = json!({
         "service_request_id": r.str("code")?,
         "status": if matches!(status, "resolved" | "rejected") { "closed" } else { "open" },
@@ -182,8 +176,8 @@ fn as_request(r: &civic::platform::Row<'_>) -> Result<Value, Error> {
         "description": r.str("description")?,
         "agency_responsible": r.str("agency_name")?,
         "service_notice": format!("Hạn xử lý: {due}"),
-        "requested_datetime": local(r.str("created_at")?),
-        "updated_datetime": local(r.opt_str("updated_at")?.unwrap_or(r.str("created_at")?)),
+        "requested_datetime": civic::web::vn_time(r.str("created_at")?),
+        "updated_datetime": civic::web::vn_time(r.opt_str("updated_at")?.unwrap_or(r.str("created_at")?)),
         "expected_datetime": due,
     });
     if let Some(note) = r.opt_str("note")? {

@@ -14,11 +14,11 @@
 //! instead of filing again.
 
 use bytes::Bytes;
-use chrono::{DateTime, Duration};
+use chrono::Duration;
 use civic::validate::Fields;
 use civic::{Error, FieldError, Lang, Msg, Platform};
 use http::{HeaderValue, Request, Response, StatusCode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::store::{self, Event, Report, stamp};
 use crate::{category, geo};
@@ -41,7 +41,8 @@ pub struct Filing {
     pub phone: Option<String>,
 }
 
-fn https_url(u: &str) -> bool {
+/// An `https://` URL with a host, without spaces or control characters.
+pub fn https_url(u: &str) -> bool {
     u.len() <= 500
         && u.strip_prefix("https://").is_some_and(|rest| {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -53,14 +54,6 @@ fn plain_text(s: &str) -> bool {
     !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
 }
 
-fn opt_text(f: &mut Fields<'_>, obj: &Map<String, Value>, key: &str, max: usize) -> Option<String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(_) => f.text(obj, "", key, max),
-    }
-}
-
 /// Validates a filing, naming every bad field.
 pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
     let mut errors: Vec<FieldError> = Vec::new();
@@ -70,14 +63,29 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
         return Err(Error::Validation(errors));
     };
     let category = f.text(obj, "", "category", 64);
-    let description = f.text(obj, "", "description", MAX_DESCRIPTION * 4);
-    if let Some(d) = &description {
-        if d.chars().count() > MAX_DESCRIPTION {
-            f.err("description", Msg::too_long(MAX_DESCRIPTION));
-        } else if !plain_text(d) {
-            f.err("description", Msg::new("Chỉ văn bản thường", "plain text only"));
+    // Plain text over several lines: Fields::text would refuse the line breaks.
+    let description = match obj.get("description") {
+        Some(Value::String(d)) if !d.trim().is_empty() => {
+            let d = d.trim();
+            if d.chars().count() > MAX_DESCRIPTION {
+                f.err("description", Msg::too_long(MAX_DESCRIPTION));
+                None
+            } else if !plain_text(d) {
+                f.err("description", Msg::new("Chỉ văn bản thường", "plain text only"));
+                None
+            } else {
+                Some(d.to_owned())
+            }
         }
-    }
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            f.err("description", Msg::required());
+            None
+        }
+        Some(_) => {
+            f.err("description", Msg::new("Phải là văn bản", "must be text"));
+            None
+        }
+    };
     let coord = |f: &mut Fields<'_>, key: &str| match obj.get(key) {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_f64() {
@@ -97,7 +105,7 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
         (None, Some(_)) => f.err("lat", Msg::required()),
         _ => {}
     }
-    let address = opt_text(&mut f, obj, "address", 300);
+    let address = f.opt_text(obj, "", "address", 300);
     let absent = |k: &str| obj.get(k).is_none_or(Value::is_null);
     if address.is_none() && absent("lat") && absent("lng") {
         f.err("address", Msg::new("Cần tọa độ (lat, lng) hoặc địa chỉ", "lat/lng or an address is required"));
@@ -129,16 +137,11 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
             false
         }
     };
-    let name = opt_text(&mut f, obj, "name", 200);
-    let phone = opt_text(&mut f, obj, "phone", 20);
-    if let Some(p) = &phone {
-        let digits = p.bytes().filter(u8::is_ascii_digit).count();
-        if !p.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'.' | b'-'))
-            || !(9..=15).contains(&digits)
-        {
-            f.err("phone", Msg::new("Số điện thoại không hợp lệ", "not a phone number"));
-        }
-    } else if phone_required {
+    let name = f.opt_text(obj, "", "name", 200);
+    let phone = f.opt_text(obj, "", "phone", 20);
+    if phone.as_deref().is_some_and(|p| !civic::phone::is_valid(p)) {
+        f.err("phone", Msg::new("Số điện thoại không hợp lệ", "not a phone number"));
+    } else if phone.is_none() && phone_required {
         f.err("phone", Msg::new("Cần số điện thoại khi gửi không đăng nhập", "required without a sign-in"));
     }
     match (category, description) {
@@ -149,12 +152,6 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
     }
 }
 
-fn local(t: &str) -> String {
-    DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&civic::web::vietnam()).to_rfc3339())
-        .unwrap_or_else(|_| t.to_owned())
-}
-
 /// The public view: never who reported it.
 pub async fn view(env: &impl Platform, r: &Report, history: &[Event], lang: Lang) -> Result<Value, Error> {
     let cat = category::get(env, &r.category).await?;
@@ -163,8 +160,8 @@ pub async fn view(env: &impl Platform, r: &Report, history: &[Event], lang: Lang
         "code": r.code, "status": r.status, "category": r.category, "category_name": name,
         "description": r.description, "lat": r.lat, "lng": r.lng, "address": r.address, "media_urls": r.media_urls,
         "agency": {"code": r.agency, "name": store::agency_name(env, &r.agency).await?},
-        "created_at": local(&r.created_at), "due_at": local(&r.due_at), "duplicate_of": r.duplicate_of,
-        "history": history.iter().map(|e| json!({"at": local(&e.at), "status": e.status, "agency": e.agency,
+        "created_at": civic::web::vn_time(&r.created_at), "due_at": civic::web::vn_time(&r.due_at), "duplicate_of": r.duplicate_of,
+        "history": history.iter().map(|e| json!({"at": civic::web::vn_time(&e.at), "status": e.status, "agency": e.agency,
             "note": e.note, "media_url": e.media_url})).collect::<Vec<_>>(),
     }))
 }
@@ -326,5 +323,11 @@ mod tests {
         let mut exactly = ok;
         exactly["description"] = json!("ơ".repeat(MAX_DESCRIPTION));
         assert!(parse(&exactly, false).is_ok());
+        exactly["description"] = json!("Ổ gà lớn.\nXe máy dễ ngã.");
+        assert_eq!(
+            parse(&exactly, false).unwrap().description,
+            "Ổ gà lớn.\nXe máy dễ ngã.",
+            "line breaks are plain text"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The `reports` database: storing a new report (with its first history event and its
 //! idempotency key, atomically), finding a nearby open duplicate, reading a report.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use civic::platform::{Row, Statement, Value};
 use civic::{Error, Platform};
 
@@ -9,10 +9,7 @@ use crate::geo;
 
 pub const DB: &str = "reports";
 
-/// UTC, whole seconds, trailing `Z`: text order is time order.
-pub fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use civic::web::stamp;
 
 /// How near (metres) and how recent (days) an open report of the same category must be for
 /// a new one to be its duplicate.
