@@ -12,6 +12,9 @@
 //! - [`web`]: small helpers on `http` types (JSON responses, body caps, query strings).
 
 pub mod auth;
+pub mod csv;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod demo;
 pub mod dossier;
 pub mod error;
 pub mod log;

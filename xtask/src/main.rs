@@ -78,8 +78,8 @@ fn main() -> ExitCode {
             None => return usage(),
         },
         "demo-json" => {
-            let n = rest.first().and_then(|n| n.parse().ok()).unwrap_or(demo::food::COUNT);
-            println!("{}", serde_json::Value::Array(demo::food::establishments(n)));
+            let n = rest.first().and_then(|n| n.parse().ok()).unwrap_or(food_safety::demo::COUNT);
+            println!("{}", serde_json::Value::Array(food_safety::demo::establishments(n)));
             Ok(())
         }
         "token" => {

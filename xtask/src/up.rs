@@ -68,7 +68,7 @@ fn is_empty(p: &NativePlatform, db: &str, table: &str) -> Result<bool> {
 fn load_demo(p: &NativePlatform) -> Result<()> {
     let fail = |e: civic::Error| anyhow::anyhow!("{e}");
     if is_empty(p, "food", "establishments")? {
-        let all = serde_json::Value::Array(demo::food::establishments(demo::food::COUNT));
+        let all = serde_json::Value::Array(food_safety::demo::establishments(food_safety::demo::COUNT));
         let items = food_safety::import::parse_batch(&all).map_err(|e| anyhow::anyhow!("demo data invalid: {e}"))?;
         block_on(food_safety::store::upsert(p, &items)).map_err(fail)?;
         eprintln!("xtask: loaded {} demo establishments", items.len());

@@ -1,51 +1,52 @@
-//! The hot pure functions of food-safety: folding text, ranking candidates, rendering an SMS.
-//! `cargo bench -p food-safety` prints figures; nothing here passes or fails.
+//! The search core of food-safety at province scale: 100,000 demo establishments in SQLite
+//! (FTS5 index and typo keys, in memory), searched the way the HTTP route does, plus the pure
+//! steps around it. `cargo bench -p food-safety` prints figures; nothing here passes or fails.
 
 use std::hint::black_box;
 
-use chrono::NaiveDate;
-use civic::text::{fold, sms, words};
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use food_safety::model::Establishment;
-use food_safety::search::rank;
-use food_safety::store::Summary;
+use bytes::Bytes;
+use civic::platform::native::{NativePlatform, block_on};
+use civic::text::{fold, sms};
+use criterion::{Criterion, criterion_group, criterion_main};
+use food_safety::query::parse;
 
-const DISHES: &[&str] = &["Phở", "Bún bò Huế", "Mì Quảng", "Bún chả cá", "Bánh xèo", "Cơm gà", "Bánh canh", "Lẩu bò"];
-const PEOPLE: &[&str] = &["Bà Hoa", "Bà Mua", "Cô Ba", "Chị Lan", "Anh Tuấn", "Ông Tạ", "Bà Lữ", "Dì Năm", "Cô Thu"];
+const ROWS: usize = 100_000;
 
-fn candidates(n: usize) -> Vec<Summary> {
-    (0..n)
-        .map(|i| {
-            let name = format!("{} {} {}", DISHES[i % DISHES.len()], PEOPLE[(i / DISHES.len()) % PEOPLE.len()], i / 72);
-            Summary {
-                name_folded: fold(&name),
-                establishment: Establishment {
-                    id: format!("DN-{i:06}"),
-                    name,
-                    address: "12 Trần Phú".into(),
-                    ward: "Thạch Thang".into(),
-                    district: "Hải Châu".into(),
-                    province: "Đà Nẵng".into(),
-                    kind: "restaurant".into(),
-                    certificate: None,
-                    violations: Vec::new(),
-                    lat: None,
-                    lng: None,
-                },
-                violations: 0,
-            }
-        })
-        .collect()
+fn loaded() -> NativePlatform {
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let env = NativePlatform::in_memory_migrated(&["food"], &migrations).expect("migrations");
+    for chunk in food_safety::demo::establishments(ROWS).chunks(food_safety::import::MAX_ITEMS) {
+        let items = food_safety::import::parse_batch(&serde_json::Value::Array(chunk.to_vec())).expect("valid");
+        block_on(food_safety::store::upsert(&env, &items)).expect("import");
+    }
+    env
 }
 
 fn bench(c: &mut Criterion) {
-    c.bench_function("fold a name", |b| b.iter(|| fold(black_box("Nhà hàng Hải sản Bé Mặn Đà Nẵng"))));
-    let list = candidates(2_400);
-    let query = words("pho ba hoa");
-    let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap_or_default();
-    c.bench_function("rank 2400 candidates", |b| {
-        b.iter_batched(|| list.clone(), |l| rank(black_box(l), &query, today), BatchSize::LargeInput)
+    let env = loaded();
+    let queries = [
+        ("exact name", "pho ba hoa"),
+        ("typos", "mi quang ech bep trag"),
+        ("name and district", "com ga a hai hai chau"),
+        ("common words", "banh mi"),
+        ("abbreviations", "nh madame lan q. hai chau"),
+        ("no match", "sushi tokyo"),
+    ];
+    let mut group = c.benchmark_group(format!("search {ROWS} places"));
+    for (label, q) in queries {
+        group.bench_function(label, |b| {
+            b.iter(|| block_on(food_safety::search::find(&env, &parse(black_box(q)), None)).expect("search"))
+        });
+    }
+    group.bench_function("GET /food-safety/establishments?q=pho+ba+hao", |b| {
+        b.iter(|| {
+            let req = http::Request::get("/food-safety/establishments?q=pho+ba+hao").body(Bytes::new()).expect("req");
+            block_on(food_safety::handle(req, &env))
+        })
     });
+    group.finish();
+    c.bench_function("parse a query", |b| b.iter(|| parse(black_box("Quán phở bà Hảo, q. Hải Châu"))));
+    c.bench_function("fold a name", |b| b.iter(|| fold(black_box("Nhà hàng Hải sản Bé Mặn Đà Nẵng"))));
     let long = "Nhà hàng Hải sản Bé Mặn, 12 Trần Phú, Thạch Thang, Hải Châu: GCN ATTP số 123/2024/ATTP-CNĐK còn hiệu lực đến 01/03/2027. Vi phạm: 1 lần. Soạn ATTP <tên> gửi 8188";
     c.bench_function("render one SMS", |b| b.iter(|| sms(black_box(long))));
 }

@@ -21,9 +21,14 @@ use bytes::Bytes;
 use civic::{Error, Lang, Platform};
 use http::{Method, Request, Response};
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod demo;
 pub mod establishment;
+pub mod fuzzy;
 pub mod import;
 pub mod model;
+pub mod query;
+pub mod rank;
 pub mod search;
 pub mod sms;
 pub mod store;

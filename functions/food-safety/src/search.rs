@@ -1,30 +1,35 @@
 //! GET /food-safety/establishments?q=<text>&district=<text>&limit=<n>
 //!
-//! Diacritic- and case-insensitive search on the name (every word of `q` must occur in it)
-//! and, when given, on the district; best match first. Answers
-//! `{"results": [...], "total": N}`.
+//! Finds the place a citizen means from what they typed: without diacritics, misspelled,
+//! words in any order, with or without the street, ward or district (see [`crate::query`]
+//! for how the text is read and [`crate::rank`] for the order). `district` restricts to one
+//! district. Answers `{"results": [...], "total": N}`, best match first.
 //!
-//! Without `q`, and with `page` or `page_size` (up to 500), it pages through every record by
+//! The words are looked up in SQLite's FTS5 index of the folded names and places, never by
+//! scanning the table; typo corrections come from the `search_keys` table (see
+//! [`crate::fuzzy`]).
+//!
+//! Without `q` (or with `page` or `page_size`, up to 500), it pages through every record by
 //! id for the province's open-data portal (`district` still filters): `{"results", "total",
 //! "page", "page_size"}`.
 
+use std::collections::{BTreeSet, HashSet};
+
 use bytes::Bytes;
 use chrono::NaiveDate;
-#[cfg(test)]
-use civic::text::fold;
 use civic::text::words;
 use civic::{Error, FieldError, Msg, Platform};
 use http::{Request, Response, StatusCode};
 use serde::Serialize;
 
 use crate::model::{Certificate, CertificateStatus};
-use crate::store::{self, Filter, Summary};
+use crate::query::Item;
+use crate::rank::{Near, Score};
+use crate::store::{self, Summary};
 
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 50;
 pub const MAX_PAGE_SIZE: i64 = 500;
-/// Words of a query beyond this are ignored.
-pub const MAX_WORDS: usize = 8;
 
 /// One search hit.
 #[derive(Debug, Serialize)]
@@ -80,54 +85,183 @@ pub fn area_key(s: &str) -> String {
     w.join(" ")
 }
 
-/// How well a folded name matches the query words; higher is better.
-pub fn score(name_folded: &str, query: &[String]) -> i64 {
-    if query.is_empty() {
-        return 0;
+/// The most places read from the index per step of a search (see [`find`]).
+pub const EXACT_LIMIT: usize = 200;
+pub const LOOSE_LIMIT: usize = 300;
+/// Places matching every word in their name that make the looser steps unnecessary.
+pub const ENOUGH: usize = 10;
+/// The most typo corrections tried per query word, nearest first.
+pub const MAX_NEAR: usize = 12;
+
+/// A ranked search.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Matches, best first, with their scores (see [`crate::rank`]).
+    pub ranked: Vec<(i64, Summary)>,
+    /// How many places match: the matches ranked or, when a step read only its best, that
+    /// step's count if it is more.
+    pub total: i64,
+}
+
+fn quote(phrase: &[String]) -> String {
+    format!("\"{}\"", phrase.join(" ").replace('"', "\"\""))
+}
+
+/// How an item is written into an FTS5 query.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spelling {
+    /// As typed.
+    Typed,
+    /// A plain hard word the index does not know is replaced by its nearest corrections.
+    Corrected,
+    /// A plain hard word as typed, as the start of a word, or any of its corrections.
+    Loose,
+}
+
+/// One item as an FTS5 expression (see [`Spelling`]); `known` are the query words the index
+/// holds as they are.
+fn expression(item: &Item, near: &Near, known: &HashSet<String>, spelling: Spelling) -> String {
+    let mut alternatives: Vec<String> = item.forms.iter().map(|f| quote(f)).collect();
+    if let Some(w) = item.plain().filter(|_| !item.soft) {
+        let corrections = near.get(w).map(Vec::as_slice).unwrap_or_default();
+        match spelling {
+            Spelling::Typed => {}
+            Spelling::Corrected if known.contains(w) => {}
+            Spelling::Corrected => {
+                let nearest = corrections.iter().map(|(_, d)| *d).min();
+                let best = corrections.iter().filter(|(_, d)| Some(*d) == nearest);
+                alternatives.extend(best.map(|(n, _)| quote(std::slice::from_ref(n))));
+            }
+            Spelling::Loose => {
+                // as typed anywhere; as a prefix (3 letters or more) or corrected in the name
+                // only: place words are few and common, loosely they would match most places
+                let mut loose: Vec<String> = corrections.iter().map(|(n, _)| quote(std::slice::from_ref(n))).collect();
+                if w.chars().count() >= 3 {
+                    loose.insert(0, format!("{}*", quote(std::slice::from_ref(&w.to_owned()))));
+                }
+                if !loose.is_empty() {
+                    alternatives.push(format!("name_folded : ({})", loose.join(" OR ")));
+                }
+            }
+        }
     }
-    let name: Vec<&str> = name_folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let q: Vec<&str> = query.iter().map(String::as_str).collect();
-    let base = if name == q {
-        1000
-    } else if name.starts_with(&q) {
-        800
-    } else if name.windows(q.len()).any(|w| w == q.as_slice()) {
-        600
-    } else if q.iter().all(|w| name.contains(w)) {
-        400
-    } else if q.iter().all(|w| name.iter().any(|n| n.starts_with(w))) {
-        300
-    } else {
-        200
-    };
-    let extra = i64::try_from(name.len().saturating_sub(q.len()).min(50)).unwrap_or(50);
-    base - extra
+    if alternatives.len() == 1 { alternatives.remove(0) } else { format!("({})", alternatives.join(" OR ")) }
 }
 
-/// Sorts candidates best first: score, then a valid certificate, then name and id.
-pub fn rank(mut list: Vec<Summary>, query: &[String], today: NaiveDate) -> Vec<(i64, Summary)> {
-    let mut scored: Vec<(i64, Summary)> = list.drain(..).map(|s| (score(&s.name_folded, query), s)).collect();
-    scored.sort_by(|(sa, a), (sb, b)| {
-        let valid = |s: &Summary| CertificateStatus::of(s.establishment.certificate.as_ref(), today).is_valid();
-        sb.cmp(sa)
-            .then_with(|| valid(b).cmp(&valid(a)))
-            .then_with(|| a.name_folded.cmp(&b.name_folded))
-            .then_with(|| a.establishment.id.cmp(&b.establishment.id))
-    });
-    scored
+fn all_of(parts: &[String]) -> String {
+    parts.join(" AND ")
 }
 
-/// Runs a search: candidates from the database, ranked here.
-pub async fn find(env: &impl Platform, filter: &Filter) -> Result<(Vec<(i64, Summary)>, i64), Error> {
-    let (list, total) = store::candidates(env, filter).await?;
+/// Typo corrections of the plain hard words: indexed words within their tolerance, nearest
+/// first, at most [`MAX_NEAR`] each; and which of the words the index holds as typed. One
+/// query for all of them.
+async fn corrections(env: &impl Platform, items: &[Item]) -> Result<(Near, HashSet<String>), Error> {
+    let plain: Vec<&str> = items.iter().filter(|i| !i.soft).filter_map(Item::plain).collect();
+    let keys: BTreeSet<String> = plain.iter().flat_map(|w| crate::fuzzy::query_keys(w)).collect();
+    let keys: Vec<String> = keys.into_iter().collect();
+    let found = store::words_by_keys(env, &keys).await?;
+    let known: HashSet<String> =
+        plain.iter().filter(|w| found.iter().any(|f| f == *w)).map(|w| (*w).to_owned()).collect();
+    let mut near = Near::new();
+    for w in plain {
+        let mut list: Vec<(String, usize)> = found
+            .iter()
+            .filter(|f| f.as_str() != w)
+            .filter_map(|f| crate::fuzzy::near(w, f).map(|d| (f.clone(), d)))
+            .collect();
+        // nearest first; among equals, those that keep the first letter and the length
+        let first = w.chars().next();
+        list.sort_by_key(|(f, d)| (*d, f.chars().next() != first, f.len().abs_diff(w.len()), f.clone()));
+        list.truncate(MAX_NEAR);
+        near.insert(w.to_owned(), list);
+    }
+    Ok((near, known))
+}
+
+/// Runs a search against the text index in steps, from the most to the least precise, and
+/// stops once the best place matches completely or [`ENOUGH`] places match every word in
+/// their name (a place matching more precisely outranks the looser matches a later step
+/// would add):
+/// 1. every item as typed (soft items too), in the name; then in the name or the place;
+/// 2. every hard item, the words the index does not know replaced by their nearest
+///    corrections (what the citizen most likely meant), in the name; then anywhere;
+/// 3. every hard item as typed, or in the name as a prefix or any of its corrections;
+/// 4. when fewer than three places match yet: step 2 with any one hard item left out (for
+///    three hard items or more, as a third may miss).
+///
+/// Each step reads at most [`EXACT_LIMIT`] (step 3: [`LOOSE_LIMIT`]) places, the best by bm25
+/// when more match. Place words are few and common (`hoa` of every `Hòa ...` ward), which is
+/// why the name alone is tried first.
+pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -> Result<Found, Error> {
+    if items.is_empty() {
+        return Ok(Found::default());
+    }
+    let (near, known) = corrections(env, items).await?;
     let today = civic::web::vn_today(env.now());
-    Ok((rank(list, &filter.words, today), total))
+    let hard: Vec<&Item> = items.iter().filter(|i| !i.soft).collect();
+    let typed: Vec<String> = items.iter().map(|i| expression(i, &near, &known, Spelling::Typed)).collect();
+    let corrected: Vec<String> = hard.iter().map(|i| expression(i, &near, &known, Spelling::Corrected)).collect();
+    let loose: Vec<String> = hard.iter().map(|i| expression(i, &near, &known, Spelling::Loose)).collect();
+    let in_name = |expr: &str| format!("name_folded : ({expr})");
+    let mut steps = vec![(in_name(&all_of(&typed)), EXACT_LIMIT), (all_of(&typed), EXACT_LIMIT)];
+    if !hard.is_empty() {
+        steps.push((in_name(&all_of(&corrected)), EXACT_LIMIT));
+        steps.push((all_of(&corrected), EXACT_LIMIT));
+        steps.push((all_of(&loose), LOOSE_LIMIT));
+    }
+    let mut seen = HashSet::new();
+    let mut pool: Vec<Summary> = Vec::new();
+    let mut ranked = Vec::new();
+    let mut capped: Option<String> = None;
+    let mut done: Vec<String> = Vec::new();
+    let settled =
+        |ranked: &[(Score, Summary)]| ranked.len() >= ENOUGH || ranked.first().is_some_and(|(s, _)| s.complete);
+    for (expr, limit) in steps {
+        if settled(&ranked) {
+            break;
+        }
+        if done.contains(&expr) {
+            continue;
+        }
+        let found = store::matching(env, &expr, district, limit).await?;
+        if found.len() == limit && capped.is_none() {
+            capped = Some(expr.clone());
+        }
+        let before = pool.len();
+        pool.extend(found.into_iter().filter(|s| seen.insert(s.establishment.id.clone())));
+        if pool.len() > before {
+            ranked = crate::rank::rank(pool.clone(), items, &near, today);
+        }
+        done.push(expr);
+    }
+    // a third of the hard words may miss: leave each out in turn (spelled as meant, to keep
+    // the step as selective as step 4)
+    if ranked.len() < 3 && corrected.len() >= 3 && !settled(&ranked) {
+        let expr = (0..corrected.len())
+            .map(|skip| {
+                let rest: Vec<String> =
+                    corrected.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, e)| e.clone()).collect();
+                format!("({})", all_of(&rest))
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let found = store::matching(env, &expr, district, LOOSE_LIMIT).await?;
+        pool.extend(found.into_iter().filter(|s| seen.insert(s.establishment.id.clone())));
+        ranked = crate::rank::rank(pool, items, &near, today);
+    }
+    let ranked_len = i64::try_from(ranked.len()).unwrap_or(i64::MAX);
+    let total = match capped {
+        Some(expr) => store::count_matching(env, &expr, district).await?.max(ranked_len),
+        None => ranked_len,
+    };
+    Ok(Found { ranked: ranked.into_iter().map(|(s, p)| (s.points, p)).collect(), total })
 }
 
 pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     let mut q = String::new();
     let mut district = None;
     let mut limit = DEFAULT_LIMIT;
+    let mut limit_given = false;
     let (mut page, mut page_size, mut paged) = (1i64, 100i64, false);
     let mut errors = Vec::new();
     for (k, v) in civic::web::query_pairs(req) {
@@ -135,7 +269,10 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
             "q" => q = v,
             "district" => district = Some(v),
             "limit" => match v.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => limit = n,
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => {
+                    limit = n;
+                    limit_given = true;
+                }
                 _ => errors.push(FieldError::new(
                     "limit",
                     Msg::new(
@@ -177,18 +314,18 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
         return Err(Error::Validation(errors));
     }
     let today = civic::web::vn_today(env.now());
-    if paged {
+    if paged || words(&q).is_empty() {
+        if limit_given && !paged {
+            page_size = i64::try_from(limit).unwrap_or(page_size);
+        }
         let district = district.map(|d| area_key(&d)).filter(|d| !d.is_empty());
         let (list, total) = store::page(env, district.as_deref(), page, page_size).await?;
         let results: Vec<Hit<'_>> = list.iter().map(|s| Hit::of(s, today)).collect();
         let body = serde_json::json!({"results": results, "total": total, "page": page, "page_size": page_size});
         return civic::web::json(StatusCode::OK, &body);
     }
-    let mut query_words = words(&q);
-    query_words.truncate(MAX_WORDS);
-    let filter =
-        Filter { words: query_words, district: district.map(|d| area_key(&d)).filter(|d| !d.is_empty()), place: None };
-    let (ranked, total) = find(env, &filter).await?;
+    let district = district.map(|d| area_key(&d)).filter(|d| !d.is_empty());
+    let Found { ranked, total } = find(env, &crate::query::parse(&q), district.as_deref()).await?;
     let results: Vec<Hit<'_>> = ranked.iter().take(limit).map(|(_, s)| Hit::of(s, today)).collect();
     civic::web::json(StatusCode::OK, &serde_json::json!({"results": results, "total": total}))
 }
@@ -196,10 +333,6 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn w(s: &str) -> Vec<String> {
-        words(s)
-    }
 
     #[test]
     fn area_key_table() {
@@ -215,20 +348,5 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(area_key(input), want, "area_key({input:?})");
         }
-    }
-
-    #[test]
-    fn score_orders_exact_prefix_phrase_words() {
-        let q = w("pho ba hoa");
-        let exact = score(&fold("Phở Bà Hoa"), &q);
-        let prefix = score(&fold("Phở Bà Hoa 2"), &q);
-        let phrase = score(&fold("Quán Phở Bà Hoa"), &q);
-        let scattered = score(&fold("Hoa Phở Bà"), &q);
-        let partial = score(&fold("Phởxxx Bàyy Hoazz"), &q);
-        assert!(
-            exact > prefix && prefix > phrase && phrase > scattered && scattered > partial,
-            "{exact} {prefix} {phrase} {scattered} {partial}"
-        );
-        assert!(score(&fold("Phở Bà"), &w("pho ba")) > score(&fold("Phở Bà Hoa Hải Châu"), &w("pho ba")));
     }
 }

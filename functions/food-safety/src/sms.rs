@@ -15,8 +15,9 @@ use civic::{Error, Platform};
 use http::{Request, Response};
 
 use crate::model::CertificateStatus;
-use crate::search::{self, MAX_WORDS, area_key};
-use crate::store::{self, DB, Filter, Summary};
+use crate::query::Item;
+use crate::search::{self, Found};
+use crate::store::{self, DB, Summary};
 
 pub const KEYWORD: &str = "attp";
 
@@ -69,9 +70,10 @@ async fn chosen(env: &impl Platform, phone: &str, n: usize) -> Result<Option<Str
 /// A parsed `ATTP` command.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
+    /// What was asked (the text after the keyword), and its search items.
     Lookup {
-        name: Vec<String>,
-        place: Option<String>,
+        asked: String,
+        items: Vec<Item>,
     },
     /// `ATTP 2`: the second entry of the last list.
     Pick(usize),
@@ -88,13 +90,11 @@ pub fn parse(text: &str) -> Command {
     {
         return Command::Pick(n);
     }
-    let (name, place) = rest.split_once(',').map_or((rest, None), |(n, p)| (n, Some(p)));
-    let mut name = words(name);
-    name.truncate(MAX_WORDS);
-    if name.is_empty() {
+    let items = crate::query::parse(rest);
+    if items.is_empty() {
         return Command::Help;
     }
-    Command::Lookup { name, place: place.map(area_key).filter(|p| !p.is_empty()) }
+    Command::Lookup { asked: words(rest).join(" "), items }
 }
 
 fn help(short_code: &str) -> String {
@@ -171,14 +171,10 @@ pub fn list(matches: &[&Summary], total: i64, today: NaiveDate) -> String {
     sms(&format!("{head}{body}{foot}"))
 }
 
-fn tier(score: i64) -> i64 {
-    (score + 50) / 100
-}
-
 /// The reply to one message.
 pub async fn answer(env: &impl Platform, text: &str, short_code: &str, from: &str) -> Result<String, Error> {
-    let (name, place) = match parse(text) {
-        Command::Lookup { name, place } => (name, place),
+    let (asked, items) = match parse(text) {
+        Command::Lookup { asked, items } => (asked, items),
         Command::Help => return Ok(help(short_code)),
         Command::Pick(n) => {
             let today = civic::web::vn_today(env.now());
@@ -193,16 +189,12 @@ pub async fn answer(env: &impl Platform, text: &str, short_code: &str, from: &st
             });
         }
     };
-    let filter = Filter { words: name.clone(), district: None, place: place.clone() };
-    let (ranked, total) = search::find(env, &filter).await?;
+    let Found { ranked, total } = search::find(env, &items, None).await?;
     let today = civic::web::vn_today(env.now());
     Ok(match ranked.as_slice() {
-        [] => {
-            let wherein = place.map(|p| format!(" ở {p}")).unwrap_or_default();
-            sms(&format!("Không tìm thấy cơ sở \"{}\"{wherein}. Soạn ATTP <tên cơ sở>, <quận/phường>", name.join(" ")))
-        }
+        [] => sms(&format!("Không tìm thấy cơ sở \"{asked}\". Soạn ATTP <tên cơ sở>, <quận/phường>")),
         [(_, only)] => detail(only, today),
-        [(top, best), (second, _), ..] if tier(*top) > tier(*second) => detail(best, today),
+        [(top, best), (second, _), ..] if top - second >= crate::rank::DECISIVE => detail(best, today),
         many => {
             let top: Vec<&Summary> = many.iter().take(LIST_LEN).map(|(_, s)| s).collect();
             let ids: Vec<&str> = top.iter().map(|s| s.establishment.id.as_str()).collect();
@@ -242,28 +234,26 @@ mod tests {
                 lng: None,
             },
             name_folded: civic::text::fold(name),
+            place_folded: String::new(),
             violations,
         }
     }
 
     #[test]
     fn parse_table() {
-        let lookup = |n: &[&str], p: Option<&str>| Command::Lookup {
-            name: n.iter().map(|s| (*s).to_owned()).collect(),
-            place: p.map(str::to_owned),
-        };
+        let lookup = |asked: &str| Command::Lookup { asked: asked.to_owned(), items: crate::query::parse(asked) };
         let cases = [
-            ("ATTP pho ba hoa", lookup(&["pho", "ba", "hoa"], None)),
-            ("attp Phở Bà Hoa", lookup(&["pho", "ba", "hoa"], None)),
-            ("  Attp  Phở Bà Hoa , Quận Hải Châu", lookup(&["pho", "ba", "hoa"], Some("hai chau"))),
+            ("ATTP pho ba hoa", lookup("pho ba hoa")),
+            ("attp Phở Bà Hoa", lookup("pho ba hoa")),
+            ("  Attp  Phở Bà Hoa , Quận Hải Châu", lookup("pho ba hoa quan hai chau")),
             ("ATTP", Command::Help),
             ("ATTP   ", Command::Help),
-            ("ATTP , Hai Chau", Command::Help),
+            ("ATTP q.", Command::Help),
             ("HS 000.00.19.H57-241105-0012", Command::Help),
             ("ATTPX pho", Command::Help),
             ("ATTP 2", Command::Pick(2)),
             ("attp  3 ", Command::Pick(3)),
-            ("ATTP 4", lookup(&["4"], None)),
+            ("ATTP 4", lookup("4")),
             ("", Command::Help),
             ("xin chào", Command::Help),
         ];

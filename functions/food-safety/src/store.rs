@@ -16,26 +16,27 @@ pub const DB: &str = "food";
 pub const GROUP: usize = 500;
 
 const UPSERT: &str = "INSERT INTO establishments
-    (id, name, name_folded, address, ward, ward_folded, district, district_folded, province, kind,
+    (id, name, name_folded, address, ward, ward_folded, district, district_folded, province, place_folded, kind,
      cert_number, cert_issued, cert_expires, cert_authority, lat, lng, violation_count, updated_at)
   SELECT json_extract(e.value, '$.id'), json_extract(e.value, '$.name'), json_extract(e.value, '$.name_folded'), json_extract(e.value, '$.address'),
      json_extract(e.value, '$.ward'), json_extract(e.value, '$.ward_folded'), json_extract(e.value, '$.district'), json_extract(e.value, '$.district_folded'),
-     json_extract(e.value, '$.province'), json_extract(e.value, '$.kind'), json_extract(e.value, '$.cert_number'), json_extract(e.value, '$.cert_issued'),
+     json_extract(e.value, '$.province'), json_extract(e.value, '$.place_folded'), json_extract(e.value, '$.kind'), json_extract(e.value, '$.cert_number'), json_extract(e.value, '$.cert_issued'),
      json_extract(e.value, '$.cert_expires'), json_extract(e.value, '$.cert_authority'), json_extract(e.value, '$.lat'), json_extract(e.value, '$.lng'),
      json_array_length(e.value, '$.violations'), ?2
   FROM json_each(?1) AS e WHERE true
   ON CONFLICT (id) DO UPDATE SET
     name = excluded.name, name_folded = excluded.name_folded, address = excluded.address,
     ward = excluded.ward, ward_folded = excluded.ward_folded, district = excluded.district,
-    district_folded = excluded.district_folded, province = excluded.province, kind = excluded.kind,
+    district_folded = excluded.district_folded, province = excluded.province,
+    place_folded = excluded.place_folded, kind = excluded.kind,
     cert_number = excluded.cert_number, cert_issued = excluded.cert_issued,
     cert_expires = excluded.cert_expires, cert_authority = excluded.cert_authority,
     lat = excluded.lat, lng = excluded.lng, violation_count = excluded.violation_count,
     updated_at = excluded.updated_at
-  WHERE (name, address, ward, district, province, kind, cert_number, cert_issued, cert_expires,
+  WHERE (name, address, ward, district, province, place_folded, kind, cert_number, cert_issued, cert_expires,
          cert_authority, lat, lng, violation_count)
      IS NOT (excluded.name, excluded.address, excluded.ward, excluded.district, excluded.province,
-         excluded.kind, excluded.cert_number, excluded.cert_issued, excluded.cert_expires,
+         excluded.place_folded, excluded.kind, excluded.cert_number, excluded.cert_issued, excluded.cert_expires,
          excluded.cert_authority, excluded.lat, excluded.lng, excluded.violation_count)";
 
 const CLEAR_VIOLATIONS: &str =
@@ -51,7 +52,8 @@ fn row_json(e: &Establishment) -> serde_json::Value {
     serde_json::json!({
         "id": e.id, "name": e.name, "name_folded": fold(&e.name), "address": e.address,
         "ward": e.ward, "ward_folded": fold(&e.ward), "district": e.district,
-        "district_folded": fold(&e.district), "province": e.province, "kind": e.kind,
+        "district_folded": fold(&e.district), "province": e.province, "place_folded": place_folded(e),
+        "kind": e.kind,
         "cert_number": cert.map(|c| &c.number), "cert_issued": cert.map(|c| c.issued.to_string()),
         "cert_expires": cert.map(|c| c.expires.to_string()), "cert_authority": cert.map(|c| &c.authority),
         "lat": e.lat, "lng": e.lng,
@@ -59,14 +61,37 @@ fn row_json(e: &Establishment) -> serde_json::Value {
     })
 }
 
+/// The words a place is found by besides its name: address, ward, district, province.
+pub fn place_folded(e: &Establishment) -> String {
+    fold(&format!("{} {} {} {}", e.address, e.ward, e.district, e.province))
+}
+
+const INSERT_KEYS: &str = "INSERT OR IGNORE INTO search_keys (key, word)
+  SELECT json_extract(k.value, '$[0]'), json_extract(k.value, '$[1]') FROM json_each(?1) AS k";
+
+/// The deletion keys of every word of a group's names and places, as `[[key, word], ...]`.
+fn keys_json(group: &[Establishment]) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    for e in group {
+        for w in civic::text::words(&e.name).into_iter().chain(civic::text::words(&place_folded(e))) {
+            seen.insert(w);
+        }
+    }
+    let pairs: Vec<(String, &String)> =
+        seen.iter().flat_map(|w| crate::fuzzy::index_keys(w).into_iter().map(move |k| (k, w))).collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// The statements that store a group of establishments: rows upserted (unchanged rows are
-/// left alone), then their violations replaced whole.
+/// left alone; triggers keep the text index in step), their violations replaced whole, and
+/// the typo keys of their words added.
 pub fn upsert_statements(group: &[Establishment], now: &str) -> Vec<Statement> {
     let json = serde_json::Value::Array(group.iter().map(row_json).collect()).to_string();
     vec![
         Statement::new(UPSERT, vec![json.as_str().into(), now.into()]),
         Statement::new(CLEAR_VIOLATIONS, vec![json.as_str().into()]),
         Statement::new(INSERT_VIOLATIONS, vec![json.into()]),
+        Statement::new(INSERT_KEYS, vec![keys_json(group).into()]),
     ]
 }
 
@@ -82,8 +107,8 @@ pub async fn upsert(env: &impl Platform, items: &[Establishment]) -> Result<(), 
 }
 
 /// The columns every read selects.
-pub const COLUMNS: &str = "id, name, name_folded, address, ward, district, province, kind, cert_number, cert_issued, \
-     cert_expires, cert_authority, lat, lng, violation_count";
+pub const COLUMNS: &str = "id, name, name_folded, address, ward, district, province, place_folded, kind, cert_number, \
+     cert_issued, cert_expires, cert_authority, lat, lng, violation_count";
 
 fn date(row: &Row<'_>, col: &str) -> Result<Option<NaiveDate>, DbError> {
     row.opt_str(col)?.map(|s| s.parse::<NaiveDate>().map_err(|e| DbError(format!("{col}: {e}")))).transpose()
@@ -94,6 +119,8 @@ fn date(row: &Row<'_>, col: &str) -> Result<Option<NaiveDate>, DbError> {
 pub struct Summary {
     pub establishment: Establishment,
     pub name_folded: String,
+    /// The folded address, ward, district and province.
+    pub place_folded: String,
     pub violations: i64,
 }
 
@@ -124,6 +151,7 @@ pub fn summary(row: &Row<'_>) -> Result<Summary, DbError> {
             lng: row.opt_f64("lng")?,
         },
         name_folded: row.str("name_folded")?.to_owned(),
+        place_folded: row.str("place_folded")?.to_owned(),
         violations: row.i64("violation_count")?,
     })
 }
@@ -216,54 +244,68 @@ pub fn like_escape(s: &str) -> String {
     out
 }
 
-/// Filters for [`candidates`]: every word must occur in the folded name; `district` must
-/// occur in the folded district; `place` in the folded district or ward.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    pub words: Vec<String>,
-    pub district: Option<String>,
-    pub place: Option<String>,
-}
-
-/// The most candidates read for ranking.
-pub const MAX_CANDIDATES: usize = 2_000;
-
-/// Establishments matching a filter (unranked, at most [`MAX_CANDIDATES`]), and how many
-/// match in all.
-pub async fn candidates(env: &impl Platform, filter: &Filter) -> Result<(Vec<Summary>, i64), Error> {
-    let mut clauses = Vec::new();
-    let mut params: Vec<Value> = Vec::new();
-    for w in &filter.words {
-        params.push(format!("%{}%", like_escape(w)).into());
-        clauses.push(format!("name_folded LIKE ?{} ESCAPE '\\'", params.len()));
+/// Indexed words that share a deletion key with any of `keys` (see [`crate::fuzzy`]).
+pub async fn words_by_keys(env: &impl Platform, keys: &[String]) -> Result<Vec<String>, Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
     }
-    if let Some(d) = &filter.district {
-        params.push(format!("%{}%", like_escape(d)).into());
-        clauses.push(format!("district_folded LIKE ?{} ESCAPE '\\'", params.len()));
-    }
-    if let Some(p) = &filter.place {
-        params.push(format!("%{}%", like_escape(p)).into());
-        let n = params.len();
-        clauses.push(format!("(district_folded LIKE ?{n} ESCAPE '\\' OR ward_folded LIKE ?{n} ESCAPE '\\')"));
-    }
-    let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let keys = serde_json::to_string(keys).map_err(|e| Error::Internal(e.to_string()))?;
     let rows = env
         .query(
             DB,
-            &format!(
-                "SELECT {COLUMNS} FROM establishments {filter_sql} ORDER BY name_folded, id LIMIT {MAX_CANDIDATES}"
-            ),
-            &params,
+            "SELECT DISTINCT k.word FROM json_each(?1) AS j JOIN search_keys AS k ON k.key = j.value",
+            &[keys.into()],
         )
         .await?;
-    let list = rows.iter().map(|r| summary(&r)).collect::<Result<Vec<_>, _>>()?;
-    let total = if list.len() < MAX_CANDIDATES {
-        i64::try_from(list.len()).unwrap_or(i64::MAX)
-    } else {
-        let n = env.query(DB, &format!("SELECT count(*) AS n FROM establishments {filter_sql}"), &params).await?;
-        n.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0)
-    };
-    Ok((list, total))
+    Ok(rows.iter().map(|r| r.str("word").map(str::to_owned)).collect::<Result<_, _>>()?)
+}
+
+/// Places whose words match an FTS5 query (`expr`), optionally in one district (folded key),
+/// at most `limit`: all of them when there are no more, else the best by `bm25` (a name word
+/// weighs four place words). Ordering every match costs more than finding them, so it is
+/// only done when there are too many.
+pub async fn matching(
+    env: &impl Platform,
+    expr: &str,
+    district: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Summary>, Error> {
+    let (filter, mut params) = fts_filter(expr, district);
+    let n = params.len() + 1;
+    params.push(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
+    let unordered = format!(
+        "SELECT {COLUMNS} FROM establishments WHERE seq IN (SELECT establishments_fts.rowid {filter} LIMIT ?{n})"
+    );
+    let mut rows = env.query(DB, &unordered, &params).await?;
+    if rows.len() > limit {
+        params[n - 1] = i64::try_from(limit).unwrap_or(i64::MAX).into();
+        let best = format!(
+            "SELECT {COLUMNS} FROM establishments WHERE seq IN
+               (SELECT establishments_fts.rowid {filter} ORDER BY bm25(establishments_fts, 4.0, 1.0) LIMIT ?{n})"
+        );
+        rows = env.query(DB, &best, &params).await?;
+    }
+    Ok(rows.iter().map(|r| summary(&r)).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// How many places match an FTS5 query.
+pub async fn count_matching(env: &impl Platform, expr: &str, district: Option<&str>) -> Result<i64, Error> {
+    let (filter, params) = fts_filter(expr, district);
+    let sql = format!("SELECT count(*) AS n {filter}");
+    let rows = env.query(DB, &sql, &params).await?;
+    Ok(rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0))
+}
+
+/// `FROM ... WHERE ...` of a text search, with its parameters.
+fn fts_filter(expr: &str, district: Option<&str>) -> (&'static str, Vec<Value>) {
+    match district {
+        Some(d) => (
+            "FROM establishments_fts JOIN establishments AS e ON e.seq = establishments_fts.rowid
+             WHERE establishments_fts MATCH ?1 AND e.district_folded LIKE ?2 ESCAPE '\\'",
+            vec![expr.into(), format!("%{}%", like_escape(d)).into()],
+        ),
+        None => ("FROM establishments_fts WHERE establishments_fts MATCH ?1", vec![expr.into()]),
+    }
 }
 
 #[cfg(test)]
@@ -321,9 +363,10 @@ mod tests {
         assert_eq!(updated(&env, &list[0].id), "2026-01-01T00:00:00Z", "an unchanged row is left alone");
         assert_eq!(updated(&env, &list[2].id), "2026-02-01T00:00:00Z");
         assert_eq!(block_on(get(&env, &list[2].id)).unwrap().as_ref(), Some(&list[2]));
-        let (found, total) =
-            block_on(candidates(&env, &Filter { words: vec!["bun".into()], ..Filter::default() })).unwrap();
-        assert_eq!((found[0].violations, total), (1, 1));
+        // the text index follows the rename (triggers): the old name is gone, the new one found
+        let found = block_on(matching(&env, "\"lu\" AND \"2\"", None, 10)).unwrap();
+        assert_eq!((found.len(), found[0].violations), (1, 1));
+        assert_eq!(block_on(count_matching(&env, "\"bun\" AND \"cha\"", None)).unwrap(), 1);
     }
 
     #[test]
@@ -335,7 +378,7 @@ mod tests {
             many.push(e);
         }
         let statements: usize = many.chunks(GROUP).map(|g| upsert_statements(g, "now").len()).sum();
-        assert_eq!(statements, 9);
+        assert_eq!(statements, 12);
         let env = env();
         block_on(upsert(&env, &many)).unwrap();
         let n = block_on(env.query(DB, "SELECT count(*) AS n, sum(violation_count) AS v FROM establishments", &[]))

@@ -1,9 +1,10 @@
 //! Demo data: a deterministic, plausible set of Da Nang eating places (real districts, wards
-//! and streets; Vietnamese names; valid, expired and missing certificates; some violations).
+//! and streets; Vietnamese names; valid, expired and missing certificates; some violations),
+//! for `cargo xtask up`, the search tests and the benchmarks (any count, 100,000 included).
 
 use serde_json::{Value, json};
 
-use super::Rng;
+use civic::demo::Rng;
 
 /// How many establishments `up` loads.
 pub const COUNT: usize = 2_400;
@@ -205,6 +206,60 @@ const VIOLATIONS: &[&str] = &[
     "Kinh doanh khi giấy chứng nhận đã hết hạn",
 ];
 
+/// Well-known places with names the generator never makes, so that a search test can name
+/// the one place a query means: (id, name, address, ward, district, certificate state).
+/// Certificate state: `v` valid, `x` expired, `-` none.
+pub const LANDMARKS: &[(&str, &str, &str, &str, &str, char)] = &[
+    ("DN-000201", "Mì Quảng Ếch Bếp Trang", "24 Lê Duẩn", "Hải Châu 1", "Hải Châu", 'v'),
+    ("DN-000202", "Bún chả cá Ông Tạ Chợ Cồn", "113A Nguyễn Chí Thanh", "Hải Châu 1", "Hải Châu", 'v'),
+    ("DN-000203", "Bê thui Cầu Mống", "90 Hoàng Diệu", "Phước Ninh", "Hải Châu", 'x'),
+    ("DN-000204", "Bánh tráng cuốn thịt heo Mậu", "35 Đỗ Thúc Tịnh", "Khuê Trung", "Cẩm Lệ", 'v'),
+    ("DN-000205", "Chè Xuân Trang", "31 Lê Duẩn", "Hải Châu 1", "Hải Châu", '-'),
+    ("DN-000206", "Nhà hàng Madame Lân", "4 Bạch Đằng", "Thạch Thang", "Hải Châu", 'v'),
+    ("DN-000207", "Cơm gà A Hải", "100 Thái Phiên", "Phước Ninh", "Hải Châu", 'v'),
+    ("DN-000208", "Cơm gà Bà Buội", "22 Phan Châu Trinh", "Phước Ninh", "Hải Châu", 'x'),
+    ("DN-000209", "Bún bò Huế O Xuân", "45 Ngô Gia Tự", "Hải Châu 1", "Hải Châu", 'v'),
+    ("DN-000210", "Bánh canh Nga", "78 Nguyễn Chí Thanh", "Hải Châu 1", "Hải Châu", '-'),
+    ("DN-000211", "Nem lụi Huế Bà Thìn", "15 Tiểu La", "Hòa Cường Bắc", "Hải Châu", 'v'),
+    ("DN-000212", "Highlands Coffee Vĩnh Trung Plaza", "255 Hùng Vương", "Vĩnh Trung", "Thanh Khê", 'v'),
+    ("DN-000213", "Cà phê Trung Nguyên Legend", "138 Bạch Đằng", "Hải Châu 1", "Hải Châu", 'v'),
+    ("DN-000214", "Cộng Cà Phê Bạch Đằng", "98 Bạch Đằng", "Hải Châu 1", "Hải Châu", 'x'),
+    ("DN-000215", "Khách sạn Mường Thanh Grand", "962 Ngô Quyền", "An Hải Bắc", "Sơn Trà", 'v'),
+    ("DN-000216", "Bếp ăn tập thể Trường Tiểu học Lê Lai", "12 Lê Lai", "Thạch Thang", "Hải Châu", 'v'),
+    ("DN-000217", "Lẩu dê Nhất Ly", "116 Nguyễn Văn Thoại", "Mỹ An", "Ngũ Hành Sơn", '-'),
+    ("DN-000218", "Ốc Thanh Hường", "5 Trần Bình Trọng", "Hải Châu 2", "Hải Châu", 'v'),
+    ("DN-000219", "Bánh bèo Bà Bé", "100 Hoàng Văn Thụ", "Phước Ninh", "Hải Châu", 'x'),
+    ("DN-000220", "Mì Quảng 1A", "1A Hải Phòng", "Thạch Thang", "Hải Châu", 'v'),
+    ("DN-000221", "Bún mắm Vân", "23/14 Trần Kế Xương", "Hải Châu 2", "Hải Châu", '-'),
+    ("DN-000222", "Quán Trần", "4 Lê Duẩn", "Hải Châu 1", "Hải Châu", 'v'),
+    ("DN-000223", "Phở Sướng Hà Nội", "28 Trần Quốc Toản", "Phước Ninh", "Hải Châu", 'v'),
+    ("DN-000224", "Nhà hàng chay Tâm An", "84 Phan Đăng Lưu", "Hòa Cường Bắc", "Hải Châu", 'v'),
+    ("DN-000225", "Pizza 4P's Hoàng Văn Thụ", "8 Hoàng Văn Thụ", "Phước Ninh", "Hải Châu", 'v'),
+    ("DN-000226", "Bánh xèo Tôm Nhảy Bà Mai", "2 Lý Tự Trọng", "Thạch Thang", "Hải Châu", 'x'),
+    ("DN-000227", "Gà nướng Ò Ó O", "111 Nguyễn Văn Linh", "Nam Dương", "Hải Châu", '-'),
+    ("DN-000228", "Bánh mì Ông Tây", "69 Lê Lợi", "Thạch Thang", "Hải Châu", 'v'),
+    ("DN-000229", "Hải sản Thủy Tùng", "3 Võ Nguyên Giáp", "Phước Mỹ", "Sơn Trà", 'v'),
+    ("DN-000230", "Bún thịt nướng Kiều Bảo", "185 Nguyễn Văn Linh", "Thạc Gián", "Thanh Khê", 'v'),
+    ("DN-000231", "Chè Liên", "189 Hoàng Diệu", "Nam Dương", "Hải Châu", 'v'),
+    ("DN-000232", "Bún chả cá Hờn", "113/4 Nguyễn Chí Thanh", "Hải Châu 1", "Hải Châu", 'x'),
+    ("DN-000233", "Cháo lòng Hòa Vang", "ĐT 602", "Hòa Sơn", "Hòa Vang", '-'),
+    ("DN-000234", "Tiệm bánh Hạnh Phúc", "20 Tôn Đức Thắng", "Hòa Minh", "Liên Chiểu", 'v'),
+    ("DN-000235", "Gỏi cá Nam Ô Bà Tám", "Làng chài Nam Ô", "Hòa Hiệp Nam", "Liên Chiểu", 'v'),
+];
+
+fn landmark(l: &(&str, &str, &str, &str, &str, char)) -> Value {
+    let (id, name, address, ward, district, cert) = *l;
+    let certificate = match cert {
+        'v' => json!({"number": format!("{}/2025/ATTP-CNĐK", &id[3..]), "issued": "2025-02-01",
+                      "expires": "2028-02-01", "authority": "Ban Quản lý An toàn thực phẩm thành phố Đà Nẵng"}),
+        'x' => json!({"number": format!("{}/2020/ATTP-CNĐK", &id[3..]), "issued": "2020-02-01",
+                      "expires": "2023-02-01", "authority": "Ban Quản lý An toàn thực phẩm thành phố Đà Nẵng"}),
+        _ => Value::Null,
+    };
+    json!({"id": id, "name": name, "address": address, "ward": ward, "district": district, "province": "Đà Nẵng",
+           "kind": "restaurant", "certificate": certificate, "violations": [], "lat": null, "lng": null})
+}
+
 fn name(rng: &mut Rng) -> (String, &'static str) {
     match rng.below(20) {
         0..=8 => (format!("{} {}", rng.pick(DISHES), rng.pick(PEOPLE)), "street_food"),
@@ -247,6 +302,7 @@ pub fn establishments(count: usize) -> Vec<Value> {
                         "expires": "2027-03-01", "authority": "Ban Quản lý ATTP Đà Nẵng"},
         "violations": [{"date": "2025-06-01", "description": "Không có sổ kiểm thực ba bước", "penalty_vnd": 5_000_000}],
         "lat": 16.0719, "lng": 108.2203}));
+    out.extend(LANDMARKS.iter().take(count.saturating_sub(1)).map(landmark));
     while out.len() < count {
         let i = out.len();
         let (district, lat0, lng0, wards) = DISTRICTS[rng.below(DISTRICTS.len())];
@@ -301,12 +357,12 @@ mod tests {
     fn demo_data_is_valid_varied_and_deterministic() {
         let items = establishments(COUNT);
         assert_eq!(items, establishments(COUNT));
-        let parsed = food_safety::import::parse_batch(&Value::Array(items)).expect("demo data validates");
+        let parsed = crate::import::parse_batch(&Value::Array(items)).expect("demo data validates");
         assert_eq!(parsed.len(), COUNT);
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         let mut counts = std::collections::HashMap::new();
         for e in &parsed {
-            *counts.entry(food_safety::model::CertificateStatus::of(e.certificate.as_ref(), today)).or_insert(0) += 1;
+            *counts.entry(crate::model::CertificateStatus::of(e.certificate.as_ref(), today)).or_insert(0) += 1;
         }
         for status in ["valid", "expired", "none"] {
             let n = counts.iter().find(|(k, _)| serde_json::to_value(k).unwrap() == status).map_or(0, |(_, n)| *n);
