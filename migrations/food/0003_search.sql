@@ -87,8 +87,8 @@ END;
 
 INSERT INTO establishments_fts (establishments_fts) VALUES ('rebuild');
 
--- Symmetric-delete keys of every indexed word: the word itself and the strings left by
--- deleting one (words of 3+ letters) or two (5+ letters) of its letters. A query word's own
+-- Symmetric-delete keys of every indexed word: the word itself and the strings of two
+-- letters or more left by deleting one or two of its letters. A query word's own
 -- keys meet these for every indexed word within its typo tolerance; the distance is then
 -- checked exactly. Filled by each import; a word no place uses any more only costs a row.
 CREATE TABLE search_keys (

@@ -35,6 +35,20 @@ pub struct CsvError {
     pub message: &'static str,
 }
 
+impl CsvError {
+    /// The message in Vietnamese.
+    pub fn vi(&self) -> &'static str {
+        match self.message {
+            "a quote inside an unquoted field" => "dấu ngoặc kép giữa một trường không đặt trong ngoặc kép",
+            "text after a closing quote" => "có chữ sau dấu ngoặc kép đóng",
+            "a quoted field is not closed" => "một trường trong ngoặc kép chưa được đóng",
+            "no header line" => "không có dòng tiêu đề",
+            "not as many fields as the header" => "số trường khác dòng tiêu đề",
+            _ => "không đọc được",
+        }
+    }
+}
+
 /// Parses a whole upload. Every record must have as many fields as the header.
 pub fn parse(text: &str) -> Result<Table, CsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);

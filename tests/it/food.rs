@@ -296,7 +296,93 @@ fn an_admin_removes_a_closed_place(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
+fn put_as(s: &Server, path: &str, content_type: &str, body: &str) -> Result<Resp, String> {
+    let auth = bearer(&["admin"]);
+    request(&s.addr, "PUT", path, &[("authorization", &auth), ("content-type", content_type)], body.as_bytes())
+}
+
+/// Places with names of their own (no other check imports them), for the search checks.
+const LANDMARKS: &str = r#"[
+  {"id": "SQ-0001", "name": "Mì Quảng Ếch Bếp Trang", "address": "24 Lê Duẩn", "ward": "Khuê Trung", "district": "Cẩm Lệ", "province": "Đà Nẵng", "kind": "restaurant"},
+  {"id": "SQ-0002", "name": "Bê thui Cầu Mống", "address": "90 Hoàng Diệu", "ward": "Hòa Thọ Đông", "district": "Cẩm Lệ", "province": "Đà Nẵng", "kind": "restaurant"},
+  {"id": "SQ-0003", "name": "Cơm gà A Hải", "address": "100 Thái Phiên", "ward": "Hòa Thọ Đông", "district": "Cẩm Lệ", "province": "Đà Nẵng", "kind": "eatery"},
+  {"id": "SQ-0004", "name": "Cơm gà A Hải", "address": "7 Điện Biên Phủ", "ward": "Hòa Minh", "district": "Liên Chiểu", "province": "Đà Nẵng", "kind": "eatery"},
+  {"id": "SQ-0005", "name": "Nhà hàng Madame Lân", "address": "4 Bạch Đằng", "ward": "Hòa An", "district": "Cẩm Lệ", "province": "Đà Nẵng", "kind": "restaurant"},
+  {"id": "SQ-0006", "name": "Cà phê Trung Nguyên Legend", "address": "138 Bạch Đằng", "ward": "Khuê Trung", "district": "Cẩm Lệ", "province": "Đà Nẵng", "kind": "cafe"}
+]"#;
+
+fn search_finds_what_citizens_type(s: &Server) -> Result<(), String> {
+    let r = import(s, LANDMARKS)?;
+    ensure!(r.status == 200, "import: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    let cases: &[(&str, Option<&str>)] = &[
+        ("mi quang ech bep trag", Some("SQ-0001")),
+        ("ech bep trang mi quang", Some("SQ-0001")),
+        ("be thiu cau mong", Some("SQ-0002")),
+        ("com ga a hai q. cam le", Some("SQ-0003")),
+        ("com ga a hai lien chieu", Some("SQ-0004")),
+        ("nh madame lan", Some("SQ-0005")),
+        ("cf trung nguyen legend", Some("SQ-0006")),
+        ("Cà Phê Trung Nguyên", Some("SQ-0006")),
+        ("sushi tokyo", None),
+        ("madame tokyo", None),
+    ];
+    for (q, want) in cases {
+        let path = format!("/food-safety/establishments?q={}", q.replace(' ', "%20").replace('.', "%2E"));
+        let v = get(&s.addr, &path)?.json()?;
+        let first = v["results"][0]["id"].as_str();
+        ensure!(first == *want, "{q:?}: want {want:?} first, got {v}");
+    }
+    Ok(())
+}
+
+const CSV_PLACES: &str = "\u{feff}id,name,address,ward,district,province,kind,lat,lng,certificate.number,certificate.issued,certificate.expires,certificate.authority\r\n\
+CSV-0001,Bánh xèo Bà Dưỡng Kiệt 280,K280/23 Hoàng Diệu,Mỹ An,Ngũ Hành Sơn,Đà Nẵng,street_food,16.0592,108.2155,77/2025/ATTP-CNĐK,2025-01-15,2099-01-15,Ban Quản lý ATTP Đà Nẵng\r\n\
+CSV-0002,\"Hải sản \"\"Năm Đảnh\"\", Thọ Quang\",139 Trần Quang Khải,Thọ Quang,Sơn Trà,Đà Nẵng,restaurant,,,,,,\r\n";
+
+fn csv_imports_and_violations_upload(s: &Server) -> Result<(), String> {
+    let r = put_as(s, "/food-safety/establishments", "text/csv; charset=utf-8", CSV_PLACES)?;
+    ensure!(
+        r.status == 200 && r.json()? == json!({"imported": 2}),
+        "csv: {} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    let e = get(&s.addr, "/food-safety/establishments/CSV-0002")?.json()?;
+    ensure!(e["name"] == "Hải sản \"Năm Đảnh\", Thọ Quang" && e["certificate"].is_null(), "{e}");
+    let violations = "establishment_id,date,description,penalty_vnd\n\
+CSV-0001,2025-06-01,Không có sổ kiểm thực ba bước,5000000\n\
+CSV-0002,2024-01-10,\"Không lưu mẫu thức ăn, 72 giờ\",0\n\
+CSV-0001,2026-02-03,Dụng cụ chứa đựng không đảm bảo vệ sinh,1500000\n";
+    let r = put_as(s, "/food-safety/violations", "text/csv", violations)?;
+    ensure!(
+        r.json()? == json!({"establishments": 2, "violations": 3}),
+        "violations: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    // a CSV re-import (renamed) keeps the violations and their count
+    let renamed = CSV_PLACES.replace("Kiệt 280", "Kiệt 280 Hoàng Diệu");
+    let r = put_as(s, "/food-safety/establishments", "text/csv", &renamed)?;
+    ensure!(r.status == 200, "re-import: {}", String::from_utf8_lossy(&r.body));
+    let e = get(&s.addr, "/food-safety/establishments/CSV-0001")?.json()?;
+    let dates: Vec<&str> =
+        e["violations"].as_array().map(|l| l.iter().filter_map(|v| v["date"].as_str()).collect()).unwrap_or_default();
+    ensure!(e["name"] == "Bánh xèo Bà Dưỡng Kiệt 280 Hoàng Diệu" && dates == ["2026-02-03", "2025-06-01"], "{e}");
+    let hit = get(&s.addr, "/food-safety/establishments?q=banh%20xeo%20ba%20duong%20kiet%20280")?.json()?;
+    ensure!(hit["results"][0]["id"] == "CSV-0001" && hit["results"][0]["violations"] == 2, "{hit}");
+    // errors name the line; nothing is stored
+    let bad = "establishment_id,date,description,penalty_vnd\nCSV-0001,2025-13-01,x,5\nNOPE-1,2025-01-01,y,5\n";
+    let v = is_problem(&put_as(s, "/food-safety/violations", "text/csv", bad)?, 422)?;
+    ensure!(v["errors"][0]["field"] == "line 2.date", "{v}");
+    let v = is_problem(&put_as(s, "/food-safety/establishments", "text/csv", "id,name,colour\nX,Y,red\n")?, 422)?;
+    ensure!(v["errors"][0]["field"] == "line 1.colour", "{v}");
+    let e = get(&s.addr, "/food-safety/establishments/CSV-0001")?.json()?;
+    ensure!(e["violations"].as_array().map(Vec::len) == Some(2), "unchanged: {e}");
+    Ok(())
+}
+
 pub const CHECKS: &[(&str, Check)] = &[
+    ("search_finds_what_citizens_type", search_finds_what_citizens_type),
+    ("csv_imports_and_violations_upload", csv_imports_and_violations_upload),
     ("health", health),
     ("unknown_routes_are_404_and_wrong_methods_405", unknown_routes_are_404_and_wrong_methods_405),
     ("import_needs_an_admin_token", import_needs_an_admin_token),

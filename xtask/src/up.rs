@@ -70,7 +70,7 @@ fn load_demo(p: &NativePlatform) -> Result<()> {
     if is_empty(p, "food", "establishments")? {
         let all = serde_json::Value::Array(food_safety::demo::establishments(food_safety::demo::COUNT));
         let items = food_safety::import::parse_batch(&all).map_err(|e| anyhow::anyhow!("demo data invalid: {e}"))?;
-        block_on(food_safety::store::upsert(p, &items)).map_err(fail)?;
+        block_on(food_safety::store::upsert(p, &items, food_safety::store::Violations::Replace)).map_err(fail)?;
         eprintln!("xtask: loaded {} demo establishments", items.len());
     }
     let today = civic::web::vn_today(chrono::Utc::now());

@@ -17,7 +17,7 @@ fn loaded() -> NativePlatform {
     let env = NativePlatform::in_memory_migrated(&["food"], &migrations).expect("migrations");
     for chunk in food_safety::demo::establishments(ROWS).chunks(food_safety::import::MAX_ITEMS) {
         let items = food_safety::import::parse_batch(&serde_json::Value::Array(chunk.to_vec())).expect("valid");
-        block_on(food_safety::store::upsert(&env, &items)).expect("import");
+        block_on(food_safety::store::upsert(&env, &items, food_safety::store::Violations::Replace)).expect("import");
     }
     env
 }

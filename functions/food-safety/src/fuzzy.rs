@@ -43,9 +43,9 @@ fn deletions(word: &str, depth: usize, min_len: usize, out: &mut BTreeSet<String
     }
 }
 
-/// The keys an indexed word is stored under: itself, one deletion when it has 3+ letters,
-/// two when it has 5+ (never shorter than 2 and 3 letters: shorter keys could only meet
-/// query words that tolerate no typo).
+/// The keys an indexed word is stored under: itself and what is left after deleting one or
+/// two of its letters, never shorter than two letters (a shorter key could only meet query
+/// words that tolerate no typo).
 pub fn index_keys(word: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     if !fuzzy_word(word) {

@@ -1,9 +1,15 @@
 //! PUT /food-safety/establishments (role `admin`)
 //!
-//! The body is a JSON array of establishments in exactly the registry's shape; the whole
-//! batch is validated first (every field error of every item, named `[index].field`), and
-//! either all of it is stored, atomically, or none of it. Upsert by `id`: importing the same
-//! batch twice changes nothing.
+//! The body is a JSON array of establishments in exactly the registry's shape, or CSV
+//! (`Content-Type: text/csv`): a header row of the JSON field names, the certificate's
+//! flattened (`certificate.number` or `certificate_number`, `issued`, `expires`,
+//! `authority`; all empty for none), without violations, which are their own upload (see
+//! [`crate::violations`]) and which a CSV import leaves as they are. A JSON item's
+//! `violations` replace the stored ones.
+//!
+//! The whole batch is validated first (every field error of every item, named
+//! `[index].field`, or `line N.field` for CSV), and either all of it is stored, atomically,
+//! or none of it. Upsert by `id`: importing the same batch twice changes nothing.
 
 use bytes::Bytes;
 use civic::validate::Fields;
@@ -19,22 +25,169 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The most establishments in one import.
 pub const MAX_ITEMS: usize = 10_000;
 
+/// The CSV columns of an establishment (any order; `id` and the required fields must be
+/// there). `certificate_number` and the like are read as `certificate.number`.
+pub const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "address",
+    "ward",
+    "district",
+    "province",
+    "kind",
+    "lat",
+    "lng",
+    "certificate.number",
+    "certificate.issued",
+    "certificate.expires",
+    "certificate.authority",
+];
+
 pub async fn put(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     civic::auth::require_role(env, req.headers(), civic::auth::Role::Admin)?;
-    let body: Value = civic::web::read_json(req, MAX_BODY)?;
-    let items = parse_batch(&body)?;
-    store::upsert(env, &items).await?;
+    let upload = read_upload(req, CSV_COLUMNS, csv_establishment)?;
+    let items = parse_upload(&upload)?;
+    let violations = if upload.lines.is_some() { store::Violations::Keep } else { store::Violations::Replace };
+    store::upsert(env, &items, violations).await?;
     civic::web::json(StatusCode::OK, &serde_json::json!({"imported": items.len()}))
 }
 
-/// Validates a whole batch, returning every field error at once.
+/// The records of an upload, as JSON objects: a JSON array as sent, or CSV rows turned into
+/// objects by a function of the row's `(column, cell)` pairs and the file's delimiter.
+#[derive(Debug)]
+pub struct Upload {
+    pub items: Vec<Value>,
+    /// For CSV: each record's line in the file.
+    pub lines: Option<Vec<usize>>,
+}
+
+impl Upload {
+    /// How errors name record `i`: `[i]`, or `line N` for CSV.
+    pub fn label(&self, i: usize) -> String {
+        match self.lines.as_ref().and_then(|l| l.get(i)) {
+            Some(line) => format!("line {line}"),
+            None => format!("[{i}]"),
+        }
+    }
+}
+
+fn is_csv(req: &Request<Bytes>) -> bool {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/csv"))
+}
+
+/// Reads a JSON array or a CSV upload (see [`Upload`]); CSV columns must be among `columns`
+/// (after `_` is read as `.`), each once.
+pub fn read_upload(
+    req: &Request<Bytes>,
+    columns: &[&str],
+    item: impl Fn(&[(String, String)], char) -> Value,
+) -> Result<Upload, Error> {
+    if !is_csv(req) {
+        let body: Value = civic::web::read_json(req, MAX_BODY)?;
+        return match body {
+            Value::Array(items) => Ok(Upload { items, lines: None }),
+            _ => Err(Error::Validation(vec![FieldError::new(
+                "",
+                Msg::new("Phải là một mảng JSON", "must be a JSON array"),
+            )])),
+        };
+    }
+    civic::web::check_size(req, MAX_BODY)?;
+    let text = std::str::from_utf8(req.body())
+        .map_err(|_| Error::BadRequest(Msg::new("CSV phải mã hóa UTF-8", "CSV must be UTF-8")))?;
+    let table = civic::csv::parse(text).map_err(|e| {
+        Error::BadRequest(Msg::new(
+            format!("CSV không hợp lệ ở dòng {}: {}", e.line, e.vi()),
+            format!("invalid CSV at line {}: {}", e.line, e.message),
+        ))
+    })?;
+    let header: Vec<String> = table.header.iter().map(|h| column_name(h, columns)).collect();
+    let mut errors = Vec::new();
+    for (i, h) in header.iter().enumerate() {
+        if !columns.contains(&h.as_str()) {
+            errors.push(FieldError::new(
+                format!("line 1.{h}"),
+                Msg::new(
+                    format!("Cột không được hỗ trợ; các cột: {}", columns.join(", ")),
+                    format!("unknown column; the columns are: {}", columns.join(", ")),
+                ),
+            ));
+        } else if header[..i].contains(h) {
+            errors.push(FieldError::new(format!("line 1.{h}"), Msg::new("Cột bị lặp", "column repeated")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let items = table
+        .rows
+        .iter()
+        .map(|r| {
+            let cells: Vec<(String, String)> =
+                header.iter().cloned().zip(r.fields.iter().map(|f| f.trim().to_owned())).collect();
+            item(&cells, table.delimiter)
+        })
+        .collect();
+    Ok(Upload { items, lines: Some(table.rows.iter().map(|r| r.line).collect()) })
+}
+
+/// `certificate_number` as `certificate.number` when that is a column.
+fn column_name(h: &str, columns: &[&str]) -> String {
+    let dotted = h.replacen('_', ".", 1);
+    if !columns.contains(&h) && columns.contains(&dotted.as_str()) { dotted } else { h.to_owned() }
+}
+
+/// A number cell as a JSON number (a decimal comma too, in a `;`-separated file); anything
+/// else stays text, for the validation to name.
+pub fn number_cell(v: &str, delimiter: char) -> Value {
+    let v = if delimiter == ';' { v.replace(',', ".") } else { v.to_owned() };
+    if let Ok(n) = v.parse::<i64>() {
+        return Value::from(n);
+    }
+    v.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::String(v), Value::Number)
+}
+
+/// One CSV row of establishments as the JSON item it stands for: empty cells are absent,
+/// the certificate columns make the certificate object.
+fn csv_establishment(cells: &[(String, String)], delimiter: char) -> Value {
+    let mut obj = serde_json::Map::new();
+    let mut cert = serde_json::Map::new();
+    for (k, v) in cells {
+        if let Some(field) = k.strip_prefix("certificate.") {
+            if !v.is_empty() {
+                cert.insert(field.to_owned(), Value::String(v.clone()));
+            }
+        } else if k == "lat" || k == "lng" {
+            if !v.is_empty() {
+                obj.insert(k.clone(), number_cell(v, delimiter));
+            }
+        } else {
+            obj.insert(k.clone(), Value::String(v.clone()));
+        }
+    }
+    if !cert.is_empty() {
+        obj.insert("certificate".into(), Value::Object(cert));
+    }
+    Value::Object(obj)
+}
+
+/// Validates a whole JSON batch, returning every field error at once.
 pub fn parse_batch(body: &Value) -> Result<Vec<Establishment>, Error> {
-    let Some(list) = body.as_array() else {
-        return Err(Error::Validation(vec![FieldError::new(
+    match body {
+        Value::Array(items) => parse_upload(&Upload { items: items.clone(), lines: None }),
+        _ => Err(Error::Validation(vec![FieldError::new(
             "",
             Msg::new("Phải là một mảng JSON các cơ sở", "must be a JSON array of establishments"),
-        )]));
-    };
+        )])),
+    }
+}
+
+/// Validates a whole upload, returning every field error at once.
+pub fn parse_upload(upload: &Upload) -> Result<Vec<Establishment>, Error> {
+    let list = &upload.items;
     if list.len() > MAX_ITEMS {
         return Err(Error::Validation(vec![FieldError::new(
             "",
@@ -48,11 +201,11 @@ pub fn parse_batch(body: &Value) -> Result<Vec<Establishment>, Error> {
     let mut out = Vec::with_capacity(list.len());
     let mut seen = std::collections::HashSet::new();
     for (i, item) in list.iter().enumerate() {
-        let mut f = Fields::new(format!("[{i}]"), &mut errors);
+        let mut f = Fields::new(upload.label(i), &mut errors);
         if let Some(e) = establishment(&mut f, item) {
             if !seen.insert(e.id.clone()) {
                 errors.push(FieldError::new(
-                    format!("[{i}].id"),
+                    format!("{}.id", upload.label(i)),
                     Msg::new("Mã bị lặp trong lô", "duplicate id in this batch"),
                 ));
             }

@@ -13,7 +13,8 @@
 //! | GET | `/establishments?q=&district=&limit=` | anyone | [`search`] |
 //! | GET | `/establishments/{id}` | anyone | [`establishment`] |
 //! | DELETE | `/establishments/{id}` | admin | [`establishment`] |
-//! | PUT | `/establishments` | admin | [`import`] |
+//! | PUT | `/establishments` (JSON or CSV) | admin | [`import`] |
+//! | PUT | `/violations` (CSV or JSON) | admin | [`violations`] |
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 
@@ -32,6 +33,7 @@ pub mod rank;
 pub mod search;
 pub mod sms;
 pub mod store;
+pub mod violations;
 
 // The SDK macros generate the Wasm exports, which are `unsafe` by nature.
 #[cfg(target_os = "wasi")]
@@ -63,9 +65,12 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::PUT, ["establishments"]) => import::put(req, env).await,
         (&Method::GET, ["establishments", id]) => establishment::get(id, env).await,
         (&Method::DELETE, ["establishments", id]) => establishment::delete(req, id, env).await,
+        (&Method::PUT, ["violations"]) => violations::put(req, env).await,
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
-        (_, ["health" | "establishments" | "sms" | "selftest"] | ["establishments", _]) => Err(Error::MethodNotAllowed),
+        (_, ["health" | "establishments" | "violations" | "sms" | "selftest"] | ["establishments", _]) => {
+            Err(Error::MethodNotAllowed)
+        }
         _ => Err(Error::NotFound),
     }
 }
@@ -90,8 +95,8 @@ mod tests {
         });
         assert_eq!(
             documented,
-            Ok(7),
-            "GET health, GET+PUT establishments, GET+DELETE establishment, POST sms, POST selftest"
+            Ok(8),
+            "GET health, GET+PUT establishments, GET+DELETE establishment, PUT violations, POST sms, POST selftest"
         );
         let unknown = Request::get("/food-safety/nope").body(Bytes::new()).unwrap();
         assert_eq!(block_on(handle(unknown, &env)).status(), StatusCode::NOT_FOUND);

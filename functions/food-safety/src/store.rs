@@ -22,7 +22,8 @@ const UPSERT: &str = "INSERT INTO establishments
      json_extract(e.value, '$.ward'), json_extract(e.value, '$.ward_folded'), json_extract(e.value, '$.district'), json_extract(e.value, '$.district_folded'),
      json_extract(e.value, '$.province'), json_extract(e.value, '$.place_folded'), json_extract(e.value, '$.kind'), json_extract(e.value, '$.cert_number'), json_extract(e.value, '$.cert_issued'),
      json_extract(e.value, '$.cert_expires'), json_extract(e.value, '$.cert_authority'), json_extract(e.value, '$.lat'), json_extract(e.value, '$.lng'),
-     json_array_length(e.value, '$.violations'), ?2
+     coalesce(json_array_length(e.value, '$.violations'),
+              (SELECT x.violation_count FROM establishments AS x WHERE x.id = json_extract(e.value, '$.id')), 0), ?2
   FROM json_each(?1) AS e WHERE true
   ON CONFLICT (id) DO UPDATE SET
     name = excluded.name, name_folded = excluded.name_folded, address = excluded.address,
@@ -39,17 +40,27 @@ const UPSERT: &str = "INSERT INTO establishments
          excluded.place_folded, excluded.kind, excluded.cert_number, excluded.cert_issued, excluded.cert_expires,
          excluded.cert_authority, excluded.lat, excluded.lng, excluded.violation_count)";
 
-const CLEAR_VIOLATIONS: &str =
-    "DELETE FROM violations WHERE establishment_id IN (SELECT json_extract(e.value, '$.id') FROM json_each(?1) AS e)";
+const CLEAR_VIOLATIONS: &str = "DELETE FROM violations WHERE establishment_id IN
+    (SELECT json_extract(e.value, '$.id') FROM json_each(?1) AS e WHERE json_type(e.value, '$.violations') IS NOT NULL)";
 
 const INSERT_VIOLATIONS: &str = "INSERT INTO violations (establishment_id, seq, date, description, penalty_vnd)
   SELECT json_extract(e.value, '$.id'), v.key, json_extract(v.value, '$.date'), json_extract(v.value, '$.description'), json_extract(v.value, '$.penalty_vnd')
   FROM json_each(?1) AS e, json_each(e.value, '$.violations') AS v";
 
-/// One establishment as the import statements read it: flat, with the search keys.
-fn row_json(e: &Establishment) -> serde_json::Value {
+/// What an import does with the stored violations of the places it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violations {
+    /// Replaced by the imported lists (JSON).
+    Replace,
+    /// Left as they are (CSV, whose violations are their own upload).
+    Keep,
+}
+
+/// One establishment as the import statements read it: flat, with the search keys; without
+/// `violations` when they are kept.
+fn row_json(e: &Establishment, violations: Violations) -> serde_json::Value {
     let cert = e.certificate.as_ref();
-    serde_json::json!({
+    let mut row = serde_json::json!({
         "id": e.id, "name": e.name, "name_folded": fold(&e.name), "address": e.address,
         "ward": e.ward, "ward_folded": fold(&e.ward), "district": e.district,
         "district_folded": fold(&e.district), "province": e.province, "place_folded": place_folded(e),
@@ -57,8 +68,11 @@ fn row_json(e: &Establishment) -> serde_json::Value {
         "cert_number": cert.map(|c| &c.number), "cert_issued": cert.map(|c| c.issued.to_string()),
         "cert_expires": cert.map(|c| c.expires.to_string()), "cert_authority": cert.map(|c| &c.authority),
         "lat": e.lat, "lng": e.lng,
-        "violations": e.violations,
-    })
+    });
+    if violations == Violations::Replace {
+        row["violations"] = serde_json::json!(e.violations);
+    }
+    row
 }
 
 /// The words a place is found by besides its name: address, ward, district, province.
@@ -83,10 +97,10 @@ fn keys_json(group: &[Establishment]) -> String {
 }
 
 /// The statements that store a group of establishments: rows upserted (unchanged rows are
-/// left alone; triggers keep the text index in step), their violations replaced whole, and
-/// the typo keys of their words added.
-pub fn upsert_statements(group: &[Establishment], now: &str) -> Vec<Statement> {
-    let json = serde_json::Value::Array(group.iter().map(row_json).collect()).to_string();
+/// left alone; triggers keep the text index in step), their violations replaced whole or
+/// kept, and the typo keys of their words added.
+pub fn upsert_statements(group: &[Establishment], violations: Violations, now: &str) -> Vec<Statement> {
+    let json = serde_json::Value::Array(group.iter().map(|e| row_json(e, violations)).collect()).to_string();
     vec![
         Statement::new(UPSERT, vec![json.as_str().into(), now.into()]),
         Statement::new(CLEAR_VIOLATIONS, vec![json.as_str().into()]),
@@ -96,12 +110,12 @@ pub fn upsert_statements(group: &[Establishment], now: &str) -> Vec<Statement> {
 }
 
 /// Stores a validated batch atomically (one [`Platform::batch`]).
-pub async fn upsert(env: &impl Platform, items: &[Establishment]) -> Result<(), Error> {
+pub async fn upsert(env: &impl Platform, items: &[Establishment], violations: Violations) -> Result<(), Error> {
     if items.is_empty() {
         return Ok(());
     }
     let now = env.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let statements: Vec<Statement> = items.chunks(GROUP).flat_map(|g| upsert_statements(g, &now)).collect();
+    let statements: Vec<Statement> = items.chunks(GROUP).flat_map(|g| upsert_statements(g, violations, &now)).collect();
     env.batch(DB, &statements).await?;
     Ok(())
 }
@@ -333,7 +347,7 @@ mod tests {
     #[test]
     fn delete_removes_the_place_and_its_violations() {
         let env = env();
-        block_on(upsert(&env, &items())).unwrap();
+        block_on(upsert(&env, &items(), Violations::Replace)).unwrap();
         assert!(block_on(delete(&env, "E2E-0003")).unwrap());
         assert!(!block_on(delete(&env, "E2E-0003")).unwrap(), "gone already");
         assert_eq!(block_on(get(&env, "E2E-0003")).unwrap(), None);
@@ -349,7 +363,7 @@ mod tests {
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
         env.set_now(t("2026-01-01T00:00:00Z"));
         let mut list = items();
-        block_on(upsert(&env, &list)).unwrap();
+        block_on(upsert(&env, &list, Violations::Replace)).unwrap();
         for e in &list {
             // read back with the violations newest first
             let mut want = e.clone();
@@ -359,7 +373,7 @@ mod tests {
         env.set_now(t("2026-02-01T00:00:00Z"));
         list[2].violations.pop();
         list[2].name = "Bún chả cá Bà Lữ 2".into();
-        block_on(upsert(&env, &list)).unwrap();
+        block_on(upsert(&env, &list, Violations::Replace)).unwrap();
         assert_eq!(updated(&env, &list[0].id), "2026-01-01T00:00:00Z", "an unchanged row is left alone");
         assert_eq!(updated(&env, &list[2].id), "2026-02-01T00:00:00Z");
         assert_eq!(block_on(get(&env, &list[2].id)).unwrap().as_ref(), Some(&list[2]));
@@ -377,10 +391,11 @@ mod tests {
             e.id = format!("BULK-{i}");
             many.push(e);
         }
-        let statements: usize = many.chunks(GROUP).map(|g| upsert_statements(g, "now").len()).sum();
+        let statements: usize =
+            many.chunks(GROUP).map(|g| upsert_statements(g, Violations::Replace, "now").len()).sum();
         assert_eq!(statements, 12);
         let env = env();
-        block_on(upsert(&env, &many)).unwrap();
+        block_on(upsert(&env, &many, Violations::Replace)).unwrap();
         let n = block_on(env.query(DB, "SELECT count(*) AS n, sum(violation_count) AS v FROM establishments", &[]))
             .unwrap();
         assert_eq!(n.first().unwrap().i64("n").unwrap(), i64::try_from(many.len()).unwrap());

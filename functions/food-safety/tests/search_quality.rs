@@ -91,7 +91,7 @@ fn env() -> NativePlatform {
     env.set_now(chrono::DateTime::parse_from_rfc3339("2026-11-22T03:00:00Z").unwrap().with_timezone(&chrono::Utc));
     let all = serde_json::Value::Array(food_safety::demo::establishments(food_safety::demo::COUNT));
     let items = food_safety::import::parse_batch(&all).unwrap();
-    block_on(food_safety::store::upsert(&env, &items)).unwrap();
+    block_on(food_safety::store::upsert(&env, &items, food_safety::store::Violations::Replace)).unwrap();
     env
 }
 
