@@ -113,8 +113,9 @@ pub fn area_items(items: &[Item], areas: &BTreeSet<Vec<String>>) -> Vec<bool> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Score {
     pub points: i64,
-    /// Every hard word matched and every word of the name answered exactly: looser steps
-    /// of a search cannot find a better match than this one.
+    /// Every hard word matched in the name and every word of the name answered exactly:
+    /// looser steps of a search would not find a better match than this one. (A match
+    /// through a typo does not settle it: `hoong` may be `Hương` or `Hùng`.)
     pub complete: bool,
     /// Every hard word matched in the name (words of a ward or district: in the place).
     pub in_name: bool,
@@ -196,7 +197,8 @@ pub fn score(
             total += NAME_PREFIX;
         }
     }
-    Some(Score { points: total, complete: exact_name && missed == 0, in_name: missed == 0 && only_in_place == 0 })
+    let in_name = missed == 0 && only_in_place == 0;
+    Some(Score { points: total, complete: exact_name && in_name, in_name })
 }
 
 /// The matches among candidates, best first: score, then a valid certificate, then name and

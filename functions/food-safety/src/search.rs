@@ -214,8 +214,9 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
     let mut ranked = Vec::new();
     let mut capped: Option<String> = None;
     let mut done: Vec<String> = Vec::new();
-    let settled =
-        |ranked: &[(Score, Summary)]| ranked.len() >= ENOUGH || ranked.first().is_some_and(|(s, _)| s.complete);
+    let settled = |ranked: &[(Score, Summary)]| {
+        ranked.first().is_some_and(|(s, _)| s.complete) || ranked.iter().filter(|(s, _)| s.in_name).count() >= ENOUGH
+    };
     for (expr, limit) in steps {
         if settled(&ranked) {
             break;
