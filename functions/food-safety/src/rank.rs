@@ -11,7 +11,7 @@
 //!
 //! The certificate never enters the score: it only breaks ties, after it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use civic::text::words;
@@ -20,8 +20,14 @@ use crate::model::CertificateStatus;
 use crate::query::{Item, generic_spans};
 use crate::store::Summary;
 
-/// Indexed words near each plain query word (typo tolerance), with their distance.
-pub type Near = HashMap<String, Vec<(String, usize)>>;
+/// What the index says about the plain query words.
+#[derive(Clone, Debug, Default)]
+pub struct Near {
+    /// Indexed words near each word (typo tolerance), with their distance.
+    pub corrections: HashMap<String, Vec<(String, usize)>>,
+    /// The words the index holds as typed (so they are words, not typos).
+    pub known: HashSet<String>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Hit {
@@ -141,8 +147,12 @@ pub fn score(
     for (item, says_where) in items.iter().zip(where_words.iter().copied().chain(std::iter::repeat(false))) {
         hard += usize::from(!item.soft);
         if let Some(q) = item.plain().filter(|_| !item.soft) {
-            let near = near.get(q).unwrap_or(&none);
-            let taken: Vec<bool> = covered.iter().map(|c| *c > 0).collect();
+            // a kind word of the name (`quán`) answers itself and its typos (`qaun`), not other
+            // words one edit away (`duan` of the street Lê Duẩn)
+            let word = near.known.contains(q);
+            let taken: Vec<bool> =
+                (0..name.len()).map(|i| covered[i] > 0 || (generic[i] && word && name[i] != q)).collect();
+            let near = near.corrections.get(q).unwrap_or(&none);
             // a word of a ward or district names the name only exactly (`Khách sạn Sơn Trà`),
             // else the place
             let on_name = best(q, &name, &taken, near).filter(|(h, _)| !says_where || *h == Hit::Exact);
@@ -234,10 +244,11 @@ mod tests {
     use civic::text::fold;
 
     fn s(name: &str, place: &str, query: &str, near: &[(&str, &[(&str, usize)])]) -> Option<i64> {
-        let near: Near = near
+        let corrections = near
             .iter()
             .map(|(q, list)| ((*q).to_owned(), list.iter().map(|(w, d)| ((*w).to_owned(), *d)).collect()))
             .collect();
+        let near = Near { corrections, known: HashSet::new() };
         let areas = [words("Thạch Thang"), words("Hải Châu")].into_iter().collect();
         let items = parse(query);
         score(&fold(name), &fold(place), &items, &area_items(&items, &areas), &near).map(|s| s.points)
@@ -265,12 +276,29 @@ mod tests {
             &fold("5 Lê Duẩn Tân Chính Thanh Khê Đà Nẵng"),
             &parse("com ga hai chau"),
             &[],
-            &Near::new(),
+            &Near::default(),
         )
         .map(|s| s.points);
         assert!(elsewhere.is_none(), "two of four words missing");
         let named = s("Cơm gà A Hải", HC, "com ga hai chau", &[]).unwrap();
         assert!(named > here);
+    }
+
+    #[test]
+    fn kind_words_answer_their_typos_not_other_words() {
+        let items = parse("nem lui ba mua le duan");
+        let mut near = Near::default();
+        near.corrections.insert("duan".into(), vec![("quan".into(), 1)]);
+        let score_of = |name: &str, place: &str, near: &Near| {
+            score(&fold(name), &fold(place), &items, &[], near).map(|s| s.points).unwrap()
+        };
+        let on_the_street = score_of("Nem lụi Bà Mua", "20 Lê Duẩn Hòa Sơn Hòa Vang Đà Nẵng", &near);
+        let quan = "Quán Nem lụi Bà Mua";
+        let as_typo = score_of(quan, "3 Hồ Nghinh Hòa An Cẩm Lệ Đà Nẵng", &near);
+        assert!(as_typo > on_the_street, "read as a typo of quán, duan would win: {as_typo} {on_the_street}");
+        near.known.insert("duan".into());
+        let elsewhere = score_of(quan, "3 Hồ Nghinh Hòa An Cẩm Lệ Đà Nẵng", &near);
+        assert!(on_the_street > elsewhere, "duan is a word (the street), not quán: {on_the_street} {elsewhere}");
     }
 
     #[test]

@@ -86,8 +86,8 @@ pub fn area_key(s: &str) -> String {
 }
 
 /// The most places read from the index per step of a search (see [`find`]).
-pub const EXACT_LIMIT: usize = 200;
-pub const LOOSE_LIMIT: usize = 300;
+pub const EXACT_LIMIT: usize = 100;
+pub const LOOSE_LIMIT: usize = 200;
 /// Places matching every word in their name that make the looser steps unnecessary.
 pub const ENOUGH: usize = 10;
 /// The most typo corrections tried per query word, nearest first.
@@ -120,13 +120,13 @@ enum Spelling {
 
 /// One item as an FTS5 expression (see [`Spelling`]); `known` are the query words the index
 /// holds as they are.
-fn expression(item: &Item, near: &Near, known: &HashSet<String>, spelling: Spelling) -> String {
+fn expression(item: &Item, near: &Near, spelling: Spelling) -> String {
     let mut alternatives: Vec<String> = item.forms.iter().map(|f| quote(f)).collect();
     if let Some(w) = item.plain().filter(|_| !item.soft) {
-        let corrections = near.get(w).map(Vec::as_slice).unwrap_or_default();
+        let corrections = near.corrections.get(w).map(Vec::as_slice).unwrap_or_default();
         match spelling {
             Spelling::Typed => {}
-            Spelling::Corrected if known.contains(w) => {}
+            Spelling::Corrected if near.known.contains(w) => {}
             Spelling::Corrected => {
                 let nearest = corrections.iter().map(|(_, d)| *d).min();
                 let best = corrections.iter().filter(|(_, d)| Some(*d) == nearest);
@@ -153,16 +153,16 @@ fn all_of(parts: &[String]) -> String {
 }
 
 /// Typo corrections of the plain hard words: indexed words within their tolerance, nearest
-/// first, at most [`MAX_NEAR`] each; and which of the words the index holds as typed. One
+/// first, at most [`MAX_NEAR`] each, and which of the words the index holds as typed; one
 /// query for all of them.
-async fn corrections(env: &impl Platform, items: &[Item]) -> Result<(Near, HashSet<String>), Error> {
+async fn corrections(env: &impl Platform, items: &[Item]) -> Result<Near, Error> {
     let plain: Vec<&str> = items.iter().filter(|i| !i.soft).filter_map(Item::plain).collect();
     let keys: BTreeSet<String> = plain.iter().flat_map(|w| crate::fuzzy::query_keys(w)).collect();
     let keys: Vec<String> = keys.into_iter().collect();
     let found = store::words_by_keys(env, &keys).await?;
     let known: HashSet<String> =
         plain.iter().filter(|w| found.iter().any(|f| f == *w)).map(|w| (*w).to_owned()).collect();
-    let mut near = Near::new();
+    let mut near = Near { known, ..Near::default() };
     for w in plain {
         let mut list: Vec<(String, usize)> = found
             .iter()
@@ -173,9 +173,9 @@ async fn corrections(env: &impl Platform, items: &[Item]) -> Result<(Near, HashS
         let first = w.chars().next();
         list.sort_by_key(|(f, d)| (*d, f.chars().next() != first, f.len().abs_diff(w.len()), f.clone()));
         list.truncate(MAX_NEAR);
-        near.insert(w.to_owned(), list);
+        near.corrections.insert(w.to_owned(), list);
     }
-    Ok((near, known))
+    Ok(near)
 }
 
 /// Runs a search against the text index in steps, from the most to the least precise, and
@@ -196,12 +196,12 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
     if items.is_empty() {
         return Ok(Found::default());
     }
-    let (near, known) = corrections(env, items).await?;
+    let near = corrections(env, items).await?;
     let today = civic::web::vn_today(env.now());
     let hard: Vec<&Item> = items.iter().filter(|i| !i.soft).collect();
-    let typed: Vec<String> = items.iter().map(|i| expression(i, &near, &known, Spelling::Typed)).collect();
-    let corrected: Vec<String> = hard.iter().map(|i| expression(i, &near, &known, Spelling::Corrected)).collect();
-    let loose: Vec<String> = hard.iter().map(|i| expression(i, &near, &known, Spelling::Loose)).collect();
+    let typed: Vec<String> = items.iter().map(|i| expression(i, &near, Spelling::Typed)).collect();
+    let corrected: Vec<String> = hard.iter().map(|i| expression(i, &near, Spelling::Corrected)).collect();
+    let loose: Vec<String> = hard.iter().map(|i| expression(i, &near, Spelling::Loose)).collect();
     let in_name = |expr: &str| format!("name_folded : ({expr})");
     let mut steps = vec![(in_name(&all_of(&typed)), EXACT_LIMIT), (all_of(&typed), EXACT_LIMIT)];
     if !hard.is_empty() {

@@ -310,14 +310,23 @@ pub async fn count_matching(env: &impl Platform, expr: &str, district: Option<&s
     Ok(rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0))
 }
 
-/// `FROM ... WHERE ...` of a text search, with its parameters.
+/// `FROM ... WHERE ...` of a text search, with its parameters. A district is looked up in the
+/// index too (its words as a phrase of the place), then checked on the column.
 fn fts_filter(expr: &str, district: Option<&str>) -> (&'static str, Vec<Value>) {
     match district {
-        Some(d) => (
-            "FROM establishments_fts JOIN establishments AS e ON e.seq = establishments_fts.rowid
-             WHERE establishments_fts MATCH ?1 AND e.district_folded LIKE ?2 ESCAPE '\\'",
-            vec![expr.into(), format!("%{}%", like_escape(d)).into()],
-        ),
+        Some(d) => {
+            let words = civic::text::words(d);
+            let expr = if words.is_empty() {
+                expr.to_owned()
+            } else {
+                format!("({expr}) AND place_folded : \"{}\"", words.join(" "))
+            };
+            (
+                "FROM establishments_fts JOIN establishments AS e ON e.seq = establishments_fts.rowid
+                 WHERE establishments_fts MATCH ?1 AND e.district_folded LIKE ?2 ESCAPE '\\'",
+                vec![expr.into(), format!("%{}%", like_escape(d)).into()],
+            )
+        }
         None => ("FROM establishments_fts WHERE establishments_fts MATCH ?1", vec![expr.into()]),
     }
 }
