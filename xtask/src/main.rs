@@ -8,8 +8,10 @@
 //! - `worker-build <function>`: worker-build with local wasm-bindgen, wasm-opt and esbuild
 //!   (wrangler.toml's build command).
 //! - `migrate [--data DIR] [--demo]`: the database files with their schema, without serving.
-//! - `load [--addr HOST:PORT] [--requests N] [--only /PREFIX]`: latency and throughput on the
-//!   local host, or on a server already running (`wrangler dev`).
+//! - `load [--addr HOST:PORT | --miniflare] [--requests N] [--only /PREFIX] [--food-rows N]`:
+//!   latency and throughput on the local host, on a server already running, or on one
+//!   function's Workers build under miniflare 4; `--food-rows` imports that many demo
+//!   establishments first.
 //! - `demo-json [COUNT]`: print the demo establishments as an import body.
 //! - `token [ROLE...]`: print an HS256 bearer token for the demo configuration.
 //!
@@ -52,8 +54,8 @@ fn usage() -> ExitCode {
          build                                         build both targets of every function, print sizes\n\
          test                                          run every test (native, local host, wrangler dev)\n\
          migrate [--data DIR] [--demo]                 create the database files with their schema\n\
-         load [--addr HOST:PORT] [--requests N] [--only /PREFIX]
-                                              latency and throughput over HTTP on the local host\n\
+         load [--addr HOST:PORT | --miniflare] [--requests N] [--only /PREFIX] [--food-rows N]\n\
+                                              latency and throughput over HTTP (local host, or miniflare)\n\
          worker-build FUNCTION                         offline worker-build (used by wrangler.toml)\n\
          demo-json [COUNT]                             print demo establishments as an import body\n\
          token [ROLE...]                               print a demo HS256 bearer token (default role admin)"
