@@ -36,8 +36,8 @@ impl Item {
     }
 }
 
-/// Words of a query beyond this are ignored.
-pub const MAX_WORDS: usize = 8;
+/// Words of a query beyond this are ignored (a canteen's name and its district take ten).
+pub const MAX_WORDS: usize = 10;
 
 /// Markers that only say what follows is a district, ward or city.
 const MARKERS: &[&str] = &["q", "p", "tp", "tx", "tt", "attp"];
@@ -56,6 +56,7 @@ const KINDS: &[(Phrases, Phrases)] = &[
     (&[&["ch"], &["cua", "hang"]], &[&["cua", "hang"]]),
     (&[&["quan"]], &[&["quan"]]),
     (&[&["tiem"]], &[&["tiem"]]),
+    (&[&["bep", "an", "tap", "the"], &["bep", "an"]], &[&["bep", "an", "tap", "the"], &["bep", "an"]]),
 ];
 
 /// Administrative levels and `đường` (street): soft words, matched as typed.
@@ -154,7 +155,8 @@ mod tests {
             ("ATTP pho", "pho"),
             ("thu hang", "thu / hang"),
             ("", ""),
-            ("a b c d e f g h i j", "a / b / c / d / e / f / g / h"),
+            ("a b c d e f g h i j k l", "a / b / c / d / e / f / g / h / i / j"),
+            ("bep an tap the truong le lai", "~bep an tap the|bep an / truong / le / lai"),
         ];
         for (input, want) in cases {
             assert_eq!(show(&parse(input)), want, "parse({input:?})");

@@ -98,8 +98,8 @@ pub const MAX_NEAR: usize = 12;
 pub struct Found {
     /// Matches, best first, with their scores (see [`crate::rank`]).
     pub ranked: Vec<(i64, Summary)>,
-    /// How many places match: the matches ranked or, when a step read only its best, that
-    /// step's count if it is more.
+    /// How many places match: the matches ranked or, when a step of whole words read only
+    /// its best, that step's count if it is more.
     pub total: i64,
 }
 
@@ -114,8 +114,9 @@ enum Spelling {
     Typed,
     /// A plain hard word the index does not know is replaced by its nearest corrections.
     Corrected,
-    /// A plain hard word as typed, as the start of a word, or any of its corrections.
-    Loose,
+    /// A plain hard word as typed, as the start of a word, or any of its corrections (for a
+    /// word the index knows, only with `known_too`).
+    Loose { known_too: bool },
 }
 
 /// One item as an FTS5 expression (see [`Spelling`]); `known` are the query words the index
@@ -132,9 +133,14 @@ fn expression(item: &Item, near: &Near, spelling: Spelling) -> String {
                 let best = corrections.iter().filter(|(_, d)| Some(*d) == nearest);
                 alternatives.extend(best.map(|(n, _)| quote(std::slice::from_ref(n))));
             }
-            Spelling::Loose => {
+            Spelling::Loose { known_too } => {
                 // as typed anywhere; as a prefix (3 letters or more) or corrected in the name
-                // only: place words are few and common, loosely they would match most places
+                // only: place words are few and common, loosely they would match most places.
+                // A word the index knows is corrected only in short queries: its corrections
+                // are common words (`chao`: `cha`, `cho`, `chi`...) that together match half the
+                // province; in a query of three words or more, a real word typed for another
+                // (`hung` for `Hương`) is left to the step that leaves one word out.
+                let corrections = if near.known.contains(w) && !known_too { &[][..] } else { corrections };
                 let mut loose: Vec<String> = corrections.iter().map(|(n, _)| quote(std::slice::from_ref(n))).collect();
                 if w.chars().count() >= 3 {
                     loose.insert(0, format!("{}*", quote(std::slice::from_ref(&w.to_owned()))));
@@ -184,10 +190,11 @@ async fn corrections(env: &impl Platform, items: &[Item]) -> Result<Near, Error>
 /// would add):
 /// 1. every item as typed (soft items too), in the name; then in the name or the place;
 /// 2. every hard item, the words the index does not know replaced by their nearest
-///    corrections (what the citizen most likely meant), in the name; then anywhere;
+///    corrections (what the citizen most likely meant), in the name with the kind words,
+///    then without them; then anywhere;
 /// 3. every hard item as typed, or in the name as a prefix or any of its corrections;
-/// 4. when fewer than three places match yet: step 2 with any one hard item left out (for
-///    three hard items or more, as a third may miss).
+/// 4. when fewer than three places match every word in their name: step 2 with any one
+///    hard item left out (for three hard items or more, as a third may miss).
 ///
 /// Each step reads at most [`EXACT_LIMIT`] (step 3: [`LOOSE_LIMIT`]) places, the best by bm25
 /// when more match. Place words are few and common (`hoa` of every `Hòa ...` ward), which is
@@ -201,10 +208,16 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
     let hard: Vec<&Item> = items.iter().filter(|i| !i.soft).collect();
     let typed: Vec<String> = items.iter().map(|i| expression(i, &near, Spelling::Typed)).collect();
     let corrected: Vec<String> = hard.iter().map(|i| expression(i, &near, Spelling::Corrected)).collect();
-    let loose: Vec<String> = hard.iter().map(|i| expression(i, &near, Spelling::Loose)).collect();
+    let spelling = Spelling::Loose { known_too: hard.len() < 3 };
+    let loose: Vec<String> = hard.iter().map(|i| expression(i, &near, spelling)).collect();
     let in_name = |expr: &str| format!("name_folded : ({expr})");
+    // matches with every word in the name (or in the place for a district or ward)
+    let name_matches = |ranked: &[(Score, Summary)]| ranked.iter().filter(|(s, _)| s.in_name).count();
     let mut steps = vec![(in_name(&all_of(&typed)), EXACT_LIMIT), (all_of(&typed), EXACT_LIMIT)];
     if !hard.is_empty() {
+        // as meant with the kind words first (`cf an nihen`: the cafés among the An Nhiên)
+        let with_kinds: Vec<String> = items.iter().map(|i| expression(i, &near, Spelling::Corrected)).collect();
+        steps.push((in_name(&all_of(&with_kinds)), EXACT_LIMIT));
         steps.push((in_name(&all_of(&corrected)), EXACT_LIMIT));
         steps.push((all_of(&corrected), EXACT_LIMIT));
         steps.push((all_of(&loose), LOOSE_LIMIT));
@@ -214,9 +227,8 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
     let mut ranked = Vec::new();
     let mut capped: Option<String> = None;
     let mut done: Vec<String> = Vec::new();
-    let settled = |ranked: &[(Score, Summary)]| {
-        ranked.first().is_some_and(|(s, _)| s.complete) || ranked.iter().filter(|(s, _)| s.in_name).count() >= ENOUGH
-    };
+    let settled =
+        |ranked: &[(Score, Summary)]| ranked.first().is_some_and(|(s, _)| s.complete) || name_matches(ranked) >= ENOUGH;
     for (expr, limit) in steps {
         if settled(&ranked) {
             break;
@@ -225,7 +237,8 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
             continue;
         }
         let found = store::matching(env, &expr, district, limit).await?;
-        if found.len() == limit && capped.is_none() {
+        // counting what a loose step matched costs as much as the step: only exact ones
+        if found.len() == limit && capped.is_none() && limit == EXACT_LIMIT {
             capped = Some(expr.clone());
         }
         let before = pool.len();
@@ -237,7 +250,7 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
     }
     // a third of the hard words may miss: leave each out in turn (spelled as meant, to keep
     // the step as selective as step 4)
-    if ranked.len() < 3 && corrected.len() >= 3 && !settled(&ranked) {
+    if name_matches(&ranked) < 3 && corrected.len() >= 3 && !settled(&ranked) {
         let expr = (0..corrected.len())
             .map(|skip| {
                 let rest: Vec<String> =
