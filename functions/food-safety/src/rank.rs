@@ -14,7 +14,6 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use civic::text::words;
 
 use crate::model::CertificateStatus;
 use crate::query::{Item, generic_spans};
@@ -212,22 +211,26 @@ pub fn score(
 }
 
 /// The matches among candidates, best first: score, then a valid certificate, then name and
-/// id (so equal places come in a stable order).
-pub fn rank(list: Vec<Summary>, items: &[Item], near: &Near, today: NaiveDate) -> Vec<(Score, Summary)> {
-    let areas: BTreeSet<Vec<String>> =
-        list.iter().flat_map(|s| [words(&s.establishment.ward), words(&s.establishment.district)]).collect();
-    let where_words = area_items(items, &areas);
-    let mut scored: Vec<(Score, Summary)> = list
-        .into_iter()
-        .filter_map(|s| score(&s.name_folded, &s.place_folded, items, &where_words, near).map(|sc| (sc, s)))
+/// id (so equal places come in a stable order); as positions in `list`.
+pub fn rank(list: &[Summary], items: &[Item], near: &Near, today: NaiveDate) -> Vec<(Score, usize)> {
+    let areas: BTreeSet<Vec<String>> = list
+        .iter()
+        .flat_map(|s| [&s.ward_folded, &s.district_folded])
+        .map(|a| tokens(a).into_iter().map(str::to_owned).collect())
         .collect();
-    let valid = |s: &Summary| CertificateStatus::of(s.establishment.certificate.as_ref(), today).is_valid();
-    scored.sort_by(|(sa, a), (sb, b)| {
+    let where_words = area_items(items, &areas);
+    let mut scored: Vec<(Score, usize)> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| score(&s.name_folded, &s.place_folded, items, &where_words, near).map(|sc| (sc, i)))
+        .collect();
+    let valid = |i: usize| CertificateStatus::of(list[i].establishment.certificate.as_ref(), today).is_valid();
+    scored.sort_by(|&(sa, a), &(sb, b)| {
         sb.points
             .cmp(&sa.points)
             .then_with(|| valid(b).cmp(&valid(a)))
-            .then_with(|| a.name_folded.cmp(&b.name_folded))
-            .then_with(|| a.establishment.id.cmp(&b.establishment.id))
+            .then_with(|| list[a].name_folded.cmp(&list[b].name_folded))
+            .then_with(|| list[a].establishment.id.cmp(&list[b].establishment.id))
     });
     scored
 }
@@ -249,7 +252,7 @@ mod tests {
             .map(|(q, list)| ((*q).to_owned(), list.iter().map(|(w, d)| ((*w).to_owned(), *d)).collect()))
             .collect();
         let near = Near { corrections, known: HashSet::new() };
-        let areas = [words("Thạch Thang"), words("Hải Châu")].into_iter().collect();
+        let areas = [civic::text::words("Thạch Thang"), civic::text::words("Hải Châu")].into_iter().collect();
         let items = parse(query);
         score(&fold(name), &fold(place), &items, &area_items(&items, &areas), &near).map(|s| s.points)
     }

@@ -212,7 +212,7 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
     let loose: Vec<String> = hard.iter().map(|i| expression(i, &near, spelling)).collect();
     let in_name = |expr: &str| format!("name_folded : ({expr})");
     // matches with every word in the name (or in the place for a district or ward)
-    let name_matches = |ranked: &[(Score, Summary)]| ranked.iter().filter(|(s, _)| s.in_name).count();
+    let name_matches = |ranked: &[(Score, usize)]| ranked.iter().filter(|(s, _)| s.in_name).count();
     let mut steps = vec![(in_name(&all_of(&typed)), EXACT_LIMIT), (all_of(&typed), EXACT_LIMIT)];
     if !hard.is_empty() {
         // as meant with the kind words first (`cf an nihen`: the cafés among the An Nhiên)
@@ -228,7 +228,7 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
     let mut capped: Option<String> = None;
     let mut done: Vec<String> = Vec::new();
     let settled =
-        |ranked: &[(Score, Summary)]| ranked.first().is_some_and(|(s, _)| s.complete) || name_matches(ranked) >= ENOUGH;
+        |ranked: &[(Score, usize)]| ranked.first().is_some_and(|(s, _)| s.complete) || name_matches(ranked) >= ENOUGH;
     for (expr, limit) in steps {
         if settled(&ranked) {
             break;
@@ -244,7 +244,7 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
         let before = pool.len();
         pool.extend(found.into_iter().filter(|s| seen.insert(s.establishment.id.clone())));
         if pool.len() > before {
-            ranked = crate::rank::rank(pool.clone(), items, &near, today);
+            ranked = crate::rank::rank(&pool, items, &near, today);
         }
         done.push(expr);
     }
@@ -261,14 +261,16 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
             .join(" OR ");
         let found = store::matching(env, &expr, district, LOOSE_LIMIT).await?;
         pool.extend(found.into_iter().filter(|s| seen.insert(s.establishment.id.clone())));
-        ranked = crate::rank::rank(pool, items, &near, today);
+        ranked = crate::rank::rank(&pool, items, &near, today);
     }
     let ranked_len = i64::try_from(ranked.len()).unwrap_or(i64::MAX);
     let total = match capped {
         Some(expr) => store::count_matching(env, &expr, district).await?.max(ranked_len),
         None => ranked_len,
     };
-    Ok(Found { ranked: ranked.into_iter().map(|(s, p)| (s.points, p)).collect(), total })
+    let mut places: Vec<Option<Summary>> = pool.into_iter().map(Some).collect();
+    let ranked = ranked.into_iter().filter_map(|(s, i)| places[i].take().map(|p| (s.points, p))).collect();
+    Ok(Found { ranked, total })
 }
 
 pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {

@@ -235,6 +235,8 @@ mod tests {
             },
             name_folded: civic::text::fold(name),
             place_folded: String::new(),
+            ward_folded: String::new(),
+            district_folded: String::new(),
             violations,
         }
     }

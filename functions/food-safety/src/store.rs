@@ -121,8 +121,8 @@ pub async fn upsert(env: &impl Platform, items: &[Establishment], violations: Vi
 }
 
 /// The columns every read selects.
-pub const COLUMNS: &str = "id, name, name_folded, address, ward, district, province, place_folded, kind, cert_number, \
-     cert_issued, cert_expires, cert_authority, lat, lng, violation_count";
+pub const COLUMNS: &str = "id, name, name_folded, address, ward, ward_folded, district, district_folded, province, \
+     place_folded, kind, cert_number, cert_issued, cert_expires, cert_authority, lat, lng, violation_count";
 
 fn date(row: &Row<'_>, col: &str) -> Result<Option<NaiveDate>, DbError> {
     row.opt_str(col)?.map(|s| s.parse::<NaiveDate>().map_err(|e| DbError(format!("{col}: {e}")))).transpose()
@@ -135,6 +135,8 @@ pub struct Summary {
     pub name_folded: String,
     /// The folded address, ward, district and province.
     pub place_folded: String,
+    pub ward_folded: String,
+    pub district_folded: String,
     pub violations: i64,
 }
 
@@ -166,6 +168,8 @@ pub fn summary(row: &Row<'_>) -> Result<Summary, DbError> {
         },
         name_folded: row.str("name_folded")?.to_owned(),
         place_folded: row.str("place_folded")?.to_owned(),
+        ward_folded: row.str("ward_folded")?.to_owned(),
+        district_folded: row.str("district_folded")?.to_owned(),
         violations: row.i64("violation_count")?,
     })
 }
