@@ -7,7 +7,9 @@
 //! exactly the query's words (kind words like `quán` aside) beats a name that starts with
 //! them, which beats the rest; words of the name the query did not mention cost a little,
 //! and hard query words that matched nothing cost a lot. A place is a match when at least one
-//! item hits its name and at most a third of the hard items miss.
+//! item hits its name (words that spell a ward or district do not count for this, unless
+//! they are the whole name) and at most a third of the hard items miss. A place word two typos
+//! away is no match, and a kind word of the name (`quán`) answers only itself and its typos.
 //!
 //! The certificate never enters the score: it only breaks ties, after it.
 

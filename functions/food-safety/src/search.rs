@@ -192,7 +192,9 @@ async fn corrections(env: &impl Platform, items: &[Item]) -> Result<Near, Error>
 /// 2. every hard item, the words the index does not know replaced by their nearest
 ///    corrections (what the citizen most likely meant), in the name with the kind words,
 ///    then without them; then anywhere;
-/// 3. every hard item as typed, or in the name as a prefix or any of its corrections;
+/// 3. every hard item as typed, or in the name as a prefix or any of its corrections (in
+///    queries of three hard items or more, only the words the index does not know are
+///    corrected: see [`Spelling::Loose`]);
 /// 4. when fewer than three places match every word in their name: step 2 with any one
 ///    hard item left out (for three hard items or more, as a third may miss).
 ///
