@@ -194,7 +194,7 @@ async fn corrections(env: &impl Platform, items: &[Item]) -> Result<Near, Error>
 ///    then without them; then anywhere;
 /// 3. every hard item as typed, or in the name as a prefix or any of its corrections (in
 ///    queries of three hard items or more, only the words the index does not know are
-///    corrected: see [`Spelling::Loose`]);
+///    corrected: a known word's corrections are common words);
 /// 4. when fewer than three places match every word in their name: step 2 with any one
 ///    hard item left out (for three hard items or more, as a third may miss).
 ///
