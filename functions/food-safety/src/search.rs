@@ -1,4 +1,4 @@
-//! GET /food-safety/establishments?q=<text>&district=<text>&limit=<n>
+//! `GET /food-safety/establishments?q=<text>&district=<text>&limit=<n>`
 //!
 //! Finds the place a citizen means from what they typed: without diacritics, misspelled,
 //! words in any order, with or without the street, ward or district (see [`crate::query`]
