@@ -115,7 +115,30 @@ fn kib(n: usize) -> String {
     format!("{k:>8.1} KiB")
 }
 
-/// Both targets of every function; prints each artifact's raw and gzipped size.
+/// The most a function may weigh, gzipped: its Spin component, or its whole Workers bundle
+/// (the JavaScript glue and the Wasm that `wrangler deploy` uploads).
+pub const BUDGET_GZIP: usize = 1_000_000;
+
+/// The files of a Workers bundle: every `.js`/`.mjs` and `.wasm` under the build folder.
+fn bundle_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("{}", d.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "wasm" || x == "js" || x == "mjs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Both targets of every function; prints each artifact's raw and gzipped size, and fails
+/// when one is over [`BUDGET_GZIP`].
 pub fn all() -> Result<Vec<(String, PathBuf)>> {
     let started = Instant::now();
     spin_all()?;
@@ -126,6 +149,7 @@ pub fn all() -> Result<Vec<(String, PathBuf)>> {
     }
     let workers_secs = started.elapsed().as_secs_f64();
     let mut artifacts = Vec::new();
+    let mut over = Vec::new();
     println!("\n{:<17} {:<8} {:>12} {:>12}  artifact", "function", "target", "raw", "gzip");
     for f in FUNCTIONS {
         let spin = spin_artifact(f);
@@ -135,11 +159,30 @@ pub fn all() -> Result<Vec<(String, PathBuf)>> {
             let raw = std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?.len();
             let raw = usize::try_from(raw).unwrap_or(usize::MAX);
             let rel = path.strip_prefix(root()).unwrap_or(&path).display().to_string();
-            println!("{:<17} {:<8} {} {}  {rel}", f.name, target, kib(raw), kib(gzip_len(&path)?));
+            let gz = gzip_len(&path)?;
+            println!("{:<17} {:<8} {} {}  {rel}", f.name, target, kib(raw), kib(gz));
+            let weighed = if target == "workers" {
+                let files = bundle_files(&worker_dir(f))?;
+                let mut total = 0;
+                for file in &files {
+                    total += gzip_len(file)?;
+                }
+                println!("{:<17} {:<8} {:>12} {}  the bundle: {} files", f.name, "workers", "", kib(total), files.len());
+                total
+            } else {
+                gz
+            };
+            if weighed > BUDGET_GZIP {
+                over.push(format!("{}/{target}: {} gzipped", f.name, kib(weighed).trim()));
+            }
             artifacts.push((format!("{}/{target}", f.name), path));
         }
     }
     println!("built in {spin_secs:.1} s (Spin) + {workers_secs:.1} s (Workers)");
+    if !over.is_empty() {
+        bail!("over the size budget of 1 MB ({}) gzipped: {}", kib(BUDGET_GZIP).trim(), over.join(", "));
+    }
+    println!("every artifact is within the size budget of 1 MB ({}) gzipped", kib(BUDGET_GZIP).trim());
     Ok(artifacts)
 }
 
