@@ -49,7 +49,8 @@ pub struct RequestState {
 }
 
 impl RequestState {
-    fn new(component: Arc<ComponentConfig>, databases: Arc<Databases>) -> RequestState {
+    /// The state of one request's store: the component's configuration and the databases.
+    pub fn new(component: Arc<ComponentConfig>, databases: Arc<Databases>) -> RequestState {
         let wasi = WasiCtx::builder().envs(&component.environment).inherit_stdout().inherit_stderr().build();
         RequestState {
             wasi,
