@@ -109,6 +109,12 @@ fn gzip_len(path: &Path) -> Result<usize> {
     Ok(gz.finish()?.len())
 }
 
+/// An artifact's size, raw and gzipped (bytes).
+pub fn sizes(path: &Path) -> Result<(usize, usize)> {
+    let raw = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?.len();
+    Ok((usize::try_from(raw).unwrap_or(usize::MAX), gzip_len(path)?))
+}
+
 fn kib(n: usize) -> String {
     #[allow(clippy::cast_precision_loss)]
     let k = n as f64 / 1024.0;
@@ -167,7 +173,14 @@ pub fn all() -> Result<Vec<(String, PathBuf)>> {
                 for file in &files {
                     total += gzip_len(file)?;
                 }
-                println!("{:<17} {:<8} {:>12} {}  the bundle: {} files", f.name, "workers", "", kib(total), files.len());
+                println!(
+                    "{:<17} {:<8} {:>12} {}  the bundle: {} files",
+                    f.name,
+                    "workers",
+                    "",
+                    kib(total),
+                    files.len()
+                );
                 total
             } else {
                 gz

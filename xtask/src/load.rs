@@ -222,13 +222,40 @@ fn run_case(addr: &str, case: &Case, n: usize, c: usize) -> Result<(Vec<u64>, Du
 const STORM_WIDTH: usize = 50;
 const STORMS: usize = 20;
 
+/// A new VNPay order for a dossier (`None` when it cannot be ordered: paid, or an order of
+/// an earlier run), and the path of a signed IPN that pays it (`n` numbers the transaction).
+pub fn paid_ipn(addr: &str, token: &str, dossier: &str, n: usize) -> Result<Option<String>> {
+    let secret =
+        std::env::var("SPIN_VARIABLE_VNPAY_HASH_SECRET").unwrap_or_else(|_| "demo-only-vnpay-secret-change-me".into());
+    let body = serde_json::json!({"dossier_code": dossier, "provider": "vnpay"}).to_string();
+    let headers = format!("authorization: Bearer {token}\r\ncontent-type: application/json\r\n");
+    let (status, created) = Conn::open(addr)?.exchange("POST", "/payments/orders", &headers, body.as_bytes())?;
+    if status != 201 {
+        return Ok(None);
+    }
+    let order: serde_json::Value = serde_json::from_slice(&created)?;
+    let params: Vec<(String, String)> = [
+        ("vnp_TmnCode", std::env::var("SPIN_VARIABLE_VNPAY_TMN_CODE").unwrap_or_else(|_| "DEMOV210".into())),
+        ("vnp_Amount", (order["amount_vnd"].as_i64().unwrap_or(0) * 100).to_string()),
+        ("vnp_ResponseCode", "00".into()),
+        ("vnp_TransactionStatus", "00".into()),
+        ("vnp_TransactionNo", format!("{}", 90_000_000 + n)),
+        ("vnp_TxnRef", order["txn_ref"].as_str().unwrap_or_default().to_owned()),
+        ("vnp_BankCode", "NCB".into()),
+        ("vnp_PayDate", payment_callback::vnpay::vn_stamp(chrono::Utc::now())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let hash = payment_callback::vnpay::secure_hash(&secret, &params);
+    Ok(Some(format!("/payments/vnpay/ipn?{}&vnp_SecureHash={hash}", payment_callback::vnpay::hash_data(&params))))
+}
+
 /// The duplicate storm: for each of [`STORMS`] fresh orders on demo dossiers with an unpaid
 /// fee, [`STORM_WIDTH`] identical signed VNPay IPNs at once, each on its own connection.
 /// Prints the IPN latencies and how the answers split (one `00` per order, the rest `02`).
-fn storm(addr: &str) -> Result<()> {
+fn storm(addr: &str) -> Result<String> {
     let token = crate::up::demo_token(&["citizen"])?;
-    let secret =
-        std::env::var("SPIN_VARIABLE_VNPAY_HASH_SECRET").unwrap_or_else(|_| "demo-only-vnpay-secret-change-me".into());
     let today = civic::web::vn_today(chrono::Utc::now());
     let unpaid = crate::demo::permits::dossiers(crate::demo::permits::COUNT, today)
         .into_iter()
@@ -240,28 +267,9 @@ fn storm(addr: &str) -> Result<()> {
         if storms == STORMS {
             break;
         }
-        let body = serde_json::json!({"dossier_code": d.code, "provider": "vnpay"}).to_string();
-        let headers = format!("authorization: Bearer {token}\r\ncontent-type: application/json\r\n");
-        let (status, created) = Conn::open(addr)?.exchange("POST", "/payments/orders", &headers, body.as_bytes())?;
-        if status != 201 {
+        let Some(path) = paid_ipn(addr, &token, &d.code, storms)? else {
             continue; // paid meanwhile, or an earlier run's order: take the next dossier
-        }
-        let order: serde_json::Value = serde_json::from_slice(&created)?;
-        let params: Vec<(String, String)> = [
-            ("vnp_TmnCode", std::env::var("SPIN_VARIABLE_VNPAY_TMN_CODE").unwrap_or_else(|_| "DEMOV210".into())),
-            ("vnp_Amount", (order["amount_vnd"].as_i64().unwrap_or(0) * 100).to_string()),
-            ("vnp_ResponseCode", "00".into()),
-            ("vnp_TransactionStatus", "00".into()),
-            ("vnp_TransactionNo", format!("{}", 90_000_000 + storms)),
-            ("vnp_TxnRef", order["txn_ref"].as_str().unwrap_or_default().to_owned()),
-            ("vnp_BankCode", "NCB".into()),
-            ("vnp_PayDate", payment_callback::vnpay::vn_stamp(chrono::Utc::now())),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let hash = payment_callback::vnpay::secure_hash(&secret, &params);
-        let path = format!("/payments/vnpay/ipn?{}&vnp_SecureHash={hash}", payment_callback::vnpay::hash_data(&params));
+        };
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(STORM_WIDTH));
         let threads: Vec<_> = (0..STORM_WIDTH)
             .map(|_| {
@@ -285,24 +293,26 @@ fn storm(addr: &str) -> Result<()> {
         storms += 1;
     }
     latencies.sort_unstable();
-    println!(
-        "\nIPN duplicate storm: {storms} orders x {STORM_WIDTH} identical VNPay IPNs at once: p50 {} us, p90 {} us, \
+    let line = format!(
+        "IPN duplicate storm: {storms} orders x {STORM_WIDTH} identical VNPay IPNs at once: p50 {} us, p90 {} us, \
          p99 {} us, max {} us; answers {answers:?}",
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.9),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(0)
     );
-    Ok(())
+    println!("\n{line}");
+    Ok(line)
 }
 
 /// Runs every case whose path starts with `only` (all when empty), then the IPN storm when
-/// payments are among them.
-fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result<()> {
-    println!(
+/// payments are among them; prints the table and returns its lines.
+pub fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result<Vec<String>> {
+    let mut lines = vec![format!(
         "{:<18} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
         "case", "conc", "reqs", "p50 us", "p90 us", "p99 us", "max us", "req/s"
-    );
+    )];
+    println!("{}", lines[0]);
     for case in cases().into_iter().filter(|c| c.path.starts_with(only)) {
         // warm-up: compile caches, SQLite pages
         run_case(addr, &case, 50, 1)?;
@@ -310,7 +320,7 @@ fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result<()>
             let (lat, wall) = run_case(addr, &case, n, c)?;
             #[allow(clippy::cast_precision_loss)]
             let rps = lat.len() as f64 / wall.as_secs_f64();
-            println!(
+            let line = format!(
                 "{:<18} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9.0}",
                 case.name,
                 c,
@@ -321,17 +331,90 @@ fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result<()>
                 lat.last().copied().unwrap_or(0),
                 rps
             );
+            println!("{line}");
+            lines.push(line);
         }
     }
     if "/payments".starts_with(only) {
-        storm(addr)?;
+        lines.push(storm(addr)?);
     }
-    Ok(())
+    Ok(lines)
+}
+
+/// The local host serving the Spin builds on a free port, with the data in `data`.
+pub struct Host {
+    child: std::process::Child,
+    pub addr: String,
+    /// From spawning to listening: every component compiled, databases migrated.
+    pub ready_in: Duration,
+}
+
+impl Host {
+    pub fn start(data: &Path) -> Result<Host> {
+        let host = build::host()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let addr = format!("127.0.0.1:{port}");
+        let started = Instant::now();
+        let mut child = Command::new(host)
+            .current_dir(root())
+            .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &addr, "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let out = child.stdout.take().context("host stdout")?;
+        let mut lines = BufReader::new(out).lines();
+        let ready = lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("Serving http://"));
+        let ready_in = started.elapsed();
+        // Drain the request log so the host never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        if !ready {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the local host did not start");
+        }
+        Ok(Host { child, addr, ready_in })
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request on a fresh connection, timed: (status, body, latency).
+pub fn once(addr: &str, method: &str, path: &str, headers: &str, body: &[u8]) -> Result<(u16, Vec<u8>, Duration)> {
+    let mut conn = Conn::open(addr)?;
+    let t = Instant::now();
+    let (status, answer) = conn.exchange(method, path, headers, body)?;
+    Ok((status, answer, t.elapsed()))
+}
+
+/// `n` sequential requests on one keep-alive connection: sorted latencies in µs.
+pub fn sequential(addr: &str, method: &str, path: &str, headers: &str, body: &[u8], n: usize) -> Result<Vec<u64>> {
+    let mut conn = Conn::open(addr)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let (status, answer) = conn.exchange(method, path, headers, body)?;
+        if !(200..300).contains(&status) {
+            bail!("{method} {path}: {status} {}", String::from_utf8_lossy(&answer));
+        }
+        out.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+pub fn p(sorted: &[u64], q: f64) -> u64 {
+    percentile(sorted, q)
 }
 
 /// Imports the first `rows` demo establishments over HTTP (the function's own import, 10,000
 /// a call), so the search is measured at that scale; the demo data `up` loads is their start.
-fn seed_food(addr: &str, rows: usize) -> Result<()> {
+pub fn seed_food(addr: &str, rows: usize) -> Result<()> {
     let token = crate::up::demo_token(&["admin"])?;
     let headers = format!("authorization: Bearer {token}\r\ncontent-type: application/json\r\n");
     let started = Instant::now();
@@ -353,7 +436,7 @@ fn seed_food(addr: &str, rows: usize) -> Result<()> {
 }
 
 /// The `[variables]` defaults of spin.toml (the demo configuration), as Workers bindings.
-fn demo_variables() -> Result<serde_json::Map<String, serde_json::Value>> {
+pub fn demo_variables() -> Result<serde_json::Map<String, serde_json::Value>> {
     let manifest = std::fs::read_to_string(root().join("spin.toml"))?;
     let mut vars = serde_json::Map::new();
     let mut inside = false;
@@ -399,7 +482,7 @@ fn d1_bindings(function: &str) -> Result<serde_json::Map<String, serde_json::Val
 /// Serves one function's Workers build with miniflare 4 (see `xtask/miniflare.mjs`) on a free
 /// port, its D1 databases migrated by wrangler into `persist`. Returns the process (its own
 /// process group) and the address.
-fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::process::Child, String)> {
+pub fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::process::Child, String)> {
     let npm = crate::tools::npm()?;
     for db in f.dbs {
         crate::tools::run(
@@ -438,7 +521,7 @@ fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::process:
 }
 
 /// Stops a process group we started (SIGTERM, then SIGKILL).
-fn stop_group(child: &mut std::process::Child) {
+pub fn stop_group(child: &mut std::process::Child) {
     let pgid = format!("-{}", child.id());
     let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
     std::thread::sleep(Duration::from_millis(500));
@@ -484,7 +567,7 @@ pub fn run(args: &[String]) -> Result<()> {
         if let Some(rows) = food_rows {
             seed_food(addr, rows)?;
         }
-        report(addr, n, &concurrency, &only)
+        report(addr, n, &concurrency, &only).map(drop)
     };
     if let Some(addr) = addr {
         return measure(&addr);
@@ -505,31 +588,15 @@ pub fn run(args: &[String]) -> Result<()> {
         return result;
     }
     build::spin_all()?;
-    let host = build::host()?;
     let data = std::env::temp_dir().join(format!("civic-load-{}", std::process::id()));
     crate::up::migrate(&["--data".into(), data.display().to_string(), "--demo".into()])?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr = format!("127.0.0.1:{port}");
-    let started = Instant::now();
-    let mut child = Command::new(host)
-        .current_dir(root())
-        .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &addr, "--data"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let out = child.stdout.take().context("host stdout")?;
-    let mut lines = BufReader::new(out).lines();
-    let ready = lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("Serving http://"));
-    println!(
-        "local host ready in {:.2} s (start to listening, demo data already on disk)",
-        started.elapsed().as_secs_f64()
-    );
-    // Drain the request log so the host never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    let result = if ready { measure(&addr) } else { Err(anyhow::anyhow!("host did not start")) };
-    let _ = child.kill();
-    let _ = child.wait();
+    let result = Host::start(&data).and_then(|host| {
+        println!(
+            "local host ready in {:.2} s (start to listening, demo data already on disk)",
+            host.ready_in.as_secs_f64()
+        );
+        measure(&host.addr)
+    });
     let _ = std::fs::remove_dir_all(Path::new(&data));
     result
 }

@@ -12,6 +12,9 @@
 //!   latency and throughput on the local host, on a server already running, or on one
 //!   function's Workers build under miniflare 4; `--food-rows` imports that many demo
 //!   establishments first.
+//! - `bench [--requests N] [--food-rows N] [--no-miniflare]`: sizes, cold start, native
+//!   against local host per route, load on the local host and on miniflare; written into
+//!   BENCHMARKS.md.
 //! - `demo-json [COUNT]`: print the demo establishments as an import body.
 //! - `token [ROLE...]`: print an HS256 bearer token for the demo configuration.
 //!
@@ -19,6 +22,7 @@
 
 #![allow(clippy::disallowed_methods)] // a build tool may read the clock
 
+mod bench;
 mod build;
 mod demo;
 mod load;
@@ -56,6 +60,8 @@ fn usage() -> ExitCode {
          migrate [--data DIR] [--demo]                 create the database files with their schema\n\
          load [--addr HOST:PORT | --miniflare] [--requests N] [--only /PREFIX] [--food-rows N]\n\
                                               latency and throughput over HTTP (local host, or miniflare)\n\
+         bench [--requests N] [--food-rows N] [--no-miniflare]\n\
+                                              every figure (sizes, native vs host, load), into BENCHMARKS.md\n\
          worker-build FUNCTION                         offline worker-build (used by wrangler.toml)\n\
          demo-json [COUNT]                             print demo establishments as an import body\n\
          token [ROLE...]                               print a demo HS256 bearer token (default role admin)"
@@ -72,6 +78,7 @@ fn main() -> ExitCode {
     let result = match cmd.as_str() {
         "up" => up::run(rest),
         "build" => build::all().map(|_| ()),
+        "bench" => bench::run(rest),
         "migrate" => up::migrate(rest),
         "load" => load::run(rest),
         "test" => build::test(),

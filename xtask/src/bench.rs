@@ -1,0 +1,267 @@
+//! `cargo xtask bench`: the project's figures in one run, printed and written into
+//! BENCHMARKS.md (between the `xtask bench` markers, with the machine and the date). A
+//! measurement, never a test: nothing here passes or fails on a figure.
+//!
+//! 1. Artifact sizes, raw and gzipped, both targets (the build fails over the size budget).
+//! 2. The local host's cold start (every component compiled, databases migrated) and each
+//!    function's first response.
+//! 3. Load over HTTP on 127.0.0.1 against the local host (every route of `cargo xtask load`,
+//!    the search over 100,000 establishments, the IPN storm).
+//! 4. The same request handled natively (the handler in-process on `NativePlatform`, over the
+//!    same database files) and through the local host (HTTP, a fresh Wasm instance per
+//!    request): p50 of each and their ratio, for the food-safety search, the permit lookup, a
+//!    report filed and a VNPay IPN. (After the load: the reports filed here would slow its
+//!    report lists.)
+//! 5. Load against miniflare 4 for the food-safety Workers build.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use civic::platform::native::{NativePlatform, block_on};
+
+use crate::load::{self, Host};
+use crate::{FUNCTIONS, build, root};
+
+const BEGIN: &str = "<!-- xtask bench: begin (generated; edit xtask/src/bench.rs instead) -->";
+const END: &str = "<!-- xtask bench: end -->";
+
+/// Requests per side for each native/host pair.
+const PAIRS: usize = 400;
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .map_or_else(String::new, |k| format!(", {} GiB RAM", k / 1024 / 1024));
+    format!("{cores} cores ({cpu}){mem}")
+}
+
+/// The native side: the demo data's files, with the demo configuration.
+fn native(data: &Path) -> Result<NativePlatform> {
+    let labels: Vec<&str> = {
+        let mut l: Vec<&str> = FUNCTIONS.iter().flat_map(|f| f.dbs.iter().copied()).collect();
+        l.sort_unstable();
+        l.dedup();
+        l
+    };
+    let mut env = NativePlatform::open_dir(data, &labels, &root().join("migrations"))
+        .map_err(|e| anyhow::anyhow!("opening {}: {e}", data.display()))?;
+    for (k, v) in load::demo_variables()? {
+        env = env.with_config(&k, v.as_str().unwrap_or_default());
+    }
+    Ok(env)
+}
+
+struct Pair {
+    name: &'static str,
+    method: &'static str,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn request(pair: &Pair) -> Result<http::Request<Bytes>> {
+    let mut req = http::Request::builder().method(pair.method).uri(&pair.path);
+    for (k, v) in &pair.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    Ok(req.body(Bytes::from(pair.body.clone()))?)
+}
+
+/// Calls the function that serves `path` in-process, `n` times: sorted latencies in µs.
+fn native_run(env: &NativePlatform, pair: &Pair, n: usize) -> Result<Vec<u64>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let req = request(pair)?;
+        let t = Instant::now();
+        let resp = match pair.path.split('/').nth(1).unwrap_or("") {
+            "food-safety" => block_on(food_safety::handle(req, env)),
+            "permits" => block_on(permit_status::handle(req, env)),
+            "payments" => block_on(payment_callback::handle(req, env)),
+            "reports" | "open311" => block_on(report_submission::handle(req, env)),
+            other => bail!("no function serves /{other}"),
+        };
+        out.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+        if !resp.status().is_success() {
+            bail!("{} natively: {} {}", pair.name, resp.status(), String::from_utf8_lossy(resp.body()));
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn pairs(addr: &str) -> Result<Vec<Pair>> {
+    let today = civic::web::vn_today(chrono::Utc::now());
+    let citizen = crate::up::demo_token(&["citizen"])?;
+    let dossiers = crate::demo::permits::dossiers(crate::demo::permits::COUNT, today);
+    let code = dossiers.first().map(|d| d.code.clone()).context("no demo dossier")?;
+    // an order paid once: its IPN then takes the duplicate path on both sides
+    let mut ipn = None;
+    for (i, d) in dossiers.iter().filter(|d| d.fee_vnd > 0 && !d.paid).enumerate() {
+        if let Some(path) = load::paid_ipn(addr, &citizen, &d.code, 500 + i)? {
+            load::sequential(addr, "GET", &path, "", b"", 1)?;
+            ipn = Some(path);
+            break;
+        }
+    }
+    let category = crate::demo::reports::catalogue()["categories"][0]["code"].as_str().unwrap_or("other").to_owned();
+    let report =
+        serde_json::json!({"category": category, "description": "Ổ gà lớn trước số 12 Trần Phú (đo hiệu năng)",
+        "lat": 16.0719, "lng": 108.2203, "phone": "0905123456"})
+        .to_string();
+    Ok(vec![
+        Pair {
+            name: "food-safety search",
+            method: "GET",
+            path: "/food-safety/establishments?q=pho+ba+hao&limit=10".into(),
+            headers: Vec::new(),
+            body: String::new(),
+        },
+        Pair {
+            name: "permit lookup",
+            method: "GET",
+            path: format!("/permits/{code}"),
+            headers: Vec::new(),
+            body: String::new(),
+        },
+        Pair {
+            name: "report filed",
+            method: "POST",
+            path: "/reports".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: report,
+        },
+        Pair {
+            name: "VNPay IPN (repeat)",
+            method: "GET",
+            path: ipn.context("no demo dossier left to order")?,
+            headers: Vec::new(),
+            body: String::new(),
+        },
+    ])
+}
+
+/// `cargo xtask bench [--requests N] [--food-rows N] [--no-miniflare]`
+pub fn run(args: &[String]) -> Result<()> {
+    let (mut n, mut rows, mut miniflare) = (1_000usize, 100_000usize, true);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--requests" => n = it.next().and_then(|v| v.parse().ok()).context("--requests needs a number")?,
+            "--food-rows" => rows = it.next().and_then(|v| v.parse().ok()).context("--food-rows needs a number")?,
+            "--no-miniflare" => miniflare = false,
+            other => bail!("unknown option {other} (bench [--requests N] [--food-rows N] [--no-miniflare])"),
+        }
+    }
+    let mut md = String::new();
+    let date = chrono::Utc::now().format("%Y-%m-%d");
+    writeln!(md, "Generated by `cargo xtask bench` on {date}: {}.\n", machine())?;
+
+    println!("== sizes");
+    let artifacts = build::all()?;
+    writeln!(md, "### Artifact sizes\n\n| function | target | raw | gzip |\n|---|---|---|---|")?;
+    for (name, path) in &artifacts {
+        let (raw, gz) = build::sizes(path)?;
+        let (function, target) = name.split_once('/').unwrap_or((name, ""));
+        writeln!(md, "| {function} | {target} | {:.0} KiB | {:.0} KiB |", kib(raw), kib(gz))?;
+    }
+
+    println!("== local host");
+    let data = std::env::temp_dir().join(format!("civic-bench-{}", std::process::id()));
+    crate::up::migrate(&["--data".into(), data.display().to_string(), "--demo".into()])?;
+    let result = (|| -> Result<()> {
+        let host = Host::start(&data)?;
+        writeln!(md, "\n### Local host: cold start\n")?;
+        writeln!(
+            md,
+            "Start to listening (4 components compiled, databases migrated): {:.2} s. First response of each function:\n",
+            host.ready_in.as_secs_f64()
+        )?;
+        writeln!(md, "| function | first response |\n|---|---|")?;
+        for f in FUNCTIONS {
+            let path = match f.name {
+                "food-safety" => "/food-safety/health",
+                "permit-status" => "/permits/health",
+                "payment-callback" => "/payments/health",
+                _ => "/reports/health",
+            };
+            let (status, _, took) = load::once(&host.addr, "GET", path, "", b"")?;
+            println!("{} first response {status} in {took:?}", f.name);
+            writeln!(md, "| {} | {:.2} ms |", f.name, took.as_secs_f64() * 1e3)?;
+        }
+        load::seed_food(&host.addr, rows)?;
+        println!("== load on the local host");
+        let lines = load::report(&host.addr, n, &[1, 4], "")?;
+        writeln!(md, "\n### Load over HTTP: local host ({n} requests per line, latencies in µs)\n\n```")?;
+        for l in lines {
+            writeln!(md, "{l}")?;
+        }
+        writeln!(md, "```")?;
+        println!("== native and through the host");
+        let env = native(&data)?;
+        writeln!(md, "\n### The same request natively and through the local host\n")?;
+        writeln!(
+            md,
+            "p50 of {PAIRS} sequential requests each; natively the handler runs in-process on `NativePlatform` over the \
+             same database files ({rows} establishments).\n"
+        )?;
+        writeln!(md, "| route | native p50 | local host p50 | host / native |\n|---|---|---|---|")?;
+        for pair in pairs(&host.addr)? {
+            let nat = native_run(&env, &pair, PAIRS)?;
+            let headers: String = pair.headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+            let wasm = load::sequential(&host.addr, pair.method, &pair.path, &headers, pair.body.as_bytes(), PAIRS)?;
+            let (a, b) = (load::p(&nat, 0.5), load::p(&wasm, 0.5));
+            #[allow(clippy::cast_precision_loss)]
+            let ratio = b as f64 / a.max(1) as f64;
+            println!("{}: native {a} us, host {b} us, x{ratio:.1}", pair.name);
+            writeln!(md, "| {} | {a} µs | {b} µs | {ratio:.1}× |", pair.name)?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&data);
+    result?;
+
+    if miniflare {
+        println!("== load on miniflare (food-safety)");
+        let f = FUNCTIONS.iter().find(|f| f.name == "food-safety").context("food-safety")?;
+        let persist = std::env::temp_dir().join(format!("civic-bench-mf-{}", std::process::id()));
+        let (mut child, addr) = load::start_miniflare(f, &persist)?;
+        let result = load::seed_food(&addr, rows).and_then(|()| load::report(&addr, n, &[1, 4], "/food-safety"));
+        load::stop_group(&mut child);
+        let _ = std::fs::remove_dir_all(&persist);
+        writeln!(
+            md,
+            "\n### Load over HTTP: food-safety's Workers build on miniflare 4 ({n} requests per line, latencies in µs)\n\n```"
+        )?;
+        for l in result? {
+            writeln!(md, "{l}")?;
+        }
+        writeln!(md, "```")?;
+    }
+
+    let path = root().join("BENCHMARKS.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let generated = format!("{BEGIN}\n{md}{END}");
+    let new = match (old.find(BEGIN), old.find(END)) {
+        (Some(a), Some(b)) if b > a => format!("{}{generated}{}", &old[..a], &old[b + END.len()..]),
+        _ => format!("{old}\n## Figures of the last `cargo xtask bench`\n\n{generated}\n"),
+    };
+    std::fs::write(&path, new)?;
+    println!("\nwritten into {}", path.display());
+    Ok(())
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn kib(n: usize) -> f64 {
+    n as f64 / 1024.0
+}
