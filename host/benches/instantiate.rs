@@ -14,8 +14,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use wasmtime::Store;
 
 fn bench(c: &mut Criterion) {
-    let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm32-wasip2/release/food_safety.wasm");
+    let wasm =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release/food_safety.wasm");
     if !wasm.exists() {
         eprintln!("{} is not built: run `cargo xtask build` first", wasm.display());
         return;
