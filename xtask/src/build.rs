@@ -200,18 +200,10 @@ pub fn all() -> Result<Vec<(String, PathBuf)>> {
 }
 
 fn first_wasm(dir: &Path) -> Result<PathBuf> {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).with_context(|| format!("{}", d.display()))? {
-            let p = e?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "wasm") {
-                return Ok(p);
-            }
-        }
-    }
-    bail!("no .wasm under {}", dir.display())
+    bundle_files(dir)?
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .with_context(|| format!("no .wasm under {}", dir.display()))
 }
 
 /// Every test: builds both targets and the host, then `cargo test --workspace` (native unit
