@@ -56,8 +56,8 @@ fn native(data: &Path) -> Result<NativePlatform> {
     };
     let mut env = NativePlatform::open_dir(data, &labels, &root().join("migrations"))
         .map_err(|e| anyhow::anyhow!("opening {}: {e}", data.display()))?;
-    for (k, v) in load::demo_variables()? {
-        env = env.with_config(&k, v.as_str().unwrap_or_default());
+    for (k, v) in crate::up::demo_variables()? {
+        env = env.with_config(&k, &v);
     }
     Ok(env)
 }

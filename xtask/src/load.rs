@@ -136,7 +136,7 @@ fn sms(name: &'static str, path: &'static str, text: &str) -> Case {
         .to_string()
         .into_bytes();
     let secret =
-        std::env::var("SPIN_VARIABLE_SMS_WEBHOOK_SECRET").unwrap_or_else(|_| "demo-only-sms-secret-change-me".into());
+        crate::up::demo_variables().ok().and_then(|v| v.get("sms_webhook_secret").cloned()).unwrap_or_default();
     let sig = civic::auth::hmac_sha256_hex(secret.as_bytes(), &body);
     Case {
         name,
@@ -225,8 +225,8 @@ const STORMS: usize = 20;
 /// A new VNPay order for a dossier (`None` when it cannot be ordered: paid, or an order of
 /// an earlier run), and the path of a signed IPN that pays it (`n` numbers the transaction).
 pub fn paid_ipn(addr: &str, token: &str, dossier: &str, n: usize) -> Result<Option<String>> {
-    let secret =
-        std::env::var("SPIN_VARIABLE_VNPAY_HASH_SECRET").unwrap_or_else(|_| "demo-only-vnpay-secret-change-me".into());
+    let vars = crate::up::demo_variables()?;
+    let secret = vars.get("vnpay_hash_secret").cloned().unwrap_or_default();
     let body = serde_json::json!({"dossier_code": dossier, "provider": "vnpay"}).to_string();
     let headers = format!("authorization: Bearer {token}\r\ncontent-type: application/json\r\n");
     let (status, created) = Conn::open(addr)?.exchange("POST", "/payments/orders", &headers, body.as_bytes())?;
@@ -235,7 +235,7 @@ pub fn paid_ipn(addr: &str, token: &str, dossier: &str, n: usize) -> Result<Opti
     }
     let order: serde_json::Value = serde_json::from_slice(&created)?;
     let params: Vec<(String, String)> = [
-        ("vnp_TmnCode", std::env::var("SPIN_VARIABLE_VNPAY_TMN_CODE").unwrap_or_else(|_| "DEMOV210".into())),
+        ("vnp_TmnCode", vars.get("vnpay_tmn_code").cloned().unwrap_or_default()),
         ("vnp_Amount", (order["amount_vnd"].as_i64().unwrap_or(0) * 100).to_string()),
         ("vnp_ResponseCode", "00".into()),
         ("vnp_TransactionStatus", "00".into()),
@@ -435,27 +435,6 @@ pub fn seed_food(addr: &str, rows: usize) -> Result<()> {
     Ok(())
 }
 
-/// The `[variables]` defaults of spin.toml (the demo configuration), as Workers bindings.
-pub fn demo_variables() -> Result<serde_json::Map<String, serde_json::Value>> {
-    let manifest = std::fs::read_to_string(root().join("spin.toml"))?;
-    let mut vars = serde_json::Map::new();
-    let mut inside = false;
-    for line in manifest.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            inside = line == "[variables]";
-            continue;
-        }
-        if let (true, Some((name, rest))) = (inside, line.split_once(" = "))
-            && let Some(start) = rest.find("default = \"")
-        {
-            let value = rest[start + "default = \"".len()..].split('"').next().unwrap_or_default();
-            vars.insert(name.trim().to_owned(), value.into());
-        }
-    }
-    Ok(vars)
-}
-
 /// The D1 bindings of a function's wrangler environment: binding name -> database id.
 fn d1_bindings(function: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
     let config = std::fs::read_to_string(root().join("wrangler.toml"))?;
@@ -504,7 +483,7 @@ pub fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::proc
         .arg(port.to_string())
         .arg(persist)
         .arg(serde_json::Value::Object(d1_bindings(f.name)?).to_string())
-        .arg(serde_json::Value::Object(demo_variables()?).to_string())
+        .arg(serde_json::to_string(&crate::up::demo_variables()?)?)
         .arg("2026-07-01")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

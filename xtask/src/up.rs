@@ -171,21 +171,36 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The demo configuration: every `[variables]` default of spin.toml, each overridden by its
+/// `SPIN_VARIABLE_<NAME>` as the local host does.
+pub fn demo_variables() -> Result<std::collections::BTreeMap<String, String>> {
+    let manifest = std::fs::read_to_string(root().join("spin.toml"))?;
+    let mut vars = std::collections::BTreeMap::new();
+    let mut inside = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == "[variables]";
+            continue;
+        }
+        if let (true, Some((name, rest))) = (inside, line.split_once(" = "))
+            && let Some(start) = rest.find("default = \"")
+        {
+            let name = name.trim();
+            let value = std::env::var(format!("SPIN_VARIABLE_{}", name.to_uppercase())).unwrap_or_else(|_| {
+                rest[start + "default = \"".len()..].split('"').next().unwrap_or_default().to_owned()
+            });
+            vars.insert(name.to_owned(), value);
+        }
+    }
+    Ok(vars)
+}
+
 /// A bearer token signed with the demo HS256 secret of spin.toml (or
 /// `SPIN_VARIABLE_JWT_HS256_SECRET`, issuer and audience likewise), valid 24 hours.
 pub fn demo_token(roles: &[&str]) -> Result<String> {
-    let manifest = std::fs::read_to_string(root().join("spin.toml"))?;
-    let var = |name: &str| -> Result<String> {
-        if let Ok(v) = std::env::var(format!("SPIN_VARIABLE_{}", name.to_uppercase())) {
-            return Ok(v);
-        }
-        let line = manifest
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{name} =")))
-            .with_context(|| format!("{name} not in spin.toml"))?;
-        let start = line.find("default = \"").context("no default")? + "default = \"".len();
-        Ok(line[start..].split('"').next().unwrap_or_default().to_owned())
-    };
+    let vars = demo_variables()?;
+    let var =
+        |name: &str| -> Result<String> { vars.get(name).cloned().with_context(|| format!("{name} not in spin.toml")) };
     let now = chrono::Utc::now().timestamp();
     let claims = serde_json::json!({
         "iss": var("jwt_issuer")?, "aud": var("jwt_audience")?, "sub": "demo-admin",
