@@ -377,6 +377,29 @@ CSV-0001,2026-02-03,Dụng cụ chứa đựng không đảm bảo vệ sinh,150
     ensure!(v["errors"][0]["field"] == "line 1.colour", "{v}");
     let e = get(&s.addr, "/food-safety/establishments/CSV-0001")?.json()?;
     ensure!(e["violations"].as_array().map(Vec::len) == Some(2), "unchanged: {e}");
+    // a header alone stores nothing and says so
+    let r = put_as(s, "/food-safety/violations", "text/csv", "establishment_id,date,description,penalty_vnd\n")?;
+    ensure!(r.json()? == json!({"establishments": 0, "violations": 0}), "empty: {}", String::from_utf8_lossy(&r.body));
+    // the same places from a Vietnamese Excel (`;`, decimal commas, certificate_number), and
+    // violations as JSON
+    let excel = CSV_PLACES
+        .replace(',', ";")
+        .replace("16.0592", "16,0592")
+        .replace("108.2155", "108,2155")
+        .replace("certificate.", "certificate_")
+        .replace("\"\"Năm Đảnh\"\"; Thọ Quang", "\"\"Năm Đảnh\"\", Thọ Quang");
+    let r = put_as(s, "/food-safety/establishments", "text/csv", &excel)?;
+    ensure!(r.status == 200, "excel: {}", String::from_utf8_lossy(&r.body));
+    let e = get(&s.addr, "/food-safety/establishments/CSV-0001")?.json()?;
+    ensure!(e["lat"] == 16.0592 && e["certificate"]["number"] == "77/2025/ATTP-CNĐK", "{e}");
+    let body = json!([{"establishment_id": "CSV-0002", "date": "2026-01-05", "description": "Tái phạm", "penalty_vnd": 3_000_000}]);
+    let r = put_as(s, "/food-safety/violations", "application/json", &body.to_string())?;
+    ensure!(r.json()? == json!({"establishments": 1, "violations": 1}), "json: {}", String::from_utf8_lossy(&r.body));
+    let e = get(&s.addr, "/food-safety/establishments/CSV-0002")?.json()?;
+    ensure!(
+        e["violations"][0]["description"] == "Tái phạm" && e["violations"].as_array().map(Vec::len) == Some(1),
+        "{e}"
+    );
     Ok(())
 }
 

@@ -147,6 +147,10 @@ impl Platform for WorkersPlatform {
     }
 
     async fn batch(&self, db: &str, statements: &[Statement]) -> Result<Vec<Rows>, DbError> {
+        // D1 refuses an empty batch; nothing to run is nothing done, as on the other runtimes
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
         let d1 = self.d1(db)?;
         let list = Array::new();
         for s in statements {
