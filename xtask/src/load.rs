@@ -98,35 +98,12 @@ fn search(q: &str) -> String {
     format!("/food-safety/establishments?q={q}&limit=10")
 }
 
-/// Misspelled names of the demo data, as citizens type them (no diacritics; a letter dropped,
-/// doubled, swapped or replaced in one or two words; sometimes with the district): the
-/// mixed search load.
+/// Misspelled names of the demo data, as citizens type them (see
+/// `food_safety::demo::misspelled`): the mixed search load.
 fn misspelled(n: usize) -> Vec<String> {
     let all = food_safety::demo::establishments(food_safety::demo::COUNT);
     let mut rng = civic::demo::Rng(2026);
-    (0..n)
-        .map(|_| {
-            let e = &all[rng.below(all.len())];
-            let mut words = civic::text::words(e["name"].as_str().unwrap_or_default());
-            for _ in 0..1 + rng.below(2) {
-                let i = rng.below(words.len().max(1));
-                let mut w: Vec<char> = words.get(i).map(|w| w.chars().collect()).unwrap_or_default();
-                if w.len() >= 4 {
-                    let at = 1 + rng.below(w.len() - 2);
-                    match rng.below(3) {
-                        0 => drop(w.remove(at)),
-                        1 => w.swap(at, at + 1),
-                        _ => w[at] = 'a',
-                    }
-                    words[i] = w.into_iter().collect();
-                }
-            }
-            if rng.below(3) == 0 {
-                words.extend(civic::text::words(e["district"].as_str().unwrap_or_default()));
-            }
-            search(&words.join(" "))
-        })
-        .collect()
+    (0..n).map(|_| search(&food_safety::demo::misspelled(&all, &mut rng).0)).collect()
 }
 
 /// A signed SMS webhook call; the same message id every time, so after the first it measures

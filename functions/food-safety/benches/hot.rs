@@ -2,6 +2,8 @@
 //! (FTS5 index and typo keys, in memory), searched the way the HTTP route does, plus the pure
 //! steps around it. `cargo bench -p food-safety` prints figures; nothing here passes or fails.
 
+#![allow(clippy::disallowed_methods)] // a native benchmark times itself
+
 use std::hint::black_box;
 
 use bytes::Bytes;
@@ -45,6 +47,22 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+    // the mixed load: 500 misspelled demo names, each timed once (printed, never asserted)
+    let all = food_safety::demo::establishments(food_safety::demo::COUNT);
+    let mut rng = civic::demo::Rng(2026);
+    let mut took: Vec<std::time::Duration> = (0..500)
+        .map(|_| {
+            let q = food_safety::demo::misspelled(&all, &mut rng).0;
+            let t = std::time::Instant::now();
+            block_on(food_safety::search::find(&env, &parse(&q), None)).expect("search");
+            t.elapsed()
+        })
+        .collect();
+    took.sort_unstable();
+    println!(
+        "search {ROWS} places, 500 misspelled names: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        took[250], took[450], took[495], took[499]
+    );
     c.bench_function("parse a query", |b| b.iter(|| parse(black_box("Quán phở bà Hảo, q. Hải Châu"))));
     c.bench_function("fold a name", |b| b.iter(|| fold(black_box("Nhà hàng Hải sản Bé Mặn Đà Nẵng"))));
     let long = "Nhà hàng Hải sản Bé Mặn, 12 Trần Phú, Thạch Thang, Hải Châu: GCN ATTP số 123/2024/ATTP-CNĐK còn hiệu lực đến 01/03/2027. Vi phạm: 1 lần. Soạn ATTP <tên> gửi 8188";

@@ -349,6 +349,40 @@ pub fn establishments(count: usize) -> Vec<Value> {
     out
 }
 
+/// One place of `all` as a citizen might type it: without diacritics, with one or two typos
+/// (in words of four letters or more: a letter dropped, doubled, swapped with the next or
+/// replaced), a quarter of the time followed by the district and a quarter by the street.
+/// Returns the query and the place's position in `all`.
+pub fn misspelled(all: &[Value], rng: &mut Rng) -> (String, usize) {
+    let i = rng.below(all.len());
+    let e = &all[i];
+    let text = |k: &str| e[k].as_str().unwrap_or_default();
+    let mut words = civic::text::words(text("name"));
+    for _ in 0..1 + rng.below(2) {
+        let at_word = rng.below(words.len().max(1));
+        let Some(word) = words.get(at_word) else { break };
+        let w: Vec<char> = word.chars().collect();
+        if w.len() < 4 || w.iter().any(char::is_ascii_digit) {
+            continue;
+        }
+        let at = 1 + rng.below(w.len() - 2);
+        let mut t = w.clone();
+        match rng.below(4) {
+            0 => drop(t.remove(at)),
+            1 => t.insert(at, w[at]),
+            2 => t.swap(at, at + 1),
+            _ => t[at] = *rng.pick(&['a', 'e', 'o', 'n', 'h', 'u']),
+        }
+        words[at_word] = t.into_iter().collect();
+    }
+    match rng.below(4) {
+        0 => words.extend(civic::text::words(text("district"))),
+        1 => words.extend(civic::text::words(text("address")).into_iter().skip(1)),
+        _ => {}
+    }
+    (words.join(" "), i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,34 +150,8 @@ fn misspelled_names_are_found() {
     let (mut first, mut top3, mut tried) = (0, 0, 0);
     let mut missed = Vec::new();
     for _ in 0..std::env::var("N").ok().and_then(|s| s.parse().ok()).unwrap_or(300) {
-        let e = &all[rng.below(all.len())];
-        let name = e["name"].as_str().unwrap();
-        let mut words = civic::text::words(name);
-        let typos = 1 + rng.below(2);
-        for _ in 0..typos {
-            let i = rng.below(words.len());
-            let w: Vec<char> = words[i].chars().collect();
-            if w.len() < 4 || w.iter().any(char::is_ascii_digit) {
-                continue;
-            }
-            let at = 1 + rng.below(w.len() - 2);
-            let mut t = w.clone();
-            match rng.below(4) {
-                0 => {
-                    t.remove(at);
-                }
-                1 => t.insert(at, w[at]),
-                2 => t.swap(at, at + 1),
-                _ => t[at] = *rng.pick(&['a', 'e', 'o', 'n', 'h', 'u']),
-            }
-            words[i] = t.into_iter().collect();
-        }
-        match rng.below(4) {
-            0 => words.extend(civic::text::words(e["district"].as_str().unwrap())),
-            1 => words.extend(civic::text::words(e["address"].as_str().unwrap()).into_iter().skip(1)),
-            _ => {}
-        }
-        let q = words.join(" ");
+        let (q, i) = food_safety::demo::misspelled(&all, &mut rng);
+        let name = all[i]["name"].as_str().unwrap();
         let got = ids(&env, &q);
         let same_name = |id: &String| all.iter().any(|x| x["id"] == id.as_str() && x["name"] == name);
         tried += 1;
