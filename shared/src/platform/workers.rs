@@ -147,7 +147,7 @@ impl Platform for WorkersPlatform {
     }
 
     async fn batch(&self, db: &str, statements: &[Statement]) -> Result<Vec<Rows>, DbError> {
-        // D1 refuses an empty batch; nothing to run is nothing done, as on the other runtimes
+        // nothing to run is nothing done, as on the other runtimes (D1 is not handed an empty batch)
         if statements.is_empty() {
             return Ok(Vec::new());
         }
