@@ -209,6 +209,9 @@ fn first_wasm(dir: &Path) -> Result<PathBuf> {
 /// Every test: builds both targets and the host, then `cargo test --workspace` (native unit
 /// and integration tests, the host's own tests, and the end-to-end suite on both runtimes).
 /// Ends with one `N passed, N failed` line summed over every test binary.
+/// How long `cargo xtask test` runs each fuzz target.
+const FUZZ_SECONDS: u64 = 30;
+
 pub fn test() -> Result<()> {
     let started = Instant::now();
     tools::targets(&["wasm32-wasip2", "wasm32-unknown-unknown"])?;
@@ -240,6 +243,15 @@ pub fn test() -> Result<()> {
         }
     }
     let status = child.wait()?;
+    // Each fuzz target briefly, so they keep building and the easy crashes show; one pass or
+    // failure each. `cargo xtask fuzz` runs them for longer.
+    for run in crate::fuzz::fuzz(FUZZ_SECONDS, &crate::fuzz::TARGETS.map(|(t, _)| t))? {
+        if run.crash.is_some() {
+            failed += 1;
+        } else {
+            passed += 1;
+        }
+    }
     println!("\nall tests in {:.0} s", started.elapsed().as_secs_f64());
     println!("{passed} passed, {failed} failed, {ignored} skipped");
     if !status.success() || failed > 0 {

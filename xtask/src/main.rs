@@ -15,6 +15,7 @@
 //! - `bench [--requests N] [--food-rows N] [--no-miniflare]`: sizes, cold start, native
 //!   against local host per route, load on the local host and on miniflare; written into
 //!   BENCHMARKS.md.
+//! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets of `fuzz/`, N seconds each.
 //! - `demo-json [COUNT]`: print the demo establishments as an import body.
 //! - `token [ROLE...]`: print an HS256 bearer token for the demo configuration.
 //!
@@ -25,6 +26,7 @@
 mod bench;
 mod build;
 mod demo;
+mod fuzz;
 mod load;
 mod tools;
 mod up;
@@ -62,6 +64,7 @@ fn usage() -> ExitCode {
                                               latency and throughput over HTTP (local host, or miniflare)\n\
          bench [--requests N] [--food-rows N] [--no-miniflare]\n\
                                               every figure (sizes, native vs host, load), into BENCHMARKS.md\n\
+         fuzz [--seconds N] [TARGET...]                the fuzz targets (cargo-fuzz), N seconds each (default 600)\n\
          worker-build FUNCTION                         offline worker-build (used by wrangler.toml)\n\
          demo-json [COUNT]                             print demo establishments as an import body\n\
          token [ROLE...]                               print a demo HS256 bearer token (default role admin)"
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         "migrate" => up::migrate(rest),
         "load" => load::run(rest),
         "test" => build::test(),
+        "fuzz" => fuzz::run(rest),
         "worker-build" => match rest.first() {
             Some(f) => build::worker(f),
             None => return usage(),

@@ -68,6 +68,11 @@ fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Result<Pat
     Ok(path)
 }
 
+/// cargo-fuzz, for `cargo xtask fuzz`.
+pub fn cargo_fuzz() -> Result<PathBuf> {
+    cargo_tool("cargo-fuzz", "cargo-fuzz", "0.13.2", true)
+}
+
 /// Paths of the tools the Workers build uses.
 pub struct WorkerTools {
     pub worker_build: PathBuf,
