@@ -13,6 +13,8 @@
 //! - Statements run on tokio's blocking pool, so a busy database never stalls the server.
 //! - Closed connections go back to a small per-database pool when they are outside a
 //!   transaction (a connection dropped inside one is closed, which rolls it back).
+//! - A database file that disappears while the host runs is an error on every open (the
+//!   guest answers 503), never a new empty file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,8 +42,17 @@ impl Database {
         Database { label: label.to_owned(), path: path.to_owned(), idle: Mutex::new(Vec::new()) }
     }
 
-    /// An idle connection, or a new one.
+    /// An idle connection, or a new one. The file was created and migrated when the host
+    /// started; once it is gone (deleted, its volume unmounted) every open fails, rather than
+    /// an idle connection writing on to the unlinked file or a new one creating an empty
+    /// database, both of which would lose what is written.
     fn checkout(&self) -> rusqlite::Result<rusqlite::Connection> {
+        if !self.path.exists() {
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.clear();
+            }
+            return Err(rusqlite::Error::InvalidPath(self.path.clone()));
+        }
         if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             return Ok(conn);
         }
@@ -186,7 +197,10 @@ mod tests {
     #[test]
     fn round_trips_every_value_type_and_transactions() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = Arc::new(Database::new("t", &dir.path().join("t.db")));
+        let file = dir.path().join("t.db");
+        let db = Arc::new(Database::new("t", &file));
+        assert!(db.checkout().is_err(), "a missing file is not created by a request");
+        db.checkin(civic::platform::native::open_db(&file).expect("created, as at the host's start"));
         let conn = db.checkout().expect("opens");
         execute(&conn, "CREATE TABLE v (i INTEGER, r REAL, t TEXT, b BLOB, n)", vec![]).expect("create");
         let params = vec![
@@ -224,5 +238,10 @@ mod tests {
         let conn = db.checkout().expect("opens");
         db.checkin(conn);
         assert_eq!(db.idle.lock().map(|i| i.len()).unwrap_or(99), 1);
+
+        // The file deleted under the host: no idle connection writes on to it.
+        std::fs::remove_file(&file).expect("delete");
+        assert!(db.checkout().is_err(), "the pooled connection to a deleted file is not handed out");
+        assert!(!file.exists(), "and no new file is made");
     }
 }

@@ -121,6 +121,10 @@ pub enum Error {
     Upstream(String),
     /// A required setting is missing; logged, shown as a 500.
     Config(&'static str),
+    /// The database failed (locked past the busy timeout, missing, not bound, full, I/O): the
+    /// text is logged, the caller gets a 503 with `Retry-After` and nothing was acknowledged,
+    /// so a partner retries.
+    Unavailable(String),
     /// Anything else; the text is logged, never returned.
     Internal(String),
 }
@@ -140,6 +144,7 @@ impl fmt::Display for Error {
             Error::UnsupportedMediaType => f.write_str("unsupported media type"),
             Error::Config(key) => write!(f, "missing configuration: {key}"),
             Error::Upstream(e) => write!(f, "partner service: {e}"),
+            Error::Unavailable(e) => write!(f, "unavailable: {e}"),
             Error::Internal(e) => write!(f, "internal error: {e}"),
         }
     }
@@ -149,7 +154,7 @@ impl std::error::Error for Error {}
 
 impl From<crate::platform::DbError> for Error {
     fn from(e: crate::platform::DbError) -> Self {
-        Error::Internal(format!("database: {e}"))
+        Error::Unavailable(format!("database: {e}"))
     }
 }
 
@@ -185,6 +190,7 @@ impl Error {
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -205,6 +211,7 @@ impl Error {
             }
             Error::Config(_) | Error::Internal(_) => ("internal", "Lỗi hệ thống", "Internal error"),
             Error::Upstream(_) => ("upstream", "Đối tác thanh toán không phản hồi đúng", "The payment partner failed"),
+            Error::Unavailable(_) => ("unavailable", "Dịch vụ tạm thời gián đoạn", "Service temporarily unavailable"),
         }
     }
 
@@ -236,6 +243,13 @@ impl Error {
                 lang.pick(
                     "Chưa tạo được giao dịch ở đối tác thanh toán; vui lòng thử lại sau",
                     "The payment partner could not take the order; please try again later",
+                )
+                .to_owned(),
+            ),
+            Error::Unavailable(_) => Some(
+                lang.pick(
+                    "Chưa lưu hoặc đọc được dữ liệu; vui lòng thử lại sau ít phút",
+                    "The data could not be read or saved; please try again in a few minutes",
                 )
                 .to_owned(),
             ),
@@ -274,6 +288,9 @@ impl Error {
         );
         if matches!(self, Error::Unauthorized) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if matches!(self, Error::Unavailable(_)) {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
         }
         resp
     }

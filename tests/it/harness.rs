@@ -188,9 +188,28 @@ fn wait_ready(server: Server, ready: &mpsc::Receiver<()>, secs: u64, health: &st
     Err(format!("{}: {health} never answered 200", server.name))
 }
 
+impl Server {
+    /// Where its databases are (Spin: the host's `--data`; Workers: wrangler's state).
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Ends it at once (SIGKILL to its process group: no shutdown of any kind) and hands
+    /// back its data, to start it again on.
+    pub fn kill(self) -> Arc<tempfile::TempDir> {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
+        Arc::clone(&self.dir)
+    }
+}
+
 /// The Spin builds of every function on the project's local host, with `seed` statements
 /// run on its databases once it has migrated them.
 pub fn start_spin(seed: &[(&str, &str)]) -> Result<Server, String> {
+    start_spin_on(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), seed)
+}
+
+/// [`start_spin`] on the data of an earlier host.
+pub fn start_spin_on(dir: Arc<tempfile::TempDir>, seed: &[(&str, &str)]) -> Result<Server, String> {
     let host = target_dir().join("debug/civic-host");
     let wasm = |stem: &str| target_dir().join(format!("wasm32-wasip2/release/{stem}.wasm"));
     for p in
@@ -200,7 +219,6 @@ pub fn start_spin(seed: &[(&str, &str)]) -> Result<Server, String> {
             return Err(format!("{} is missing: run `cargo xtask test` (it builds everything first)", p.display()));
         }
     }
-    let dir = Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?);
     let addr = format!("127.0.0.1:{}", free_port());
     let mut cmd = Command::new(&host);
     cmd.current_dir(root())

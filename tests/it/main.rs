@@ -3,8 +3,8 @@
 //! Starts the Spin builds on the project's local host (one host serves every function) and
 //! each function's Workers build on workerd (`wrangler dev`, local D1), each with temporary
 //! databases of its own, runs every function's checks against each runtime, then compares
-//! the two runtimes' answers, and stops them all. Needs the artifacts `cargo xtask test`
-//! builds first.
+//! the two runtimes' answers, and stops them all; the fault tests (`faults`) start runtimes
+//! of their own. Needs the artifacts `cargo xtask test` builds first.
 
 /// Fails the check with a message unless the condition holds.
 macro_rules! ensure {
@@ -15,6 +15,7 @@ macro_rules! ensure {
     };
 }
 
+mod faults;
 mod food;
 mod harness;
 mod payments;
@@ -130,6 +131,9 @@ fn main() -> std::process::ExitCode {
                 payments::fee_shows_as_paid_in_permit_status(p, permits)
             }));
         }
+    }
+    for (name, run) in faults::trials() {
+        trials.push(Trial::test(name, move || run().map_err(Failed::from)));
     }
     trials.push(trial("spin::host_logs_one_line_per_request".into(), &spin, |s| {
         harness::get(&s.addr, "/permits/health?log-probe=1")?;

@@ -44,7 +44,7 @@ fn citizen(who: &str) -> String {
     bearer_with(&json!({"sub": who}))
 }
 
-fn create_order(s: &Server, dossier: &str, provider: &str, who: &str) -> Result<Value, String> {
+pub fn create_order(s: &Server, dossier: &str, provider: &str, who: &str) -> Result<Value, String> {
     let body = json!({"dossier_code": dossier, "provider": provider}).to_string();
     let headers = [("authorization", citizen(who)), ("content-type", "application/json".into())];
     let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -97,11 +97,11 @@ fn rsp_code(r: &Resp) -> Result<String, String> {
     Ok(r.json()?["RspCode"].as_str().unwrap_or_default().to_owned())
 }
 
-fn vnpay_ipn(s: &Server, query: &str) -> Result<String, String> {
+pub fn vnpay_ipn(s: &Server, query: &str) -> Result<String, String> {
     rsp_code(&get(&s.addr, &format!("/payments/vnpay/ipn?{query}"))?)
 }
 
-fn momo_body(order: &str, amount: i64, result: i64, trans_id: i64, secret: &str) -> String {
+pub fn momo_body(order: &str, amount: i64, result: i64, trans_id: i64, secret: &str) -> String {
     let raw = format!(
         "accessKey={MOMO_ACCESS_KEY}&amount={amount}&extraData=&message=Thành công.&orderId={order}\
          &orderInfo=Le phi ho so&orderType=momo_wallet&partnerCode={MOMO_PARTNER}&payType=qr&requestId={order}\
@@ -114,7 +114,7 @@ fn momo_body(order: &str, amount: i64, result: i64, trans_id: i64, secret: &str)
     .to_string()
 }
 
-fn zalopay_body(txn_ref: &str, amount: i64, zp_trans_id: i64, key2: &str) -> String {
+pub fn zalopay_body(txn_ref: &str, amount: i64, zp_trans_id: i64, key2: &str) -> String {
     let data = format!(
         r#"{{"app_id":{ZALOPAY_APP_ID},"app_trans_id":"{txn_ref}","app_time":1732264200000,"app_user":"e2e","amount":{amount},"embed_data":"{{}}","item":"[]","zp_trans_id":{zp_trans_id},"server_time":1732264260000,"channel":38,"merchant_user_id":"e2e","user_fee_amount":0,"discount_amount":0}}"#
     );
@@ -125,7 +125,7 @@ fn post(s: &Server, path: &str, body: &str) -> Result<Resp, String> {
     request(&s.addr, "POST", path, &[("content-type", "application/json")], body.as_bytes())
 }
 
-fn order_as_admin(s: &Server, order_id: &str) -> Result<Value, String> {
+pub fn order_as_admin(s: &Server, order_id: &str) -> Result<Value, String> {
     let r = request(
         &s.addr,
         "GET",

@@ -36,7 +36,7 @@ fn catalogue() -> Value {
 }
 
 /// The categories, set by an admin (idempotent: every check may do it).
-fn set_catalogue(s: &Server) -> Result<(), String> {
+pub fn set_catalogue(s: &Server) -> Result<(), String> {
     let body = catalogue().to_string();
     let admin = bearer(&["admin"]);
     let r = request(
