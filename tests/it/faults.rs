@@ -11,6 +11,8 @@
 //!   settled payment are there, the settlement is not repeated, codes go on.
 //! - Slow clients (a head sent in pieces, a body that never arrives) do not hold up other
 //!   requests on the local host.
+//! - A Worker whose Wasm traps answers 500 for that request and serves the next (the local
+//!   host's side of this is `host/tests`: `a_trap_is_a_500_for_that_request_only`).
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -214,6 +216,30 @@ pub fn spin_slow_clients_do_not_block() -> Result<(), String> {
     Ok(())
 }
 
+/// A Worker whose Wasm traps: that request is a 500, and the Worker serves the next ones
+/// (worker-build's panic recovery starts a fresh Wasm instance: its count starts again).
+///
+/// Not asserted, because it fails: requests already in flight in the same isolate when one
+/// traps never get an answer (seen with wrangler 4 / workerd: 2 of 7 concurrent requests
+/// hung until the client gave up after 20 s). A panic on Workers costs more than its own
+/// request, which is why the functions must not panic on any input (the fuzz targets).
+pub fn workers_trap_is_one_500() -> Result<(), String> {
+    let s = harness::start_trap_worker()?;
+    ensure!(get(&s.addr, "/hello")?.status == 200, "before the trap");
+    for round in 0..3 {
+        let r = get(&s.addr, "/trap")?;
+        ensure!(r.status == 500, "trap {round}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        let after = get(&s.addr, "/hello")?;
+        ensure!(
+            after.status == 200 && after.body == b"hello 1",
+            "the request after trap {round}: {} {}",
+            after.status,
+            String::from_utf8_lossy(&after.body)
+        );
+    }
+    Ok(())
+}
+
 /// A fault test: its name, and what it runs (starting its own runtimes).
 pub type Fault = (&'static str, fn() -> Result<(), String>);
 
@@ -224,5 +250,6 @@ pub fn trials() -> Vec<Fault> {
         ("spin::faults::missing_database_file_is_503_never_a_new_file", spin_missing_database),
         ("spin::faults::sigkill_and_restart_lose_nothing", spin_restart_loses_nothing),
         ("spin::faults::slow_clients_do_not_block_others", spin_slow_clients_do_not_block),
+        ("workers::faults::a_trap_is_one_500_and_the_worker_serves_on", workers_trap_is_one_500),
     ]
 }

@@ -365,6 +365,38 @@ pub fn start_workers(suite: &Suite, dir: Arc<tempfile::TempDir>) -> Result<Serve
     wait_ready(Server { name: "workers", addr, child, log, dir }, &rx, 300, &format!("{}/health", suite.base))
 }
 
+/// The fault tests' trapping Worker (`tests/trap-worker`, built by `cargo xtask build`) on
+/// workerd through `wrangler dev`.
+pub fn start_trap_worker() -> Result<Server, String> {
+    let config = root().join("tests/trap-worker/wrangler.toml");
+    if !root().join("tests/trap-worker/build/index.js").exists() {
+        return Err("tests/trap-worker/build is missing: run `cargo xtask test` (it builds everything first)".into());
+    }
+    let dir = Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?);
+    let port = free_port();
+    let mut child = wrangler(&tools())
+        .arg("dev")
+        .arg("--config")
+        .arg(&config)
+        .args(["--ip", "127.0.0.1", "--port", &port.to_string(), "--inspector-port", &free_port().to_string()])
+        .arg("--persist-to")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting wrangler dev: {e}"))?;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
+        watch(out, "Ready on http://", Arc::clone(&log), tx.clone());
+        watch(err, "Ready on http://", Arc::clone(&log), tx);
+    }
+    let addr = format!("127.0.0.1:{port}");
+    wait_ready(Server { name: "trap-worker", addr, child, log, dir }, &rx, 300, "/hello")
+}
+
 /// An HTTP response as the tests see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resp {

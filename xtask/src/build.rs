@@ -70,6 +70,16 @@ fn stamp_of(path: &Path) -> Option<String> {
 /// unchanged since the last run.
 pub fn worker(name: &str) -> Result<()> {
     let f = function(name)?;
+    worker_build(f.name, f.wasm, &root().join("functions").join(f.name))
+}
+
+/// The fault tests' trapping Worker (`tests/trap-worker`), built the same way.
+pub fn trap_worker() -> Result<()> {
+    worker_build("civic-trap-worker", "civic_trap_worker", &root().join("tests/trap-worker"))
+}
+
+/// worker-build of `package` (in `dir`, whose Wasm is `<wasm>.wasm`) into `dir/build`.
+fn worker_build(package: &str, wasm: &str, dir: &Path) -> Result<()> {
     let t = tools::worker_tools()?;
     run(cargo().current_dir(root()).args([
         "build",
@@ -78,19 +88,19 @@ pub fn worker(name: &str) -> Result<()> {
         "--target",
         "wasm32-unknown-unknown",
         "-p",
-        f.name,
+        package,
     ]))?;
-    let input = target_dir().join("wasm32-unknown-unknown/release").join(format!("{}.wasm", f.wasm));
-    let out = worker_dir(f);
+    let input = target_dir().join("wasm32-unknown-unknown/release").join(format!("{wasm}.wasm"));
+    let out = dir.join("build");
     let stamp_file = out.join(".built-from");
     let stamp = stamp_of(&input);
     if stamp.is_some() && std::fs::read_to_string(&stamp_file).ok() == stamp && out.join("index.js").exists() {
-        eprintln!("xtask: {} worker is up to date", f.name);
+        eprintln!("xtask: {package} worker is up to date");
         return Ok(());
     }
     let npm = &t.npm;
     run(Command::new(&t.worker_build)
-        .current_dir(root().join("functions").join(f.name))
+        .current_dir(dir)
         .arg("--release")
         .env("WASM_BINDGEN_BIN", &t.wasm_bindgen)
         .env("WASM_OPT_BIN", npm.join("node_modules/.bin/wasm-opt"))
@@ -153,6 +163,7 @@ pub fn all() -> Result<Vec<(String, PathBuf)>> {
     for f in FUNCTIONS {
         worker(f.name)?;
     }
+    trap_worker()?;
     let workers_secs = started.elapsed().as_secs_f64();
     let mut artifacts = Vec::new();
     let mut over = Vec::new();
