@@ -349,6 +349,18 @@ pub fn start_workers(suite: &Suite, dir: Arc<tempfile::TempDir>) -> Result<Serve
     for v in &vars {
         cmd.args(["--var", v]);
     }
+    serve_wrangler_dev(cmd, "workers", addr, dir, &format!("{}/health", suite.base))
+}
+
+/// Starts a prepared `wrangler dev` command in a process group of its own and waits until
+/// it is ready and `health` answers 200.
+fn serve_wrangler_dev(
+    mut cmd: Command,
+    name: &'static str,
+    addr: String,
+    dir: Arc<tempfile::TempDir>,
+    health: &str,
+) -> Result<Server, String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -362,7 +374,7 @@ pub fn start_workers(suite: &Suite, dir: Arc<tempfile::TempDir>) -> Result<Serve
         watch(out, "Ready on http://", Arc::clone(&log), tx.clone());
         watch(err, "Ready on http://", Arc::clone(&log), tx);
     }
-    wait_ready(Server { name: "workers", addr, child, log, dir }, &rx, 300, &format!("{}/health", suite.base))
+    wait_ready(Server { name, addr, child, log, dir }, &rx, 300, health)
 }
 
 /// The fault tests' trapping Worker (`tests/trap-worker`, built by `cargo xtask build`) on
@@ -374,27 +386,14 @@ pub fn start_trap_worker() -> Result<Server, String> {
     }
     let dir = Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?);
     let port = free_port();
-    let mut child = wrangler(&tools())
-        .arg("dev")
+    let mut cmd = wrangler(&tools());
+    cmd.arg("dev")
         .arg("--config")
         .arg(&config)
         .args(["--ip", "127.0.0.1", "--port", &port.to_string(), "--inspector-port", &free_port().to_string()])
         .arg("--persist-to")
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("starting wrangler dev: {e}"))?;
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = mpsc::channel();
-    if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
-        watch(out, "Ready on http://", Arc::clone(&log), tx.clone());
-        watch(err, "Ready on http://", Arc::clone(&log), tx);
-    }
-    let addr = format!("127.0.0.1:{port}");
-    wait_ready(Server { name: "trap-worker", addr, child, log, dir }, &rx, 300, "/hello")
+        .arg(dir.path());
+    serve_wrangler_dev(cmd, "trap-worker", format!("127.0.0.1:{port}"), dir, "/hello")
 }
 
 /// An HTTP response as the tests see it.
