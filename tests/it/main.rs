@@ -21,6 +21,7 @@ mod harness;
 mod payments;
 mod permits;
 mod reports;
+mod security;
 
 use std::sync::Arc;
 
@@ -134,6 +135,16 @@ fn main() -> std::process::ExitCode {
     }
     for (name, run) in faults::trials() {
         trials.push(Trial::test(name, move || run().map_err(Failed::from)));
+    }
+    // The security review: each check reaches every function, on Spin through the one host,
+    // on Workers through each function's own worker (in SUITES order).
+    for (runtime, servers) in [("spin", vec![spin.clone(); SUITES.len()]), ("workers", workers.clone())] {
+        for (name, check) in security::CHECKS {
+            let (servers, check) = (servers.clone(), *check);
+            trials.push(Trial::test(format!("{runtime}::security::{name}"), move || {
+                check(&security::servers(&servers)?).map_err(Failed::from)
+            }));
+        }
     }
     trials.push(trial("spin::host_logs_one_line_per_request".into(), &spin, |s| {
         harness::get(&s.addr, "/permits/health?log-probe=1")?;

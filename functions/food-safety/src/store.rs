@@ -213,7 +213,7 @@ pub async fn page(
     size: i64,
 ) -> Result<(Vec<Summary>, i64), Error> {
     let (filter, mut params): (&str, Vec<Value>) = match district {
-        Some(d) => ("WHERE district_folded LIKE ?1 ESCAPE '\\'", vec![format!("%{}%", like_escape(d)).into()]),
+        Some(d) => ("WHERE instr(district_folded, ?1) > 0", vec![d.into()]),
         None => ("", Vec::new()),
     };
     let total = env.query(DB, &format!("SELECT count(*) AS n FROM establishments {filter}"), &params).await?;
@@ -248,18 +248,6 @@ pub async fn delete(env: &impl Platform, id: &str) -> Result<bool, Error> {
         )
         .await?;
     Ok(results.get(1).is_some_and(|r| !r.is_empty()))
-}
-
-/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
-pub fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Indexed words that share a deletion key with any of `keys` (see [`crate::fuzzy`]).
@@ -327,8 +315,8 @@ fn fts_filter(expr: &str, district: Option<&str>) -> (&'static str, Vec<Value>) 
             };
             (
                 "FROM establishments_fts JOIN establishments AS e ON e.seq = establishments_fts.rowid
-                 WHERE establishments_fts MATCH ?1 AND e.district_folded LIKE ?2 ESCAPE '\\'",
-                vec![expr.into(), format!("%{}%", like_escape(d)).into()],
+                 WHERE establishments_fts MATCH ?1 AND instr(e.district_folded, ?2) > 0",
+                vec![expr.into(), d.into()],
             )
         }
         None => ("FROM establishments_fts WHERE establishments_fts MATCH ?1", vec![expr.into()]),
@@ -413,12 +401,5 @@ mod tests {
             .unwrap();
         assert_eq!(n.first().unwrap().i64("n").unwrap(), i64::try_from(many.len()).unwrap());
         assert_eq!(n.first().unwrap().i64("v").unwrap(), i64::try_from(many.len()).unwrap());
-    }
-
-    #[test]
-    fn like_escape_table() {
-        for (input, want) in [("pho", "pho"), ("100%", "100\\%"), ("a_b", "a\\_b"), ("c\\d", "c\\\\d")] {
-            assert_eq!(like_escape(input), want);
-        }
     }
 }
