@@ -161,7 +161,10 @@ pub fn load(paths: &Paths, env: impl Fn(&str) -> Option<String>, out: &mut dyn W
         let pre = match compiled.get(&key) {
             Some(pre) => pre.clone(),
             None => {
+                let started = std::time::Instant::now();
                 let pre = compile(&engine, &linker, id, &def.source)?;
+                let ms = started.elapsed().as_secs_f64() * 1e3;
+                writeln!(out, "Component {id:?}: compiled in {ms:.0} ms ({})", def.source.display())?;
                 compiled.insert(key, pre.clone());
                 pre
             }

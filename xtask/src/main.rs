@@ -37,15 +37,17 @@ use std::process::ExitCode;
 /// Every function of the project: crate name, wasm file stem, base route, databases.
 pub struct Function {
     pub name: &'static str,
+    /// The prefix of its routes.
+    pub base: &'static str,
     pub wasm: &'static str,
     pub dbs: &'static [&'static str],
 }
 
 pub const FUNCTIONS: &[Function] = &[
-    Function { name: "food-safety", wasm: "food_safety", dbs: &["food"] },
-    Function { name: "permit-status", wasm: "permit_status", dbs: &["permits", "payments"] },
-    Function { name: "payment-callback", wasm: "payment_callback", dbs: &["payments", "permits"] },
-    Function { name: "report-submission", wasm: "report_submission", dbs: &["reports"] },
+    Function { name: "food-safety", base: "/food-safety", wasm: "food_safety", dbs: &["food"] },
+    Function { name: "permit-status", base: "/permits", wasm: "permit_status", dbs: &["permits", "payments"] },
+    Function { name: "payment-callback", base: "/payments", wasm: "payment_callback", dbs: &["payments", "permits"] },
+    Function { name: "report-submission", base: "/reports", wasm: "report_submission", dbs: &["reports"] },
 ];
 
 /// The workspace root.

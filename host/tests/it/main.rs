@@ -276,6 +276,8 @@ fn routes_are_listed_when_ready() {
     ] {
         host.wait_for_line(|l| l == line);
     }
+    // Each source compiled once, timed (`cargo xtask bench` reads these).
+    host.wait_for_line(|l| l.starts_with("Component \"") && l.contains("\": compiled in ") && l.contains(" ms ("));
     let out = host.stdout();
     let serving = out.lines().position(|l| l.starts_with("Serving ")).unwrap();
     assert_eq!(out.lines().nth(serving + 1), Some("Available Routes:"), "{out}");

@@ -175,6 +175,22 @@ impl NativePlatform {
         Ok(Self::with_dbs(dbs))
     }
 
+    /// Database files opened as they are, by label (already migrated, e.g. by wrangler: the
+    /// SQLite files behind a local D1).
+    pub fn open_files(files: &[(&str, PathBuf)]) -> Result<NativePlatform, DbError> {
+        let mut dbs = HashMap::new();
+        for (label, path) in files {
+            let conn = open_db(path).map_err(|e| DbError(format!("{}: {e}", path.display())))?;
+            dbs.insert((*label).to_owned(), Mutex::new(conn));
+        }
+        Ok(Self::with_dbs(dbs))
+    }
+
+    /// Whether it has a database of this label.
+    pub fn has_db(&self, label: &str) -> bool {
+        self.dbs.contains_key(label)
+    }
+
     #[must_use]
     pub fn with_config(mut self, key: &str, value: &str) -> NativePlatform {
         self.config.insert(key.to_owned(), value.to_owned());
