@@ -357,6 +357,17 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_database_is_a_503_to_retry_without_its_details() {
+        let e: Error = crate::platform::DbError("database is locked: /srv/data/payments.db".into()).into();
+        let resp = e.into_response(Lang::En);
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "10");
+        let text = String::from_utf8(resp.body().to_vec()).unwrap();
+        assert!(!text.contains("payments.db") && !text.contains("locked"), "{text}");
+        assert_eq!(body(&resp)["type"], "/problems/unavailable");
+    }
+
+    #[test]
     fn a_bad_webhook_signature_is_401_without_a_bearer_challenge() {
         let resp = Error::BadSignature.into_response(Lang::En);
         assert_eq!(resp.status(), 401);

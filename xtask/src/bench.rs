@@ -225,10 +225,7 @@ pub fn run(args: &[String]) -> Result<()> {
              on `NativePlatform` over the same database files ({rows} establishments). `host − native` is what the \
              local host adds to a request: HTTP, a fresh Wasm instance, the calls across WASI.\n"
         )?;
-        writeln!(
-            md,
-            "| route | native p50 | local host p50 | host / native | host − native |\n|---|---|---|---|---|"
-        )?;
+        writeln!(md, "| route | native p50 | local host p50 | host / native | host − native |\n|---|---|---|---|---|")?;
         for pair in pairs(&host.addr)? {
             let nat = native_run(&env, &pair, PAIRS)?;
             let headers: String = pair.headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
