@@ -40,13 +40,11 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform, raw: &str) -> Result
 
 /// Whether the caller proved to be the dossier's applicant.
 async fn is_applicant(req: &Request<Bytes>, env: &impl Platform, d: &Dossier) -> Result<bool, Error> {
-    if civic::auth::bearer(req.headers()).is_some() {
-        let who = civic::auth::authenticate(env, req.headers())?;
-        if who.has(Role::Citizen)
-            && who.phone.as_deref().is_some_and(|p| civic::phone::same(p, &d.update.applicant.phone))
-        {
-            return Ok(true);
-        }
+    if let Some(who) = civic::auth::authenticate_if_present(env, req.headers())?
+        && who.has(Role::Citizen)
+        && who.phone.as_deref().is_some_and(|p| civic::phone::same(p, &d.update.applicant.phone))
+    {
+        return Ok(true);
     }
     let Some(last4) = civic::web::query_param(req, "phone") else {
         return Ok(false);

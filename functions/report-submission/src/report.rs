@@ -243,10 +243,7 @@ pub async fn file(
 
 /// POST /reports
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    let who = match civic::auth::bearer(req.headers()) {
-        Some(_) => Some(civic::auth::authenticate(env, req.headers())?),
-        None => None,
-    };
+    let who = civic::auth::authenticate_if_present(env, req.headers())?;
     let body: Value = civic::web::read_json(req, MAX_BODY)?;
     let mut filing = parse(&body, who.is_none())?;
     if filing.phone.is_none() {
@@ -280,11 +277,11 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Resul
     let lang = Lang::from_headers(req.headers());
     let (r, history) = store::get(env, &code.to_ascii_uppercase()).await?.ok_or(Error::NotFound)?;
     let mut v = view(env, &r, &history, lang).await?;
-    if civic::auth::bearer(req.headers()).is_some() {
-        let who = civic::auth::authenticate(env, req.headers())?;
-        if who.has(civic::auth::Role::Officer) && who.agency.as_deref() == Some(r.agency.as_str()) {
-            v["reporter"] = json!({"name": r.reporter_name, "phone": r.reporter_phone, "anonymous": r.anonymous});
-        }
+    if let Some(who) = civic::auth::authenticate_if_present(env, req.headers())?
+        && who.has(civic::auth::Role::Officer)
+        && who.agency.as_deref() == Some(r.agency.as_str())
+    {
+        v["reporter"] = json!({"name": r.reporter_name, "phone": r.reporter_phone, "anonymous": r.anonymous});
     }
     let mut resp = civic::web::json(StatusCode::OK, &v)?;
     // Personal data in the agency's view: no cache keeps it.

@@ -206,6 +206,14 @@ pub fn authenticate(p: &impl Platform, headers: &HeaderMap) -> Result<Principal,
     verify(&cfg, token, p.now().timestamp())
 }
 
+/// For routes that also serve anonymous callers: `None` when the request has no
+/// `Authorization` header, else [`authenticate`]. A header that is there but malformed
+/// (`Bearer` alone, another scheme, two tokens, two headers) is `Error::Unauthorized` like a
+/// bad token, never quietly anonymous.
+pub fn authenticate_if_present(p: &impl Platform, headers: &HeaderMap) -> Result<Option<Principal>, Error> {
+    if headers.contains_key(http::header::AUTHORIZATION) { authenticate(p, headers).map(Some) } else { Ok(None) }
+}
+
 /// [`authenticate`], then `Error::Forbidden` unless the caller has `role`.
 pub fn require_role(p: &impl Platform, headers: &HeaderMap, role: Role) -> Result<Principal, Error> {
     let principal = authenticate(p, headers)?;

@@ -558,6 +558,22 @@ fn authenticate_uses_config_header_and_platform_clock() {
 }
 
 #[test]
+fn optional_authentication_is_anonymous_only_without_a_header() {
+    let p = platform();
+    p.set_now(DateTime::from_timestamp(NOW, 0).unwrap());
+    assert!(authenticate_if_present(&p, &HeaderMap::new()).unwrap().is_none());
+    let token = es256(&claims());
+    let who = authenticate_if_present(&p, &auth_headers(&format!("Bearer {token}"))).unwrap();
+    assert_eq!(who.map(|w| w.subject), Some(claims()["sub"].as_str().unwrap().to_owned()));
+    let mut two = auth_headers(&format!("Bearer {token}"));
+    two.append(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+    for headers in [auth_headers("Bearer"), auth_headers("Basic dXNlcjpwYXNz"), auth_headers("Bearer x.y.z"), two] {
+        let err = authenticate_if_present(&p, &headers).unwrap_err();
+        assert!(matches!(err, Error::Unauthorized), "{headers:?}");
+    }
+}
+
+#[test]
 fn require_role_maps_to_401_and_403() {
     let p = platform();
     p.set_now(DateTime::from_timestamp(NOW, 0).unwrap());
