@@ -32,13 +32,8 @@ pub mod report;
 pub mod sms;
 pub mod store;
 
-// The SDK macros generate the Wasm exports, which are `unsafe` by nature.
-#[cfg(target_os = "wasi")]
-#[allow(unsafe_code)]
-mod spin;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-#[allow(unsafe_code)]
-mod workers;
+// The Spin and Workers entry points around `handle` (nothing natively).
+civic::entry_points!(crate::handle, crate::MAX_BODY);
 
 /// Where this function's routes live.
 pub const BASE: &str = "/reports";

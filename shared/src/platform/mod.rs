@@ -1,8 +1,11 @@
 //! The platform port: everything a function may ask of its runtime.
 //!
-//! The same handler code runs on Spin ([`SpinPlatform`](spin::SpinPlatform)), on Cloudflare
-//! Workers ([`WorkersPlatform`](workers::WorkersPlatform)) and natively in tests
-//! ([`NativePlatform`](native::NativePlatform)).
+//! The same handler code runs on Spin (`spin::SpinPlatform`, built for `wasm32-wasip2`), on
+//! Cloudflare Workers (`workers::WorkersPlatform`, built for `wasm32-unknown-unknown`) and
+//! natively in tests ([`NativePlatform`](native::NativePlatform)). Each adapter module also
+//! holds the runtime's whole entry point, `serve`; [`entry_points!`](crate::entry_points),
+//! one line in each function's `lib.rs`, exports both around the function's `handle`. So the
+//! glue per platform is two files: `platform/spin.rs` and `platform/workers.rs`.
 //!
 //! SQL is the SQLite dialect, per named database. There are no interactive transactions (D1
 //! has none): atomicity across statements comes from [`Platform::batch`], exactly-once from
@@ -32,6 +35,49 @@ pub mod native;
 pub mod spin;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod workers;
+
+/// A function's two entry points around its `handle` (`async fn(http::Request<Bytes>, &impl
+/// Platform) -> http::Response<Bytes>`), reading bodies of at most `max_body` bytes:
+///
+/// - on Spin (`target_os = "wasi"`), a `#[spin_sdk::http_component]` that calls
+///   `civic::platform::spin::serve` (`wasi:http/incoming-handler`);
+/// - on Workers (`wasm32-unknown-unknown`), an `#[event(fetch)]` that calls
+///   `civic::platform::workers::serve`.
+///
+/// Natively it expands to nothing, so `cargo test` links without either SDK. The calling crate
+/// depends on `spin-sdk` for the first target, on `worker` and `http-body-util` for the second.
+///
+/// ```text
+/// civic::entry_points!(crate::handle, crate::MAX_BODY);
+/// ```
+#[macro_export]
+macro_rules! entry_points {
+    ($handle:path, $max_body:expr) => {
+        /// The Spin entry point: `civic::platform::spin::serve` around the handler.
+        #[cfg(target_os = "wasi")]
+        #[allow(unsafe_code)] // the SDK macro generates the Wasm exports, `unsafe` by nature
+        mod spin_entry {
+            #[::spin_sdk::http_component]
+            async fn entry(req: ::spin_sdk::http::IncomingRequest) -> ::http::Response<Vec<u8>> {
+                $crate::platform::spin::serve(req, $max_body, async |req, env| $handle(req, env).await).await
+            }
+        }
+
+        /// The Workers entry point: `civic::platform::workers::serve` around the handler.
+        #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+        #[allow(unsafe_code)] // the SDK macro generates the Wasm exports, `unsafe` by nature
+        mod workers_entry {
+            #[::worker::event(fetch)]
+            async fn fetch(
+                req: ::worker::HttpRequest,
+                env: ::worker::Env,
+                _ctx: ::worker::Context,
+            ) -> ::worker::Result<::http::Response<::http_body_util::Full<::bytes::Bytes>>> {
+                $crate::platform::workers::serve(req, env, $max_body, async |req, env| $handle(req, env).await).await
+            }
+        }
+    };
+}
 
 /// A SQLite value, as bound to a parameter or read from a column.
 #[derive(Clone, Debug, PartialEq)]
