@@ -15,6 +15,7 @@ pub mod auth;
 pub mod csv;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod demo;
+pub mod district;
 pub mod dossier;
 pub mod error;
 pub mod log;

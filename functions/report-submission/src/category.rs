@@ -5,10 +5,10 @@
 //! route, its default; a district route, keyed by the district's name, wins over it):
 //!
 //! ```json
-//! {"agencies": [{"code": "hai-chau-ubnd", "name": "UBND quận Hải Châu"}, ...],
+//! {"agencies": [{"code": "ubnd-hai-chau", "name": "UBND quận Hải Châu"}, ...],
 //!  "categories": [{"code": "road-damage", "name_vi": "Hư hỏng mặt đường", "name_en": "Road damage",
 //!                  "description_vi": "...", "description_en": "...", "keywords": ["o ga", "duong"],
-//!                  "deadline_hours": 72, "routes": {"*": "so-gtvt", "Hải Châu": "hai-chau-ubnd"}}]}
+//!                  "deadline_hours": 72, "routes": {"*": "so-gtvt", "Hải Châu": "ubnd-hai-chau"}}]}
 //! ```
 //!
 //! `GET /reports/categories` lists them (anyone).
@@ -22,7 +22,6 @@ use civic::{Error, FieldError, Msg, Platform};
 use http::{Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::geo::district_key;
 use crate::store::DB;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -55,9 +54,18 @@ pub struct Catalogue {
 
 const MAX_BODY: usize = 256 * 1024;
 
+/// The longest category or agency code, in bytes (ASCII).
+pub const MAX_CODE: usize = 64;
+/// The longest agency or category name, in bytes.
+const MAX_NAME: usize = 200;
+/// The longest category description, in bytes.
+const MAX_DESCRIPTION: usize = 2_000;
+/// The longest deadline: a year, in hours.
+const MAX_DEADLINE_HOURS: i64 = 24 * 365;
+
 fn code_ok(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 64
+        && s.len() <= MAX_CODE
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
@@ -71,8 +79,10 @@ pub fn check(c: &Catalogue) -> Vec<FieldError> {
         if !code_ok(&a.code) {
             err(format!("agencies[{i}].code"), "Mã chỉ gồm chữ, số, - _ .", "letters, digits, - _ . only");
         }
-        if a.name.trim().is_empty() || a.name.len() > 200 {
-            err(format!("agencies[{i}].name"), "Bắt buộc, tối đa 200 ký tự", "required, at most 200 characters");
+        if a.name.trim().is_empty() || a.name.len() > MAX_NAME {
+            let (vi, en) =
+                (format!("Bắt buộc, tối đa {MAX_NAME} ký tự"), format!("required, at most {MAX_NAME} characters"));
+            err(format!("agencies[{i}].name"), &vi, &en);
         }
     }
     for (i, k) in c.categories.iter().enumerate() {
@@ -81,17 +91,19 @@ pub fn check(c: &Catalogue) -> Vec<FieldError> {
             err(at("code"), "Mã chỉ gồm chữ, số, - _ .", "letters, digits, - _ . only");
         }
         for (f, v, max) in [
-            ("name_vi", &k.name_vi, 200),
-            ("name_en", &k.name_en, 200),
-            ("description_vi", &k.description_vi, 2000),
-            ("description_en", &k.description_en, 2000),
+            ("name_vi", &k.name_vi, MAX_NAME),
+            ("name_en", &k.name_en, MAX_NAME),
+            ("description_vi", &k.description_vi, MAX_DESCRIPTION),
+            ("description_en", &k.description_en, MAX_DESCRIPTION),
         ] {
             if v.trim().is_empty() || v.len() > max {
                 err(at(f), "Bắt buộc, không quá dài", "required, not too long");
             }
         }
-        if !(1..=24 * 365).contains(&k.deadline_hours) {
-            err(at("deadline_hours"), "Từ 1 đến 8760 giờ", "from 1 to 8760 hours");
+        if !(1..=MAX_DEADLINE_HOURS).contains(&k.deadline_hours) {
+            let (vi, en) =
+                (format!("Từ 1 đến {MAX_DEADLINE_HOURS} giờ"), format!("from 1 to {MAX_DEADLINE_HOURS} hours"));
+            err(at("deadline_hours"), &vi, &en);
         }
         if !k.routes.contains_key("*") {
             err(at("routes"), "Cần tuyến mặc định \"*\"", "needs a default \"*\" route");
@@ -150,7 +162,7 @@ pub async fn save(env: &impl Platform, catalogue: &Catalogue) -> Result<(), Erro
         ));
         statements.push(Statement::new("DELETE FROM routes WHERE category = ?1", vec![k.code.as_str().into()]));
         for (district, agency) in &k.routes {
-            let key = if district == "*" { "*".to_owned() } else { district_key(district) };
+            let key = if district == "*" { "*".to_owned() } else { civic::district::key(district) };
             statements.push(Statement::new(
                 "INSERT INTO routes (category, district, agency) VALUES (?1, ?2, ?3)",
                 vec![k.code.as_str().into(), key.into(), agency.as_str().into()],

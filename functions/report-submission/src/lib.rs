@@ -1,7 +1,7 @@
 //! report-submission: field reports (phản ánh hiện trường), routed to the agency that
 //! answers them.
 //!
-//! Work in progress (issue 5). Routes so far (base `/reports`):
+//! Routes (base `/reports`):
 //!
 //! | method | path | who | module |
 //! |---|---|---|---|
@@ -17,7 +17,8 @@
 //! | POST | `/{code}/rating` | its reporter | [`lifecycle`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 //!
-//! And Open311 GeoReport v2 under `/open311/v2/` ([`open311`]).
+//! And Open311 GeoReport v2 under `/open311/v2/` ([`open311`]). A report's states are
+//! [`status::Status`]; where it is, [`geo`] and [`civic::district`]; storage, [`store`].
 
 use bytes::Bytes;
 use civic::{Error, Lang, Platform};
@@ -30,6 +31,7 @@ pub mod lifecycle;
 pub mod open311;
 pub mod report;
 pub mod sms;
+pub mod status;
 pub mod store;
 
 // The Spin and Workers entry points around `handle` (nothing natively).
@@ -40,6 +42,17 @@ pub const BASE: &str = "/reports";
 
 /// The largest body any route accepts (the category catalogue).
 pub const MAX_BODY: usize = 256 * 1024;
+
+/// A query parameter given at most once: `Ok(None)` when absent, `Err(name)` when given more
+/// than once (its second value would otherwise be dropped unread; the caller refuses the
+/// request, naming the parameter).
+pub(crate) fn single_param<'n>(req: &Request<Bytes>, name: &'n str) -> Result<Option<String>, &'n str> {
+    let mut values = civic::web::query_pairs(req).into_iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (_, Some(_)) => Err(name),
+        (v, None) => Ok(v),
+    }
+}
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {

@@ -15,36 +15,47 @@
 
 use bytes::Bytes;
 use civic::auth::Role;
-use civic::platform::Statement;
+use civic::platform::{Statement, Value as Sql};
 use civic::validate::Fields;
 use civic::{Error, FieldError, Lang, Msg, Platform};
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
 
-use crate::store::{self, DB, stamp};
+use crate::report::{MAX_URL, https_url};
+use crate::status::{Status, Step};
+use crate::store::{self, DB, Report, stamp};
 
 const MAX_BODY: usize = 8 * 1024;
+/// The longest officer's note, in characters.
+const MAX_NOTE: usize = 2_000;
+/// The longest `status` text worth reading (the longest status, `in_progress`, has 11).
+const MAX_STATUS: usize = 16;
+/// The longest rating comment, in characters.
+const MAX_COMMENT: usize = 1_000;
+/// The stars of a rating, fewest to most.
+const STARS: (i64, i64) = (1, 5);
 
 /// One change an officer asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    Status { to: String, note: Option<String>, media_url: Option<String> },
+    Status { to: Status, note: Option<String>, media_url: Option<String> },
     Reassign { agency: String, note: Option<String> },
 }
 
+/// Validates a change, naming every bad field.
 pub fn parse(body: &Value) -> Result<Change, Error> {
     let mut errors: Vec<FieldError> = Vec::new();
     let mut f = Fields::new(String::new(), &mut errors);
     let Some(obj) = f.object("", body, &["status", "note", "media_url", "agency"]) else {
         return Err(Error::Validation(errors));
     };
-    let note = f.opt_text(obj, "", "note", 2000);
-    let media_url = f.opt_text(obj, "", "media_url", 500);
-    if media_url.as_deref().is_some_and(|u| !crate::report::https_url(u)) {
+    let note = f.opt_text(obj, "", "note", MAX_NOTE);
+    let media_url = f.opt_text(obj, "", "media_url", MAX_URL);
+    if media_url.as_deref().is_some_and(|u| !https_url(u)) {
         f.err("media_url", Msg::new("Phải là liên kết https://", "must be an https:// URL"));
     }
-    let status = f.opt_text(obj, "", "status", 16);
-    let agency = f.opt_text(obj, "", "agency", 64);
+    let status = f.opt_text(obj, "", "status", MAX_STATUS);
+    let agency = f.opt_text(obj, "", "agency", crate::category::MAX_CODE);
     let change = match (status, agency) {
         (Some(_), Some(_)) => {
             f.err(
@@ -57,28 +68,22 @@ pub fn parse(body: &Value) -> Result<Change, Error> {
             f.err("status", Msg::required());
             None
         }
-        (None, Some(agency)) => Some(Change::Reassign { agency, note: note.clone() }),
+        (None, Some(agency)) => Some(Change::Reassign { agency, note }),
         (Some(to), None) => {
-            if !["in_progress", "resolved", "rejected"].contains(&to.as_str()) {
+            let to = Status::parse(&to).filter(|s| *s != Status::Received);
+            if to.is_none() {
                 f.err("status", Msg::new("in_progress, resolved hoặc rejected", "in_progress, resolved or rejected"));
             }
-            if to == "rejected" && note.is_none() {
+            if to == Some(Status::Rejected) && note.is_none() {
                 f.err("note", Msg::new("Cần nêu lý do từ chối", "a rejection needs its reason"));
             }
-            Some(Change::Status { to, note: note.clone(), media_url: media_url.clone() })
+            to.map(|to| Change::Status { to, note, media_url })
         }
     };
     match change {
         Some(c) if errors.is_empty() => Ok(c),
         _ => Err(Error::Validation(errors)),
     }
-}
-
-fn allowed(from: &str, to: &str) -> bool {
-    matches!(
-        (from, to),
-        ("received", "in_progress" | "resolved" | "rejected") | ("in_progress", "resolved" | "rejected")
-    )
 }
 
 fn conflict(vi: &str, en: &str) -> Error {
@@ -91,6 +96,92 @@ const EVENT: &str = "INSERT INTO report_events (code, seq, at, status, agency, n
     SELECT ?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM report_events WHERE code = ?1), ?2, ?3, ?4, ?5, ?6, ?7
     WHERE changes() = 1";
 
+/// One history event of a change, for [`EVENT`].
+struct NewEvent<'a> {
+    at: &'a str,
+    step: Step,
+    agency: &'a str,
+    note: Option<String>,
+    media_url: Option<String>,
+}
+
+impl NewEvent<'_> {
+    /// The insert of this event of `report`, by an officer of its (former) agency.
+    fn statement(self, report: &Report) -> Statement {
+        let actor = format!("officer:{}", report.agency);
+        let params: Vec<Sql> = vec![
+            report.code.as_str().into(),
+            self.at.into(),
+            self.step.as_str().into(),
+            self.agency.into(),
+            self.note.into(),
+            self.media_url.into(),
+            actor.into(),
+        ];
+        Statement::new(EVENT, params)
+    }
+}
+
+/// The update and event that move `report` to `to`, or a conflict if it cannot move there.
+fn move_to(
+    report: &Report,
+    to: Status,
+    note: Option<String>,
+    media_url: Option<String>,
+    now: &str,
+) -> Result<[Statement; 2], Error> {
+    if !report.status.can_move_to(to) {
+        return Err(conflict("Không chuyển được sang trạng thái này", "the report cannot move to that status"));
+    }
+    let resolved_at = (to == Status::Resolved).then(|| now.to_owned());
+    let update = Statement::new(
+        "UPDATE reports SET status = ?1, resolved_at = COALESCE(?2, resolved_at)
+         WHERE code = ?3 AND status = ?4 AND agency = ?5 RETURNING code",
+        vec![
+            to.as_str().into(),
+            resolved_at.into(),
+            report.code.as_str().into(),
+            report.status.as_str().into(),
+            report.agency.as_str().into(),
+        ],
+    );
+    let event = NewEvent { at: now, step: Step::To(to), agency: &report.agency, note, media_url };
+    Ok([update, event.statement(report)])
+}
+
+/// The update and event that hand an open `report` to another known `agency`, where it is
+/// `received` again.
+async fn reassign(
+    env: &impl Platform,
+    report: &Report,
+    agency: &str,
+    note: Option<String>,
+    now: &str,
+) -> Result<[Statement; 2], Error> {
+    if !report.status.is_open() {
+        return Err(conflict("Phản ánh đã đóng", "the report is closed"));
+    }
+    if agency == report.agency || store::agency_name(env, agency).await?.is_empty() {
+        return Err(Error::Validation(vec![FieldError::new(
+            "agency",
+            Msg::new("Cơ quan khác, có trong danh sách", "another known agency"),
+        )]));
+    }
+    let update = Statement::new(
+        "UPDATE reports SET agency = ?1, status = ?5 WHERE code = ?2 AND status = ?3 AND agency = ?4 RETURNING code",
+        vec![
+            agency.into(),
+            report.code.as_str().into(),
+            report.status.as_str().into(),
+            report.agency.as_str().into(),
+            Status::Received.as_str().into(),
+        ],
+    );
+    let note = Some(note.unwrap_or_else(|| format!("Chuyển cho {agency}")));
+    let event = NewEvent { at: now, step: Step::Reassigned, agency, note, media_url: None };
+    Ok([update, event.statement(report)])
+}
+
 /// PATCH /reports/{code}
 pub async fn patch(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Result<Response<Bytes>, Error> {
     let who = civic::auth::require_role(env, req.headers(), Role::Officer)?;
@@ -100,73 +191,12 @@ pub async fn patch(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Res
         return Err(Error::Forbidden);
     }
     let body: Value = civic::web::read_json(req, MAX_BODY)?;
-    let change = parse(&body)?;
     let now = stamp(env.now());
-    let actor = format!("officer:{}", report.agency);
-    let (update, event) = match &change {
-        Change::Status { to, note, media_url } => {
-            if !allowed(&report.status, to) {
-                return Err(conflict("Không chuyển được sang trạng thái này", "the report cannot move to that status"));
-            }
-            let resolved_at = (to == "resolved").then(|| now.clone());
-            (
-                Statement::new(
-                    "UPDATE reports SET status = ?1, resolved_at = COALESCE(?2, resolved_at)
-                     WHERE code = ?3 AND status = ?4 AND agency = ?5 RETURNING code",
-                    vec![
-                        to.as_str().into(),
-                        resolved_at.into(),
-                        code.as_str().into(),
-                        report.status.as_str().into(),
-                        report.agency.as_str().into(),
-                    ],
-                ),
-                vec![
-                    code.as_str().into(),
-                    now.as_str().into(),
-                    to.as_str().into(),
-                    report.agency.as_str().into(),
-                    note.clone().into(),
-                    media_url.clone().into(),
-                    actor.into(),
-                ],
-            )
-        }
-        Change::Reassign { agency, note } => {
-            if !matches!(report.status.as_str(), "received" | "in_progress") {
-                return Err(conflict("Phản ánh đã đóng", "the report is closed"));
-            }
-            if agency == &report.agency || store::agency_name(env, agency).await?.is_empty() {
-                return Err(Error::Validation(vec![FieldError::new(
-                    "agency",
-                    Msg::new("Cơ quan khác, có trong danh sách", "another known agency"),
-                )]));
-            }
-            let text = note.clone().unwrap_or_else(|| format!("Chuyển cho {agency}"));
-            (
-                Statement::new(
-                    "UPDATE reports SET agency = ?1, status = 'received' WHERE code = ?2 AND status = ?3 AND agency = ?4
-                     RETURNING code",
-                    vec![
-                        agency.as_str().into(),
-                        code.as_str().into(),
-                        report.status.as_str().into(),
-                        report.agency.as_str().into(),
-                    ],
-                ),
-                vec![
-                    code.as_str().into(),
-                    now.as_str().into(),
-                    "reassigned".into(),
-                    agency.as_str().into(),
-                    text.into(),
-                    civic::platform::Value::Null,
-                    actor.into(),
-                ],
-            )
-        }
+    let batch = match parse(&body)? {
+        Change::Status { to, note, media_url } => move_to(&report, to, note, media_url, &now)?,
+        Change::Reassign { agency, note } => reassign(env, &report, &agency, note, &now).await?,
     };
-    let results = env.batch(DB, &[update, Statement::new(EVENT, event)]).await?;
+    let results = env.batch(DB, &batch).await?;
     if results.first().is_none_or(civic::platform::Rows::is_empty) {
         return Err(conflict("Phản ánh vừa được người khác cập nhật", "the report changed meanwhile"));
     }
@@ -189,8 +219,8 @@ pub async fn rate(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Resu
     let mut errors: Vec<FieldError> = Vec::new();
     let mut f = Fields::new(String::new(), &mut errors);
     let parsed = f.object("", &body, &["stars", "comment"]).map(|obj| {
-        let stars = f.integer(obj, "", "stars", 1, 5);
-        let comment = f.opt_text(obj, "", "comment", 1000);
+        let stars = f.integer(obj, "", "stars", STARS.0, STARS.1);
+        let comment = f.opt_text(obj, "", "comment", MAX_COMMENT);
         (stars, comment)
     });
     let (Some((Some(stars), comment)), true) = (parsed, errors.is_empty()) else {
@@ -199,9 +229,9 @@ pub async fn rate(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Resu
     let rated = env
         .query(
             DB,
-            "UPDATE reports SET rating = ?1, rating_comment = ?2 WHERE code = ?3 AND status = 'resolved' AND rating IS NULL
+            "UPDATE reports SET rating = ?1, rating_comment = ?2 WHERE code = ?3 AND status = ?4 AND rating IS NULL
              RETURNING code",
-            &[stars.into(), comment.into(), code.as_str().into()],
+            &[stars.into(), comment.into(), code.as_str().into(), Status::Resolved.as_str().into()],
         )
         .await?;
     if rated.is_empty() {
@@ -220,7 +250,7 @@ mod tests {
         assert_eq!(
             parse(&json!({"status": "resolved", "note": "Đã vá", "media_url": "https://cdn.vn/fix.jpg"})).unwrap(),
             Change::Status {
-                to: "resolved".into(),
+                to: Status::Resolved,
                 note: Some("Đã vá".into()),
                 media_url: Some("https://cdn.vn/fix.jpg".into())
             }
@@ -238,6 +268,8 @@ mod tests {
         assert_eq!(fields(json!({})), ["status"]);
         assert_eq!(fields(json!({"status": "resolved", "agency": "x"})), ["agency"]);
         assert_eq!(fields(json!({"status": "resolved", "media_url": "http://x"})), ["media_url"]);
+        assert_eq!(fields(json!({"status": "received"})), ["status"], "not a move an officer asks for");
+        let allowed = |from: &str, to: &str| Status::stored(from).unwrap().can_move_to(Status::stored(to).unwrap());
         assert!(allowed("received", "resolved") && allowed("in_progress", "rejected"));
         assert!(
             !allowed("resolved", "in_progress")

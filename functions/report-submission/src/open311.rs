@@ -5,27 +5,33 @@
 //! - `GET discovery.json`, `GET services.json`, `GET services/{code}.json`;
 //! - `POST requests.json` (form-encoded; `api_key` one of `open311_api_keys`, comma
 //!   separated): `service_code`, `lat` and `long` or `address_string`, `description`,
-//!   `media_url`, `email`, `phone`, `first_name`, `last_name`, `device_id`, `account_id`;
-//!   answers `[{"service_request_id", "service_notice", "account_id"}]`;
+//!   `media_url`, `email`, `phone`, `first_name`, `last_name`, `device_id`, `account_id`
+//!   (`email` and `device_id` are accepted and not kept; a field it reads given twice is a
+//!   400); answers `[{"service_request_id", "service_notice", "account_id"}]`;
 //! - `GET requests.json?service_request_id=&service_code=&start_date=&end_date=&status=`
-//!   (the last 90 days and at most 1000 by default), `GET requests/{id}.json`,
+//!   (every listed `service_request_id`, however many, the other parameters then ignored;
+//!   else the last 90 days and at most 1000, newest first), `GET requests/{id}.json`,
 //!   `GET tokens/{token}.json` (requests are created at once, so a token is its request id).
 //!
 //! Ids are strings, times ISO 8601 with `+07:00`, errors `[{"code", "description"}]` with
-//! 400, 403 or 404.
+//! 400 (a query parameter given twice included), 403, 404 or 405 (with `Allow`).
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
-use civic::platform::Value as Sql;
 use civic::{Error, Lang, Platform};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
 use crate::report::{self, Filing};
-use crate::store::{self, DB, stamp};
+use crate::status::{Open311, Status};
+use crate::store::{self, DB, Filter, stamp};
 
 pub const BASE: &str = "/open311/v2";
 const MAX_BODY: usize = 16 * 1024;
+/// The days a request list covers when it names no `start_date`.
+pub const DEFAULT_DAYS: i64 = 90;
+/// The most requests a list without `service_request_id` answers (newest first).
+pub const MAX_LIST: i64 = 1_000;
 
 /// An Open311 error answer.
 fn error(status: StatusCode, description: &str) -> Response<Bytes> {
@@ -36,23 +42,31 @@ fn error(status: StatusCode, description: &str) -> Response<Bytes> {
     resp
 }
 
+/// An Open311 405, with the `Allow` header (RFC 9110) naming the methods the path takes.
+fn not_allowed(allow: &'static str) -> Response<Bytes> {
+    let mut resp = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
 fn ok(value: &Value) -> Response<Bytes> {
     civic::web::json(StatusCode::OK, value).unwrap_or_else(|e| e.into_response(Lang::En))
 }
 
 /// Every Open311 route; `path` is below [`BASE`].
 pub async fn route(req: &Request<Bytes>, env: &impl Platform, segments: &[&str]) -> Response<Bytes> {
+    // `{name}.json`: its name.
+    let stem = |file: &'_ str| file.strip_suffix(".json").unwrap_or(file).to_owned();
     let answer = match (req.method().as_str(), segments) {
         ("GET", ["discovery.json"]) => Ok(discovery(req)),
         ("GET", ["services.json"]) => services(env).await,
-        ("GET", ["services", file]) if file.ends_with(".json") => service(env, &file[..file.len() - 5]).await,
+        ("GET", ["services", file]) if file.ends_with(".json") => service(env, &stem(file)).await,
         ("GET", ["requests.json"]) => requests(req, env).await,
         ("POST", ["requests.json"]) => post(req, env).await,
-        ("GET", ["requests", file]) if file.ends_with(".json") => one(env, &file[..file.len() - 5]).await,
-        ("GET", ["tokens", file]) if file.ends_with(".json") => token(env, &file[..file.len() - 5]).await,
-        (_, ["discovery.json" | "services.json" | "requests.json"] | ["services" | "requests" | "tokens", _]) => {
-            Ok(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
-        }
+        ("GET", ["requests", file]) if file.ends_with(".json") => one(env, &stem(file)).await,
+        ("GET", ["tokens", file]) if file.ends_with(".json") => token(env, &stem(file)).await,
+        (_, ["requests.json"]) => Ok(not_allowed("GET, POST")),
+        (_, ["discovery.json" | "services.json"] | ["services" | "requests" | "tokens", _]) => Ok(not_allowed("GET")),
         _ => Ok(error(StatusCode::NOT_FOUND, "not found")),
     };
     answer.unwrap_or_else(|e| {
@@ -101,6 +115,22 @@ fn keys(env: &impl Platform) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The form fields `POST requests.json` reads. Each may be given once: a second value (a
+/// second `media_url`, say) would otherwise be dropped unread, so it is refused (400).
+const READ: [&str; 11] = [
+    "api_key",
+    "service_code",
+    "lat",
+    "long",
+    "address_string",
+    "description",
+    "media_url",
+    "first_name",
+    "last_name",
+    "phone",
+    "account_id",
+];
+
 async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     civic::web::check_size(req, MAX_BODY)?;
     let form: Vec<(String, String)> = form_urlencoded::parse(req.body()).into_owned().collect();
@@ -109,6 +139,9 @@ async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byte
     let given = get("api_key").unwrap_or_default();
     if given.is_empty() || !keys(env).iter().any(|k| civic::auth::constant_time_eq(k.as_bytes(), given.as_bytes())) {
         return Ok(error(StatusCode::FORBIDDEN, "api_key is missing or not valid"));
+    }
+    if let Some(k) = READ.iter().find(|k| form.iter().filter(|(key, _)| key == *k).count() > 1) {
+        return Ok(error(StatusCode::BAD_REQUEST, &format!("{k} is given more than once")));
     }
     let Some(service_code) = get("service_code") else {
         return Ok(error(StatusCode::BAD_REQUEST, "service_code is required"));
@@ -166,11 +199,11 @@ const REQUESTS: &str = "SELECT r.code, r.status, r.category, r.description, r.ad
     FROM reports r JOIN categories c ON c.code = r.category JOIN agencies a ON a.code = r.agency";
 
 fn as_request(r: &civic::platform::Row<'_>) -> Result<Value, Error> {
-    let status = r.str("status")?;
+    let status = Status::stored(r.str("status")?)?;
     let due = civic::web::vn_time(r.str("due_at")?);
     let mut v = json!({
         "service_request_id": r.str("code")?,
-        "status": if matches!(status, "resolved" | "rejected") { "closed" } else { "open" },
+        "status": status.open311().as_str(),
         "service_name": r.str("name_vi")?,
         "service_code": r.str("category")?,
         "description": r.str("description")?,
@@ -197,15 +230,17 @@ fn as_request(r: &civic::platform::Row<'_>) -> Result<Value, Error> {
     Ok(v)
 }
 
-/// The requests matching a filter (SQL over `r.`), newest first.
-async fn select(env: &impl Platform, filter: &str, params: &[Sql], limit: i64) -> Result<Vec<Value>, Error> {
-    let sql = format!("{REQUESTS} WHERE {filter} ORDER BY r.created_at DESC, r.code DESC LIMIT {limit}");
-    let rows = env.query(DB, &sql, params).await?;
+/// The requests matching a filter (SQL over `r.`), newest first, at most `limit`.
+async fn select(env: &impl Platform, filter: &Filter, limit: i64) -> Result<Vec<Value>, Error> {
+    let sql = format!("{REQUESTS} WHERE {} ORDER BY r.created_at DESC, r.code DESC LIMIT {limit}", filter.sql());
+    let rows = env.query(DB, &sql, filter.params()).await?;
     rows.iter().map(|r| as_request(&r)).collect()
 }
 
 async fn one(env: &impl Platform, id: &str) -> Result<Response<Bytes>, Error> {
-    let found = select(env, "r.code = ?1", &[id.to_ascii_uppercase().into()], 1).await?;
+    let mut filter = Filter::default();
+    filter.bind("r.code = ?", id.to_ascii_uppercase());
+    let found = select(env, &filter, 1).await?;
     if found.is_empty() {
         return Ok(error(StatusCode::NOT_FOUND, "no such service_request_id"));
     }
@@ -224,57 +259,73 @@ fn date(s: &str) -> Option<String> {
     DateTime::parse_from_rfc3339(s).ok().map(|t| stamp(t.with_timezone(&Utc)))
 }
 
-async fn requests(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    let q = |k: &str| civic::web::query_param(req, k).filter(|v| !v.trim().is_empty());
-    if let Some(ids) = q("service_request_id") {
-        let ids: Vec<Sql> = ids
-            .split(',')
-            .map(str::trim)
-            .filter(|i| !i.is_empty())
-            .take(100)
-            .map(|i| i.to_ascii_uppercase().into())
-            .collect();
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
-        let filter = if ids.is_empty() { "0".to_owned() } else { format!("r.code IN ({})", marks.join(", ")) };
-        return Ok(ok(&Value::Array(select(env, &filter, &ids, 100).await?)));
+/// A comma-separated list as a JSON array of its non-empty items, trimmed, each passed
+/// through `each`: every item, however many, to bind as one SQL parameter (D1 takes at most
+/// 100 parameters per statement, so one per item would cap the list).
+fn json_list(list: &str, each: impl Fn(&str) -> String) -> (String, usize) {
+    let items: Vec<String> = list.split(',').map(str::trim).filter(|i| !i.is_empty()).map(each).collect();
+    (serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned()), items.len())
+}
+
+/// The query parameters `GET requests.json` reads.
+const QUERY: [&str; 5] = ["service_request_id", "start_date", "end_date", "service_code", "status"];
+
+/// The parameters of [`QUERY`] given and not blank; `Err` names one given twice.
+fn query(req: &Request<Bytes>) -> Result<Vec<(&'static str, String)>, &'static str> {
+    let mut given = Vec::new();
+    for k in QUERY {
+        if let Some(v) = crate::single_param(req, k)?.filter(|v| !v.trim().is_empty()) {
+            given.push((k, v));
+        }
     }
-    let mut filter = Vec::new();
-    let mut params: Vec<Sql> = Vec::new();
-    let mut bind = |clause: &str, v: Sql| {
-        params.push(v);
-        filter.push(clause.replace('?', &format!("?{}", params.len())));
+    Ok(given)
+}
+
+/// `GET requests.json`: by `service_request_id` (a comma-separated list of any length; the
+/// other parameters are then ignored, as the specification says), else the requests filed
+/// from `start_date` (default: [`DEFAULT_DAYS`] ago) to `end_date`, of the comma-separated
+/// `service_code`s, `open` or `closed`, newest first, at most [`MAX_LIST`].
+async fn requests(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    let given = match query(req) {
+        Ok(given) => given,
+        Err(k) => return Ok(error(StatusCode::BAD_REQUEST, &format!("{k} is given more than once"))),
     };
-    let now = env.now();
+    let q = |k: &str| given.iter().find(|(name, _)| *name == k).map(|(_, v)| v.as_str());
+    let (filter, limit) = if let Some(ids) = q("service_request_id") {
+        let (ids, n) = json_list(ids, str::to_ascii_uppercase);
+        let mut filter = Filter::default();
+        filter.any_of("r.code", ids);
+        (filter, i64::try_from(n).unwrap_or(i64::MAX))
+    } else {
+        match list_filter(q, env.now()) {
+            Ok(filter) => (filter, MAX_LIST),
+            Err(message) => return Ok(error(StatusCode::BAD_REQUEST, message)),
+        }
+    };
+    Ok(ok(&Value::Array(select(env, &filter, limit).await?)))
+}
+
+/// The filter of a list without ids: `start_date`, `end_date`, `service_code`, `status`
+/// (`q` gives each, if given); `Err` is the Open311 400's description.
+fn list_filter<'a>(q: impl Fn(&str) -> Option<&'a str>, now: DateTime<Utc>) -> Result<Filter, &'static str> {
+    let mut filter = Filter::default();
     let start = match q("start_date") {
-        Some(s) => match date(&s) {
-            Some(d) => d,
-            None => return Ok(error(StatusCode::BAD_REQUEST, "start_date must be ISO 8601 with an offset")),
-        },
-        None => stamp(now - Duration::days(90)),
+        Some(s) => date(s).ok_or("start_date must be ISO 8601 with an offset")?,
+        None => stamp(now - Duration::days(DEFAULT_DAYS)),
     };
-    bind("r.created_at >= ?", start.into());
+    filter.bind("r.created_at >= ?", start);
     if let Some(e) = q("end_date") {
-        let Some(d) = date(&e) else {
-            return Ok(error(StatusCode::BAD_REQUEST, "end_date must be ISO 8601 with an offset"));
-        };
-        bind("r.created_at <= ?", d.into());
+        filter.bind("r.created_at <= ?", date(e).ok_or("end_date must be ISO 8601 with an offset")?);
     }
     if let Some(codes) = q("service_code") {
-        let list: Vec<&str> = codes.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
-        let mut ors = Vec::new();
-        for c in list.iter().take(50) {
-            params.push((*c).into());
-            ors.push(format!("r.category = ?{}", params.len()));
-        }
-        if !ors.is_empty() {
-            filter.push(format!("({})", ors.join(" OR ")));
+        let (codes, n) = json_list(codes, str::to_owned);
+        if n > 0 {
+            filter.any_of("r.category", codes);
         }
     }
-    match q("status").as_deref() {
-        None => {}
-        Some("open") => filter.push("r.status IN ('received', 'in_progress')".into()),
-        Some("closed") => filter.push("r.status IN ('resolved', 'rejected')".into()),
-        Some(_) => return Ok(error(StatusCode::BAD_REQUEST, "status must be open or closed")),
+    if let Some(status) = q("status") {
+        let status = Open311::parse(status).ok_or("status must be open or closed")?;
+        filter.any_of("r.status", Status::json_list(&status.statuses()));
     }
-    Ok(ok(&Value::Array(select(env, &filter.join(" AND "), &params, 1000).await?)))
+    Ok(filter)
 }

@@ -18,14 +18,27 @@ use chrono::Duration;
 use civic::validate::Fields;
 use civic::{Error, FieldError, Lang, Msg, Platform};
 use http::{HeaderValue, Request, Response, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use crate::status::Status;
 use crate::store::{self, Event, Report, stamp};
 use crate::{category, geo};
 
 const MAX_BODY: usize = 64 * 1024;
+/// The longest description, in characters.
 pub const MAX_DESCRIPTION: usize = 4_000;
+/// The most photos (or videos) a report links.
 pub const MAX_MEDIA: usize = 5;
+/// The longest media URL, in bytes.
+pub const MAX_URL: usize = 500;
+/// The longest address, in characters.
+pub const MAX_ADDRESS: usize = 300;
+/// The longest reporter name, in characters.
+pub const MAX_NAME: usize = 200;
+/// The longest phone number as typed (spaces and `+84` included), in characters.
+pub const MAX_PHONE: usize = 20;
+/// The longest `Idempotency-Key` header, in bytes.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
 /// A report as filed, validated.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,9 +54,10 @@ pub struct Filing {
     pub phone: Option<String>,
 }
 
-/// An `https://` URL with a host, without spaces or control characters.
+/// An `https://` URL with a host, at most [`MAX_URL`] bytes, without spaces or control
+/// characters.
 pub fn https_url(u: &str) -> bool {
-    u.len() <= 500
+    u.len() <= MAX_URL
         && u.strip_prefix("https://").is_some_and(|rest| {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             !host.is_empty() && !u.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -62,9 +76,32 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
     let Some(obj) = f.object("", body, &keys) else {
         return Err(Error::Validation(errors));
     };
-    let category = f.text(obj, "", "category", 64);
-    // Plain text over several lines: Fields::text would refuse the line breaks.
-    let description = match obj.get("description") {
+    let category = f.text(obj, "", "category", category::MAX_CODE);
+    let description = description(&mut f, obj);
+    let (lat, lng, address) = place(&mut f, obj);
+    let media_urls = media_urls(&mut f, obj);
+    let anonymous = match obj.get("anonymous") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            f.err("anonymous", Msg::new("Phải là true/false", "must be true or false"));
+            false
+        }
+    };
+    let name = f.opt_text(obj, "", "name", MAX_NAME);
+    let phone = phone(&mut f, obj, phone_required);
+    match (category, description) {
+        (Some(category), Some(description)) if errors.is_empty() => {
+            Ok(Filing { category, description, lat, lng, address, media_urls, anonymous, name, phone })
+        }
+        _ => Err(Error::Validation(errors)),
+    }
+}
+
+/// `description`: plain text over several lines ([`Fields::text`] would refuse the line
+/// breaks), trimmed, at most [`MAX_DESCRIPTION`] characters.
+fn description(f: &mut Fields<'_>, obj: &Map<String, Value>) -> Option<String> {
+    match obj.get("description") {
         Some(Value::String(d)) if !d.trim().is_empty() => {
             let d = d.trim();
             if d.chars().count() > MAX_DESCRIPTION {
@@ -85,18 +122,22 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
             f.err("description", Msg::new("Phải là văn bản", "must be text"));
             None
         }
-    };
-    let coord = |f: &mut Fields<'_>, key: &str| match obj.get(key) {
+    }
+}
+
+/// The place: `lat` and `lng` together, inside the province, or an `address`, or both.
+fn place(f: &mut Fields<'_>, obj: &Map<String, Value>) -> (Option<f64>, Option<f64>, Option<String>) {
+    let mut coord = |key: &str| match obj.get(key) {
         None | Some(Value::Null) => None,
-        Some(v) => match v.as_f64() {
-            Some(x) => Some(x),
-            None => {
+        Some(v) => {
+            let x = v.as_f64();
+            if x.is_none() {
                 f.err(key, Msg::new("Phải là số", "must be a number"));
-                None
             }
-        },
+            x
+        }
     };
-    let (lat, lng) = (coord(&mut f, "lat"), coord(&mut f, "lng"));
+    let (lat, lng) = (coord("lat"), coord("lng"));
     match (lat, lng) {
         (Some(la), Some(ln)) if !geo::in_province(la, ln) => {
             f.err("lat", Msg::new("Vị trí ngoài địa bàn tỉnh/thành phố", "outside the province"));
@@ -105,12 +146,17 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
         (None, Some(_)) => f.err("lat", Msg::required()),
         _ => {}
     }
-    let address = f.opt_text(obj, "", "address", 300);
+    let address = f.opt_text(obj, "", "address", MAX_ADDRESS);
     let absent = |k: &str| obj.get(k).is_none_or(Value::is_null);
     if address.is_none() && absent("lat") && absent("lng") {
         f.err("address", Msg::new("Cần tọa độ (lat, lng) hoặc địa chỉ", "lat/lng or an address is required"));
     }
-    let mut media_urls = Vec::new();
+    (lat, lng, address)
+}
+
+/// `media_urls`: at most [`MAX_MEDIA`] `https://` URLs; each bad one is named by its index.
+fn media_urls(f: &mut Fields<'_>, obj: &Map<String, Value>) -> Vec<String> {
+    let mut urls = Vec::new();
     match obj.get("media_urls") {
         None | Some(Value::Null) => {}
         Some(Value::Array(list)) => {
@@ -119,7 +165,7 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
             }
             for (i, u) in list.iter().enumerate() {
                 match u.as_str() {
-                    Some(u) if https_url(u) => media_urls.push(u.to_owned()),
+                    Some(u) if https_url(u) => urls.push(u.to_owned()),
                     _ => f.err(
                         &format!("media_urls[{i}]"),
                         Msg::new("Phải là liên kết https://", "must be an https:// URL"),
@@ -129,27 +175,18 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
         }
         Some(_) => f.err("media_urls", Msg::new("Phải là danh sách liên kết", "must be a list of URLs")),
     }
-    let anonymous = match obj.get("anonymous") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            f.err("anonymous", Msg::new("Phải là true/false", "must be true or false"));
-            false
-        }
-    };
-    let name = f.opt_text(obj, "", "name", 200);
-    let phone = f.opt_text(obj, "", "phone", 20);
+    urls
+}
+
+/// `phone`: a Vietnamese number; required when `required` (filing without a sign-in).
+fn phone(f: &mut Fields<'_>, obj: &Map<String, Value>, required: bool) -> Option<String> {
+    let phone = f.opt_text(obj, "", "phone", MAX_PHONE);
     if phone.as_deref().is_some_and(|p| !civic::phone::is_valid(p)) {
         f.err("phone", Msg::new("Số điện thoại không hợp lệ", "not a phone number"));
-    } else if phone.is_none() && phone_required {
+    } else if phone.is_none() && required {
         f.err("phone", Msg::new("Cần số điện thoại khi gửi không đăng nhập", "required without a sign-in"));
     }
-    match (category, description) {
-        (Some(category), Some(description)) if errors.is_empty() => {
-            Ok(Filing { category, description, lat, lng, address, media_urls, anonymous, name, phone })
-        }
-        _ => Err(Error::Validation(errors)),
-    }
+    phone
 }
 
 /// The public view: never who reported it.
@@ -157,11 +194,11 @@ pub async fn view(env: &impl Platform, r: &Report, history: &[Event], lang: Lang
     let cat = category::get(env, &r.category).await?;
     let name = cat.map(|c| lang.pick(&c.name_vi, &c.name_en).to_owned());
     Ok(json!({
-        "code": r.code, "status": r.status, "category": r.category, "category_name": name,
+        "code": r.code, "status": r.status.as_str(), "category": r.category, "category_name": name,
         "description": r.description, "lat": r.lat, "lng": r.lng, "address": r.address, "media_urls": r.media_urls,
         "agency": {"code": r.agency, "name": store::agency_name(env, &r.agency).await?},
         "created_at": civic::web::vn_time(&r.created_at), "due_at": civic::web::vn_time(&r.due_at), "duplicate_of": r.duplicate_of,
-        "history": history.iter().map(|e| json!({"at": civic::web::vn_time(&e.at), "status": e.status, "agency": e.agency,
+        "history": history.iter().map(|e| json!({"at": civic::web::vn_time(&e.at), "status": e.status.as_str(), "agency": e.agency,
             "note": e.note, "media_url": e.media_url})).collect::<Vec<_>>(),
     }))
 }
@@ -201,9 +238,10 @@ pub async fn file(
     })?;
     let district = match (filing.lat, filing.lng) {
         (Some(lat), Some(lng)) => Some(geo::district_at(lat, lng)),
-        _ => filing.address.as_deref().and_then(geo::district_in),
-    };
-    let agency = category::route(env, &known.code, district.as_deref())
+        _ => filing.address.as_deref().and_then(civic::district::named_in),
+    }
+    .map(|d| d.key);
+    let agency = category::route(env, &known.code, district)
         .await?
         .ok_or_else(|| Error::Internal(format!("no route for category {}", known.code)))?;
     let now = env.now();
@@ -218,10 +256,10 @@ pub async fn file(
         lat: filing.lat,
         lng: filing.lng,
         address: filing.address.clone(),
-        district,
+        district: district.map(str::to_owned),
         media_urls: filing.media_urls.clone(),
         agency: agency.code,
-        status: "received".into(),
+        status: Status::Received,
         reporter_sub: reporter_sub.map(str::to_owned),
         reporter_name: filing.name.clone(),
         reporter_phone: filing.phone.clone(),
@@ -252,10 +290,10 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     let key = match req.headers().get("idempotency-key") {
         None => None,
         Some(v) => {
-            let k = v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 128).ok_or_else(|| {
+            let k = v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY).ok_or_else(|| {
                 Error::BadRequest(Msg::new(
                     "Idempotency-Key không hợp lệ",
-                    "Idempotency-Key must be 1 to 128 visible characters",
+                    format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible characters"),
                 ))
             })?;
             Some(format!("{}:{k}", scope(who.as_ref().map(|w| w.subject.as_str()), filing.phone.as_deref())))

@@ -1,11 +1,13 @@
 //! The `reports` database: storing a new report (with its first history event and its
-//! idempotency key, atomically), finding a nearby open duplicate, reading a report.
+//! idempotency key, atomically), finding a nearby open duplicate, reading a report, and the
+//! [`Filter`] the list routes build their `WHERE` clause with.
 
 use chrono::{DateTime, Duration, Utc};
 use civic::platform::{Row, Statement, Value};
 use civic::{Error, Platform};
 
 use crate::geo;
+use crate::status::{Status, Step};
 
 pub const DB: &str = "reports";
 
@@ -45,7 +47,7 @@ pub async fn duplicate_of(
         .query(
             DB,
             "SELECT code, lat, lng FROM reports
-             WHERE category = ?1 AND status IN ('received', 'in_progress') AND created_at >= ?2
+             WHERE category = ?1 AND status IN (SELECT value FROM json_each(?7)) AND created_at >= ?2
                AND duplicate_of IS NULL
                AND lat BETWEEN ?3 AND ?4 AND lng BETWEEN ?5 AND ?6",
             &[
@@ -55,6 +57,7 @@ pub async fn duplicate_of(
                 (lat + dlat).into(),
                 (lng - dlng).into(),
                 (lng + dlng).into(),
+                Status::json_list(&Status::OPEN).into(),
             ],
         )
         .await?;
@@ -80,7 +83,7 @@ pub struct Report {
     pub district: Option<String>,
     pub media_urls: Vec<String>,
     pub agency: String,
-    pub status: String,
+    pub status: Status,
     pub reporter_sub: Option<String>,
     pub reporter_name: Option<String>,
     pub reporter_phone: Option<String>,
@@ -92,10 +95,10 @@ pub struct Report {
 }
 
 /// One event of a report's history.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub at: String,
-    pub status: String,
+    pub status: Step,
     pub agency: String,
     pub note: Option<String>,
     pub media_url: Option<String>,
@@ -135,12 +138,13 @@ pub async fn insert(env: &impl Platform, r: &Report, idempotency: Option<&str>) 
         ),
         Statement::new(
             "INSERT INTO report_events (code, seq, at, status, agency, note, media_url, actor)
-             VALUES (?1, 1, ?2, 'received', ?3, ?4, NULL, 'citizen')",
+             VALUES (?1, 1, ?2, ?5, ?3, ?4, NULL, 'citizen')",
             vec![
                 r.code.as_str().into(),
                 r.created_at.as_str().into(),
                 r.agency.as_str().into(),
                 r.duplicate_of.as_ref().map(|d| format!("Trùng với phản ánh {d}")).into(),
+                Step::To(r.status).as_str().into(),
             ],
         ),
     ];
@@ -170,6 +174,8 @@ fn opt_text(r: &Row<'_>, c: &str) -> Result<Option<String>, civic::platform::DbE
     r.opt_str(c).map(|v| v.map(str::to_owned))
 }
 
+/// A report and its history, oldest event first; `None` if there is no report `code`
+/// (upper case, as stored).
 pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<Event>)>, Error> {
     let rows = env.query(DB, "SELECT * FROM reports WHERE code = ?1", &[code.into()]).await?;
     let Some(r) = rows.first() else { return Ok(None) };
@@ -184,7 +190,7 @@ pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<
         district: opt_text(&r, "district")?,
         media_urls: media,
         agency: r.str("agency")?.to_owned(),
-        status: r.str("status")?.to_owned(),
+        status: Status::stored(r.str("status")?)?,
         reporter_sub: opt_text(&r, "reporter_sub")?,
         reporter_name: opt_text(&r, "reporter_name")?,
         reporter_phone: opt_text(&r, "reporter_phone")?,
@@ -205,7 +211,7 @@ pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<
     for e in events.iter() {
         history.push(Event {
             at: e.str("at")?.to_owned(),
-            status: e.str("status")?.to_owned(),
+            status: Step::stored(e.str("status")?)?,
             agency: e.str("agency")?.to_owned(),
             note: opt_text(&e, "note")?,
             media_url: opt_text(&e, "media_url")?,
@@ -218,4 +224,35 @@ pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<
 pub async fn agency_name(env: &impl Platform, code: &str) -> Result<String, Error> {
     let rows = env.query(DB, "SELECT name FROM agencies WHERE code = ?1", &[code.into()]).await?;
     Ok(rows.first().map(|r| r.str("name").map(str::to_owned)).transpose()?.unwrap_or_default())
+}
+
+/// A `WHERE` clause built from optional conditions, each with its own numbered parameters.
+#[derive(Debug, Default)]
+pub struct Filter {
+    clauses: Vec<String>,
+    params: Vec<Value>,
+}
+
+impl Filter {
+    /// Adds `clause`, whose one `?` (it may appear several times) becomes the next numbered
+    /// parameter, bound to `value`.
+    pub fn bind(&mut self, clause: &str, value: impl Into<Value>) {
+        self.params.push(value.into());
+        self.clauses.push(clause.replace('?', &format!("?{}", self.params.len())));
+    }
+
+    /// Adds `column IN (...)` over a list bound as one JSON array parameter, so a list of any
+    /// length is one parameter (D1 takes at most 100 per statement).
+    pub fn any_of(&mut self, column: &str, json_list: String) {
+        self.bind(&format!("{column} IN (SELECT value FROM json_each(?))"), json_list);
+    }
+
+    /// The clauses joined with `AND`; `1 = 1` when there are none.
+    pub fn sql(&self) -> String {
+        if self.clauses.is_empty() { "1 = 1".to_owned() } else { self.clauses.join(" AND ") }
+    }
+
+    pub fn params(&self) -> &[Value] {
+        &self.params
+    }
 }

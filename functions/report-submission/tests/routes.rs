@@ -464,4 +464,110 @@ fn open311_lists_services_takes_requests_and_reads_them_back() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(call(&env, "DELETE", "/open311/v2/requests.json", &[], &Value::Null).0, StatusCode::METHOD_NOT_ALLOWED);
+    let req = Request::delete("/open311/v2/services.json").body(Bytes::new()).unwrap();
+    let resp = block_on(report_submission::handle(req, &env));
+    assert_eq!((resp.status(), resp.headers()["allow"].to_str().unwrap()), (StatusCode::METHOD_NOT_ALLOWED, "GET"));
+}
+
+/// Files `n` potholes a few hundred metres apart (no duplicates); their codes, in order.
+fn file_potholes(env: &NativePlatform, n: usize) -> Vec<String> {
+    let citizen = token(env, &json!({"phone": "0905123456"}));
+    (0..n)
+        .map(|i| {
+            let step = 0.005 * f64::from(u32::try_from(i).unwrap());
+            let (status, v) =
+                call(env, "POST", "/reports", &[("authorization", &citizen)], &pothole(16.0, 108.1 + step));
+            assert_eq!(status, StatusCode::CREATED, "{v}");
+            v["code"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The `service_request_id`s of an Open311 list answer.
+fn request_ids(list: &Value) -> Vec<String> {
+    let mut ids: Vec<String> =
+        list.as_array().unwrap().iter().map(|r| r["service_request_id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn open311_answers_every_requested_id_however_many() {
+    let env = env();
+    let real = file_potholes(&env, 3);
+    // 150 ids, the real ones at positions 1, 75 and 150: none may be dropped.
+    let ids: Vec<String> = (1..=150)
+        .map(|i| match i {
+            1 => real[0].clone(),
+            75 => real[1].clone(),
+            150 => real[2].to_ascii_lowercase(),
+            _ => format!("PA-000000-{i:04}"),
+        })
+        .collect();
+    let path = format!("/open311/v2/requests.json?service_request_id={}", ids.join(","));
+    let (status, list) = call(&env, "GET", &path, &[], &Value::Null);
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(request_ids(&list), real);
+    // the same for a long service_code list: the real one is the 60th
+    let mut codes: Vec<String> = (1..60).map(|i| format!("no-such-code-{i}")).collect();
+    codes.push("road-damage".into());
+    let path = format!("/open311/v2/requests.json?service_code={}", codes.join(","));
+    assert_eq!(request_ids(&call(&env, "GET", &path, &[], &Value::Null).1), real);
+}
+
+#[test]
+fn input_is_refused_whole_never_cut() {
+    let env = env().with_config("sms_webhook_secret", "sms-secret");
+    file_potholes(&env, 1);
+    // a bounding box with a part that is not a number is refused, not read as the other four
+    for bbox in ["108.0,15.9,x,108.3,16.2", "108.0,15.9,108.3", "108.0,15.9,inf,16.2", "108.0,15.9,108.3,16.2,1"] {
+        let (status, v) = call(&env, "GET", &format!("/reports?bbox={bbox}"), &[], &Value::Null);
+        assert_eq!(
+            (status, v["errors"][0]["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!("bbox")),
+            "{bbox}"
+        );
+    }
+    assert_eq!(call(&env, "GET", "/reports?bbox=108.0,15.9,108.3,16.2", &[], &Value::Null).1["total"], 1);
+    // a parameter given twice is refused, naming it, rather than its second value dropped
+    let (status, v) = call(&env, "GET", "/reports?category=road-damage&category=rubbish", &[], &Value::Null);
+    assert_eq!((status, v["errors"][0]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("category")));
+    let path = "/open311/v2/requests.json?service_request_id=PA-241105-0001&service_request_id=PA-241105-0002";
+    let (status, v) = call(&env, "GET", path, &[], &Value::Null);
+    assert_eq!(
+        (status, v[0]["description"].clone()),
+        (StatusCode::BAD_REQUEST, json!("service_request_id is given more than once"))
+    );
+    let env = env.with_config("open311_api_keys", "key-a");
+    let twice = [
+        ("api_key", "key-a"),
+        ("service_code", "road-damage"),
+        ("address_string", "Hải Châu"),
+        ("description", "Ổ gà"),
+        ("media_url", "https://cdn.example.vn/1.jpg"),
+        ("media_url", "https://cdn.example.vn/2.jpg"),
+    ];
+    let (status, v) = form(&env, &twice);
+    assert_eq!(
+        (status, v[0]["description"].clone()),
+        (StatusCode::BAD_REQUEST, json!("media_url is given more than once"))
+    );
+    // an SMS report longer than a description may be is refused with a reply, not filed cut
+    let long = format!("PA rác {}", "a".repeat(report_submission::report::MAX_DESCRIPTION));
+    assert!(sms(&env, "m-long", &long).starts_with("Phan anh dai qua 4000 ky tu"));
+    assert_eq!(call(&env, "GET", "/reports?category=rubbish", &[], &Value::Null).1["total"], 0);
+    // TT: a note too long for the SMS shows as much as fits, marked as cut
+    let officer = token(&env, &json!({"roles": ["officer"], "agency": "so-gtvt"}));
+    let note = "Đội duy tu đã khảo sát hiện trường và sẽ vá ổ gà trong tuần này; đề nghị người dân đi chậm, chú ý biển báo tạm thời.";
+    let (status, v) = call(
+        &env,
+        "PATCH",
+        "/reports/PA-241105-0001",
+        &[("authorization", &officer)],
+        &json!({"status": "in_progress", "note": note}),
+    );
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let reply = sms(&env, "m-tt", "TT PA-241105-0001");
+    assert!(reply.starts_with("Phan anh PA-241105-0001: Dang xu ly (So Giao thong van tai)"), "{reply}");
+    assert!(reply.contains(" Doi duy tu ") && reply.ends_with("...") && reply.len() <= 160, "{reply}");
 }

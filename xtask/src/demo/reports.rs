@@ -3,17 +3,13 @@
 
 use serde_json::{Value, json};
 
+use civic::district;
+
 use super::Rng;
 
-const DISTRICTS: &[(&str, &str, f64, f64)] = &[
-    ("Hải Châu", "ubnd-hai-chau", 16.0580, 108.2140),
-    ("Thanh Khê", "ubnd-thanh-khe", 16.0640, 108.1870),
-    ("Sơn Trà", "ubnd-son-tra", 16.0950, 108.2500),
-    ("Ngũ Hành Sơn", "ubnd-ngu-hanh-son", 16.0050, 108.2550),
-    ("Liên Chiểu", "ubnd-lien-chieu", 16.0850, 108.1400),
-    ("Cẩm Lệ", "ubnd-cam-le", 16.0150, 108.1950),
-    ("Hòa Vang", "ubnd-hoa-vang", 15.9800, 108.1000),
-];
+/// The side of the square, in degrees (about 2.2 km), centred on a district's centre, in
+/// which the demo filings of that district lie.
+const JITTER_SPAN: f64 = 0.02;
 
 /// (code, vi, en, description vi, description en, keywords, hours, default agency, by district)
 type Category = (
@@ -179,15 +175,15 @@ const AGENCIES: &[(&str, &str)] = &[
 /// The catalogue, in the body format of `PUT /reports/categories`.
 pub fn catalogue() -> Value {
     let mut agencies: Vec<Value> = AGENCIES.iter().map(|(code, name)| json!({"code": code, "name": name})).collect();
-    agencies.extend(DISTRICTS.iter().map(|(d, code, _, _)| json!({"code": code, "name": format!("UBND quận {d}")})));
+    agencies.extend(district::ALL.iter().map(|d| json!({"code": d.agency, "name": format!("UBND quận {}", d.name)})));
     let categories: Vec<Value> = CATEGORIES
         .iter()
         .map(|(code, vi, en, dvi, den, keywords, hours, agency, by_district)| {
             let mut routes = serde_json::Map::new();
             routes.insert("*".into(), json!(agency));
             if *by_district {
-                for (d, a, _, _) in DISTRICTS {
-                    routes.insert((*d).to_owned(), json!(a));
+                for d in district::ALL {
+                    routes.insert(d.name.to_owned(), json!(d.agency));
                 }
             }
             json!({"code": code, "name_vi": vi, "name_en": en, "description_vi": dvi, "description_en": den,
@@ -202,11 +198,11 @@ pub fn filings(count: usize) -> Vec<Value> {
     let mut rng = Rng(0x5EED_0000_0000_0042);
     (0..count)
         .map(|i| {
-            let (district, _, lat, lng) = *rng.pick(DISTRICTS);
+            let d = rng.pick(district::ALL);
             let (code, vi, ..) = *rng.pick(CATEGORIES);
-            let jitter = |rng: &mut Rng| (rng.unit() - 0.5) * 0.02;
-            json!({"category": code, "description": format!("{vi} tại {district} (phản ánh mẫu số {})", i + 1),
-                "lat": ((lat + jitter(&mut rng)) * 1e5).round() / 1e5, "lng": ((lng + jitter(&mut rng)) * 1e5).round() / 1e5,
+            let jitter = |rng: &mut Rng| (rng.unit() - 0.5) * JITTER_SPAN;
+            json!({"category": code, "description": format!("{vi} tại {} (phản ánh mẫu số {})", d.name, i + 1),
+                "lat": ((d.lat + jitter(&mut rng)) * 1e5).round() / 1e5, "lng": ((d.lng + jitter(&mut rng)) * 1e5).round() / 1e5,
                 "phone": format!("09{:08}", rng.next() % 100_000_000)})
         })
         .collect()
