@@ -122,7 +122,7 @@ fn make_world() -> Result<World, String> {
     }
     let done = json!({"status": "resolved", "note": "Đã vá"}).to_string();
     expect("resolve", w.call("PATCH", &format!("/reports/{RESOLVED}"), Auth::Officer, JSON, done), StatusCode::OK)?;
-    let stamp = payment_callback::ledger::stamp;
+    let stamp = civic::web::stamp;
     for (i, (txn, provider)) in [(VNPAY_TXN, "vnpay"), (MOMO_TXN, "momo"), (ZALO_TXN, "zalopay")].iter().enumerate() {
         let order = payment_callback::ledger::Order {
             order_id: format!("ord_fuzz_{i}"),
@@ -131,7 +131,7 @@ fn make_world() -> Result<World, String> {
             owner: "citizen-1".into(),
             provider: (*provider).into(),
             amount_vnd: FEE,
-            state: "pending".into(),
+            state: payment_callback::ledger::OrderState::Pending,
             payment_url: None,
             created_at: stamp(now()),
             expires_at: stamp(now() + Duration::days(3650)),

@@ -8,8 +8,12 @@ use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use serde::Serialize;
+
+/// How long a caller should wait before retrying after a database failure (seconds), sent as
+/// `Retry-After` with every [`Error::Unavailable`].
+pub const RETRY_AFTER_SECONDS: u64 = 10;
 
 /// The language of a response: Vietnamese unless the caller prefers English.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -112,7 +116,9 @@ pub enum Error {
     /// The request cannot apply to the resource's current state (a fee already paid). The
     /// detail is safe to show.
     Conflict(Msg),
-    MethodNotAllowed,
+    /// The path exists but not for this method; the methods it is routed for, sent as `Allow`
+    /// (RFC 9110 §15.5.6).
+    MethodNotAllowed(&'static [Method]),
     /// The body is larger than the route's cap (bytes).
     PayloadTooLarge(usize),
     UnsupportedMediaType,
@@ -122,8 +128,8 @@ pub enum Error {
     /// A required setting is missing; logged, shown as a 500.
     Config(&'static str),
     /// The database failed (locked past the busy timeout, missing, not bound, full, I/O): the
-    /// text is logged, the caller gets a 503 with `Retry-After` and nothing was acknowledged,
-    /// so a partner retries.
+    /// text is logged, the caller gets a 503 with `Retry-After` ([`RETRY_AFTER_SECONDS`]) and
+    /// nothing was acknowledged, so a partner retries.
     Unavailable(String),
     /// Anything else; the text is logged, never returned.
     Internal(String),
@@ -139,7 +145,7 @@ impl fmt::Display for Error {
             Error::Forbidden => f.write_str("forbidden"),
             Error::NotFound => f.write_str("not found"),
             Error::Conflict(m) => write!(f, "conflict: {}", m.en),
-            Error::MethodNotAllowed => f.write_str("method not allowed"),
+            Error::MethodNotAllowed(_) => f.write_str("method not allowed"),
             Error::PayloadTooLarge(n) => write!(f, "payload larger than {n} bytes"),
             Error::UnsupportedMediaType => f.write_str("unsupported media type"),
             Error::Config(key) => write!(f, "missing configuration: {key}"),
@@ -185,7 +191,7 @@ impl Error {
             Error::Forbidden => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -204,7 +210,7 @@ impl Error {
             Error::Forbidden => ("forbidden", "Không có quyền", "Forbidden"),
             Error::NotFound => ("not-found", "Không tìm thấy", "Not found"),
             Error::Conflict(_) => ("conflict", "Không thực hiện được ở trạng thái hiện tại", "Conflict"),
-            Error::MethodNotAllowed => ("method-not-allowed", "Phương thức không được hỗ trợ", "Method not allowed"),
+            Error::MethodNotAllowed(_) => ("method-not-allowed", "Phương thức không được hỗ trợ", "Method not allowed"),
             Error::PayloadTooLarge(_) => ("payload-too-large", "Dữ liệu gửi lên quá lớn", "Payload too large"),
             Error::UnsupportedMediaType => {
                 ("unsupported-media-type", "Kiểu dữ liệu không được hỗ trợ", "Unsupported media type")
@@ -215,7 +221,66 @@ impl Error {
         }
     }
 
-    /// The one place an error becomes a response.
+    /// The `detail` of the problem: safe to show, in the caller's language.
+    fn detail(&self, lang: Lang) -> Option<String> {
+        let text = match self {
+            Error::BadRequest(m) | Error::Conflict(m) => return Some(m.text(lang).to_owned()),
+            Error::PayloadTooLarge(n) => {
+                return Some(match lang {
+                    Lang::Vi => format!("Tối đa {n} byte"),
+                    Lang::En => format!("At most {n} bytes"),
+                });
+            }
+            Error::MethodNotAllowed(allowed) => {
+                let list = allow(allowed);
+                return Some(match lang {
+                    Lang::Vi => format!("Đường dẫn này nhận: {list}"),
+                    Lang::En => format!("This path takes: {list}"),
+                });
+            }
+            Error::Unauthorized => lang.pick("Cần mã xác thực (Bearer) hợp lệ", "A valid bearer token is required"),
+            Error::Config(_) => lang.pick(
+                "Máy chủ chưa được cấu hình đúng; quản trị viên xem nhật ký hệ thống",
+                "The server is misconfigured; its operators will find the cause in its log",
+            ),
+            Error::Upstream(_) => lang.pick(
+                "Chưa tạo được giao dịch ở đối tác thanh toán; vui lòng thử lại sau",
+                "The payment partner could not take the order; please try again later",
+            ),
+            Error::Unavailable(_) => lang.pick(
+                "Chưa lưu hoặc đọc được dữ liệu; vui lòng thử lại sau ít phút",
+                "The data could not be read or saved; please try again in a few minutes",
+            ),
+            Error::BadSignature => lang.pick(
+                "Chữ ký của thông báo thiếu hoặc không khớp với nội dung",
+                "The message signature is missing or does not match the body",
+            ),
+            _ => return None,
+        };
+        Some(text.to_owned())
+    }
+
+    /// The headers this error adds: `WWW-Authenticate`, `Allow`, `Retry-After`.
+    fn add_headers(&self, headers: &mut HeaderMap) {
+        match self {
+            Error::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Error::MethodNotAllowed(allowed) => {
+                if let Ok(v) = HeaderValue::from_str(&allow(allowed)) {
+                    headers.insert(header::ALLOW, v);
+                }
+            }
+            Error::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            _ => {}
+        }
+    }
+
+    /// The one place an error becomes a response: RFC 9457 problem+json (`type`, `title`,
+    /// `status`, `detail` when there is one safe to show, `errors` for a validation), in the
+    /// caller's language, with its headers (`WWW-Authenticate`, `Allow`, `Retry-After`).
     pub fn into_response(self, lang: Lang) -> Response<Bytes> {
         let status = self.status();
         if status.is_server_error() {
@@ -223,45 +288,7 @@ impl Error {
         }
         let (slug, vi, en) = self.describe();
         let kind = format!("/problems/{slug}");
-        let owned_detail: Option<String> = match &self {
-            Error::BadRequest(m) | Error::Conflict(m) => Some(m.text(lang).to_owned()),
-            Error::PayloadTooLarge(n) => Some(match lang {
-                Lang::Vi => format!("Tối đa {n} byte"),
-                Lang::En => format!("At most {n} bytes"),
-            }),
-            Error::Unauthorized => {
-                Some(lang.pick("Cần mã xác thực (Bearer) hợp lệ", "A valid bearer token is required").to_owned())
-            }
-            Error::Config(_) => Some(
-                lang.pick(
-                    "Máy chủ chưa được cấu hình đúng; quản trị viên xem nhật ký hệ thống",
-                    "The server is misconfigured; its operators will find the cause in its log",
-                )
-                .to_owned(),
-            ),
-            Error::Upstream(_) => Some(
-                lang.pick(
-                    "Chưa tạo được giao dịch ở đối tác thanh toán; vui lòng thử lại sau",
-                    "The payment partner could not take the order; please try again later",
-                )
-                .to_owned(),
-            ),
-            Error::Unavailable(_) => Some(
-                lang.pick(
-                    "Chưa lưu hoặc đọc được dữ liệu; vui lòng thử lại sau ít phút",
-                    "The data could not be read or saved; please try again in a few minutes",
-                )
-                .to_owned(),
-            ),
-            Error::BadSignature => Some(
-                lang.pick(
-                    "Chữ ký của thông báo thiếu hoặc không khớp với nội dung",
-                    "The message signature is missing or does not match the body",
-                )
-                .to_owned(),
-            ),
-            _ => None,
-        };
+        let detail = self.detail(lang);
         let errors = match &self {
             Error::Validation(list) => {
                 list.iter().map(|e| ProblemField { field: &e.field, message: e.message.text(lang) }).collect()
@@ -272,28 +299,23 @@ impl Error {
             kind: &kind,
             title: lang.pick(vi, en),
             status: status.as_u16(),
-            detail: owned_detail.as_deref(),
+            detail: detail.as_deref(),
             errors,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut resp = Response::new(Bytes::from(body));
         *resp.status_mut() = status;
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        resp.headers_mut().insert(
-            header::CONTENT_LANGUAGE,
-            HeaderValue::from_static(match lang {
-                Lang::Vi => "vi",
-                Lang::En => "en",
-            }),
-        );
-        if matches!(self, Error::Unauthorized) {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if matches!(self, Error::Unavailable(_)) {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
-        }
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.pick("vi", "en")));
+        self.add_headers(headers);
         resp
     }
+}
+
+/// An `Allow` value: `GET, PUT`.
+fn allow(methods: &[Method]) -> String {
+    methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -361,7 +383,7 @@ mod tests {
         let e: Error = crate::platform::DbError("database is locked: /srv/data/payments.db".into()).into();
         let resp = e.into_response(Lang::En);
         assert_eq!(resp.status(), 503);
-        assert_eq!(resp.headers()[header::RETRY_AFTER], "10");
+        assert_eq!(resp.headers()[header::RETRY_AFTER], RETRY_AFTER_SECONDS.to_string().as_str());
         let text = String::from_utf8(resp.body().to_vec()).unwrap();
         assert!(!text.contains("payments.db") && !text.contains("locked"), "{text}");
         assert_eq!(body(&resp)["type"], "/problems/unavailable");
@@ -382,5 +404,15 @@ mod tests {
         assert_eq!(resp.status(), 401);
         assert_eq!(resp.headers()[header::WWW_AUTHENTICATE], "Bearer");
         assert_eq!(body(&resp)["type"], "/problems/unauthorized");
+    }
+
+    #[test]
+    fn a_wrong_method_names_the_routed_ones_in_allow() {
+        let resp = Error::MethodNotAllowed(&[Method::GET, Method::PUT]).into_response(Lang::En);
+        assert_eq!(resp.status(), 405);
+        assert_eq!(resp.headers()[header::ALLOW], "GET, PUT");
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(body(&resp)["type"], "/problems/method-not-allowed");
+        assert_eq!(body(&resp)["detail"], "This path takes: GET, PUT");
     }
 }

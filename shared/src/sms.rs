@@ -6,9 +6,10 @@
 //! before the body is parsed. The message is stored (table `sms_messages` of the function's
 //! own database) before it is answered, and a redelivery of the same id gets the stored
 //! reply. The answer is `200 {"reply": "<one SMS>"}`: build the text with
-//! [`crate::text::sms`].
+//! [`crate::text::sms`], dates with [`date`] and [`date_time`].
 
 use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, TimeZone};
 use http::{Request, Response, StatusCode};
 use serde::Deserialize;
 
@@ -17,6 +18,13 @@ use crate::platform::Platform;
 
 /// The largest webhook body (bytes).
 pub const MAX_BODY: usize = 4 * 1024;
+
+/// The longest gateway message id (bytes); a longer one is refused (400).
+pub const MAX_ID: usize = 128;
+
+/// The province's SMS short code, quoted in help texts when a message did not come through
+/// a short code (a brandname, an unknown sender).
+pub const SHORT_CODE: &str = "8188";
 
 /// The gateway's message.
 #[derive(Debug, Deserialize)]
@@ -47,8 +55,11 @@ pub async fn webhook<P: Platform>(
     // so the body is read as JSON whatever it says.
     let msg: Inbound = serde_json::from_slice(req.body())
         .map_err(|e| Error::BadRequest(Msg::new(format!("JSON không hợp lệ: {e}"), format!("invalid JSON: {e}"))))?;
-    if msg.id.trim().is_empty() || msg.id.len() > 128 {
-        return Err(Error::BadRequest(Msg::new("Thiếu mã tin nhắn", "missing message id")));
+    if msg.id.trim().is_empty() || msg.id.len() > MAX_ID {
+        return Err(Error::BadRequest(Msg::new(
+            format!("Thiếu mã tin nhắn, hoặc dài quá {MAX_ID} byte"),
+            format!("the message id is missing or longer than {MAX_ID} bytes"),
+        )));
     }
     let reply = match remember(env, db, &msg).await? {
         Some(stored) => stored,
@@ -92,9 +103,20 @@ async fn remember(env: &impl Platform, db: &str, msg: &Inbound) -> Result<Option
 }
 
 /// The short code to quote in a help text: the one the message was sent to when it looks
-/// like one, else the province's `8188`.
+/// like one (up to 8 digits), else the province's [`SHORT_CODE`].
 pub fn short_code(to: &str) -> &str {
-    if !to.is_empty() && to.len() <= 8 && to.bytes().all(|b| b.is_ascii_digit()) { to } else { "8188" }
+    if !to.is_empty() && to.len() <= 8 && to.bytes().all(|b| b.is_ascii_digit()) { to } else { SHORT_CODE }
+}
+
+/// A date as replies write it, day first: `15/11/2024`.
+pub fn date(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+/// A time as replies write it, in Vietnam time (UTC+7) whatever its offset:
+/// `17:00 15/11/2024`.
+pub fn date_time<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
+    t.with_timezone(&crate::web::vietnam()).format("%H:%M %d/%m/%Y").to_string()
 }
 
 /// Splits a message into its keyword (the first word, folded and stripped of punctuation:
@@ -150,5 +172,27 @@ mod tests {
         assert_eq!(short_code("8188"), "8188");
         assert_eq!(short_code("Brandname"), "8188");
         assert_eq!(short_code(""), "8188");
+    }
+
+    #[test]
+    fn dates_are_day_first_in_vietnam_time() {
+        let t = DateTime::parse_from_rfc3339("2024-11-15T10:00:00Z").unwrap();
+        assert_eq!(date_time(&t), "17:00 15/11/2024");
+        let late = DateTime::parse_from_rfc3339("2024-11-15T17:30:00Z").unwrap();
+        assert_eq!(date_time(&late.with_timezone(&chrono::Utc)), "00:30 16/11/2024");
+        assert_eq!(date(NaiveDate::from_ymd_opt(2027, 3, 1).unwrap()), "01/03/2027");
+    }
+
+    #[test]
+    fn an_overlong_message_id_is_refused_and_says_so() {
+        let env = NativePlatform::in_memory(&["db"]).with_config("sms_webhook_secret", "s3cret");
+        block_on(env.execute("db", SCHEMA, &[])).unwrap();
+        let long = "m".repeat(MAX_ID + 1);
+        let body = format!(r#"{{"id": "{long}", "from": "84905123456", "to": "8188", "text": "HS 1"}}"#);
+        let r = block_on(webhook(&signed(&body, "s3cret"), &env, "db", async |_: &Inbound| Ok(String::new())));
+        match r {
+            Err(Error::BadRequest(m)) => assert!(m.en.contains("128"), "{}", m.en),
+            other => panic!("expected a 400, got {other:?}"),
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! Helpers for the functions' own native tests.
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode};
+
+use crate::platform::native::NativePlatform;
 
 /// Checks a function's router against the API description: every operation documented
 /// under `base` must be routed (neither 405, nor 404 on a path without parameters). Path
@@ -32,6 +35,48 @@ pub fn check_documented_routes(
         }
     }
     Ok(checked)
+}
+
+/// A platform whose reads all fail (`query` answers a [`DbError`](crate::platform::DbError))
+/// while writes go through to the wrapped one: a check that reads after writing fails midway.
+pub struct ReadsFail(pub NativePlatform);
+
+impl crate::platform::Platform for ReadsFail {
+    async fn query(
+        &self,
+        _: &str,
+        _: &str,
+        _: &[crate::platform::Value],
+    ) -> Result<crate::platform::Rows, crate::platform::DbError> {
+        Err(crate::platform::DbError("reads fail here".into()))
+    }
+    async fn execute(
+        &self,
+        db: &str,
+        sql: &str,
+        params: &[crate::platform::Value],
+    ) -> Result<u64, crate::platform::DbError> {
+        self.0.execute(db, sql, params).await
+    }
+    async fn batch(
+        &self,
+        db: &str,
+        statements: &[crate::platform::Statement],
+    ) -> Result<Vec<crate::platform::Rows>, crate::platform::DbError> {
+        self.0.batch(db, statements).await
+    }
+    fn config(&self, key: &str) -> Option<String> {
+        self.0.config(key)
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+    fn random_bytes(&self, buf: &mut [u8]) {
+        self.0.random_bytes(buf);
+    }
+    async fn fetch(&self, request: Request<Bytes>) -> Result<Response<Bytes>, crate::platform::FetchError> {
+        self.0.fetch(request).await
+    }
 }
 
 /// A stand-in HTTP/1.1 server on 127.0.0.1 for a partner that cannot run here: each request

@@ -43,6 +43,15 @@ pub fn too_large(headers: &http::HeaderMap, cap: usize) -> Response<Bytes> {
     Error::PayloadTooLarge(cap).into_response(crate::Lang::from_headers(headers))
 }
 
+/// The 400 answer an entry point gives when the request body cannot be read (the client
+/// broke off mid-body, a malformed chunked encoding): the same problem on every runtime.
+/// `cause` is logged, never returned.
+pub fn unreadable_body(headers: &http::HeaderMap, cause: &str) -> Response<Bytes> {
+    crate::log::error(&format!("reading the request body: {cause}"));
+    let msg = Msg::new("Không đọc được nội dung yêu cầu", "the request body could not be read");
+    Error::BadRequest(msg).into_response(crate::Lang::from_headers(headers))
+}
+
 /// Parses a JSON body after checking its size and media type.
 pub fn read_json<T: DeserializeOwned>(req: &Request<Bytes>, cap: usize) -> Result<T, Error> {
     check_size(req, cap)?;
@@ -65,6 +74,12 @@ pub fn query_pairs(req: &Request<Bytes>) -> Vec<(String, String)> {
 /// The first value of a query parameter.
 pub fn query_param(req: &Request<Bytes>, name: &str) -> Option<String> {
     query_pairs(req).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// A function's answer to a request: the route's response, or its error as problem+json
+/// ([`Error::into_response`]) in the language the request asks for (`Accept-Language`).
+pub fn respond(req: &Request<Bytes>, result: Result<Response<Bytes>, Error>) -> Response<Bytes> {
+    result.unwrap_or_else(|e| e.into_response(crate::Lang::from_headers(req.headers())))
 }
 
 /// The path below `base` as segments, percent-decoded; `None` if the path is not under `base`.
@@ -102,7 +117,8 @@ pub fn vietnam() -> FixedOffset {
 }
 
 /// A time as the databases store it: UTC, whole seconds, trailing `Z`, so text order is
-/// time order.
+/// time order (RFC 3339, `2024-11-05T02:00:00Z`). Every stored time goes through here:
+/// `stamp(env.now())` for now.
 pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -114,14 +130,15 @@ pub fn vn_time(stored: &str) -> String {
         .map_or_else(|_| stored.to_owned(), |t| t.with_timezone(&vietnam()).to_rfc3339())
 }
 
-/// Today's date in Vietnam.
+/// The calendar date in Vietnam at `now` (today's for `env.now()`).
 pub fn vn_today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&vietnam()).date_naive()
 }
 
 /// `GET /<base>/health`: `200 {"status": "ok", "<table>": <row count>}` when the function's
-/// database answers, the usual problem (500) when it does not. `table` is a constant of the
-/// function (it is part of the SQL text).
+/// database answers; when it does not, the problem of a database failure
+/// ([`Error::Unavailable`]: 503 with `Retry-After`). `table` is a constant of the function
+/// (it is part of the SQL text).
 pub async fn health(env: &impl Platform, db: &str, table: &str) -> Result<Response<Bytes>, Error> {
     let rows = env.query(db, &format!("SELECT count(*) AS n FROM {table}"), &[]).await?;
     let n = rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0);
@@ -132,9 +149,16 @@ pub async fn health(env: &impl Platform, db: &str, table: &str) -> Result<Respon
 }
 
 /// `POST /<base>/selftest` (admin role): runs the platform's SQL contract checks
-/// ([`contract::CHECKS`]) against `db` on the runtime that serves the request.
+/// ([`contract::CHECKS`]) against `db` on the runtime that serves the request. Answers
+/// `200 {"passed": n, "failed": n, "checks": [{"name", "ok", "error"?}, ...]}`.
 pub async fn selftest(req: &Request<Bytes>, env: &impl Platform, db: &str) -> Result<Response<Bytes>, Error> {
     crate::auth::require_role(env, req.headers(), crate::auth::Role::Admin)?;
+    json(StatusCode::OK, &run_checks(env, db).await)
+}
+
+/// The selftest's answer. Each check drops its scratch table whatever its outcome
+/// ([`contract::run_one`]), so a production database keeps nothing of a failed check.
+async fn run_checks(env: &impl Platform, db: &str) -> serde_json::Value {
     let results = contract::run_all(env, db).await;
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     let checks: Vec<serde_json::Value> = results
@@ -144,7 +168,7 @@ pub async fn selftest(req: &Request<Bytes>, env: &impl Platform, db: &str) -> Re
             Err(e) => serde_json::json!({"name": name, "ok": false, "error": e}),
         })
         .collect();
-    json(StatusCode::OK, &serde_json::json!({"passed": results.len() - failed, "failed": failed, "checks": checks}))
+    serde_json::json!({"passed": results.len() - failed, "failed": failed, "checks": checks})
 }
 
 #[cfg(test)]
@@ -206,5 +230,35 @@ mod tests {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         assert_eq!(vn_today(t("2025-03-01T16:59:59Z")).to_string(), "2025-03-01");
         assert_eq!(vn_today(t("2025-03-01T17:00:00Z")).to_string(), "2025-03-02");
+    }
+
+    #[test]
+    fn an_unreadable_body_is_a_400_problem() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en"));
+        let resp = unreadable_body(&headers, "connection reset");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(v["detail"], "the request body could not be read");
+        assert!(!v.to_string().contains("reset"), "the cause is logged, not returned: {v}");
+    }
+
+    #[test]
+    fn selftest_leaves_no_probe_table_when_checks_fail_midway() {
+        use crate::platform::native::block_on;
+        let env = crate::testing::ReadsFail(crate::platform::native::NativePlatform::in_memory(&["db"]));
+        let probe = || {
+            let sql = "SELECT name FROM sqlite_master WHERE name = ?1";
+            !block_on(env.0.query("db", sql, &["_contract_probe".into()])).unwrap().is_empty()
+        };
+        let report = block_on(run_checks(&env, "db"));
+        // the last check fails midway, after its insert
+        assert_eq!(report["checks"][contract::CHECKS.len() - 1]["ok"], false, "{report}");
+        assert!(!probe(), "the selftest drops the probe table: {report}");
+        let healthy = crate::platform::native::NativePlatform::in_memory(&["db"]);
+        let report = block_on(run_checks(&healthy, "db"));
+        let counts = (report["passed"].clone(), report["failed"].clone());
+        assert_eq!(counts, (serde_json::json!(contract::CHECKS.len()), serde_json::json!(0)), "{report}");
     }
 }

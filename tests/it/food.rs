@@ -273,7 +273,8 @@ fn sms_picks_from_the_last_list(s: &Server) -> Result<(), String> {
     };
     let list = reply("84911000001", 1, "ATTP ba")?;
     ensure!(list.contains(" 1) ") && list.contains(" 2) ") && !list.contains(" 4) "), "a list of at most 3: {list}");
-    let second = list.split(" 2) ").nth(1).and_then(|r| r.split(',').next()).unwrap_or_default().to_owned();
+    // The second entry's name: up to its street (`, `) or its certificate (`: `).
+    let second = list.split(" 2) ").nth(1).and_then(|r| r.split([',', ':']).next()).unwrap_or_default().to_owned();
     let picked = reply("84911000001", 2, "ATTP 2")?;
     ensure!(!second.is_empty() && picked.starts_with(&second), "ATTP 2 answers {second:?}: {picked}");
     let stranger = reply("84911000002", 1, "ATTP 2")?;

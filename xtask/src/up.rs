@@ -80,7 +80,7 @@ pub fn load_demo(p: &NativePlatform) -> Result<()> {
         for d in &dossiers {
             let code = permit_status::dossier::Code::parse(&d.code).context("demo dossier code")?;
             for push in &d.pushes {
-                let update = permit_status::update::parse(push).map_err(fail)?;
+                let update = permit_status::push::parse(push).map_err(fail)?;
                 block_on(permit_status::store::apply(p, &code, &update)).map_err(fail)?;
             }
         }
@@ -89,8 +89,8 @@ pub fn load_demo(p: &NativePlatform) -> Result<()> {
     if p.has_db("payments") && p.has_db("permits") && is_empty(p, "payments", "orders")? {
         // The fees of the demo dossiers marked paid, paid through payment-callback's own
         // ledger: an order, then a (trusted) successful callback that settles it.
-        use payment_callback::ledger::{self, Callback, Order, Provider};
-        let now = ledger::stamp(chrono::Utc::now());
+        use payment_callback::ledger::{self, Callback, Order, OrderState, Provider};
+        let now = civic::web::stamp(chrono::Utc::now());
         let paid: Vec<&demo::permits::Demo> = dossiers.iter().filter(|d| d.paid).collect();
         for (i, d) in paid.iter().enumerate() {
             let provider = [Provider::Vnpay, Provider::Momo, Provider::Zalopay][i % 3];
@@ -102,7 +102,7 @@ pub fn load_demo(p: &NativePlatform) -> Result<()> {
                 owner: "demo".into(),
                 provider: provider.as_str().into(),
                 amount_vnd: d.fee_vnd,
-                state: "pending".into(),
+                state: OrderState::Pending,
                 payment_url: None,
                 created_at: now.clone(),
                 expires_at: now.clone(),

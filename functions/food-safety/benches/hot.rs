@@ -10,7 +10,7 @@ use bytes::Bytes;
 use civic::platform::native::{NativePlatform, block_on};
 use civic::text::{fold, sms};
 use criterion::{Criterion, criterion_group, criterion_main};
-use food_safety::query::parse;
+use food_safety::phrase::parse;
 
 const ROWS: usize = 100_000;
 

@@ -11,11 +11,11 @@ use civic::auth::Role;
 use civic::{Error, Platform};
 use http::{Request, Response, StatusCode};
 
-use crate::model::CertificateStatus;
+use crate::model::{CertificateStatus, MAX_ID};
 use crate::store;
 
 pub async fn get(id: &str, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    if id.len() > 64 {
+    if id.len() > MAX_ID {
         return Err(Error::NotFound);
     }
     let e = store::get(env, id).await?.ok_or(Error::NotFound)?;
@@ -28,7 +28,7 @@ pub async fn get(id: &str, env: &impl Platform) -> Result<Response<Bytes>, Error
 
 pub async fn delete(req: &Request<Bytes>, id: &str, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     civic::auth::require_role(env, req.headers(), Role::Admin)?;
-    if id.len() > 64 || !store::delete(env, id).await? {
+    if id.len() > MAX_ID || !store::delete(env, id).await? {
         return Err(Error::NotFound);
     }
     let mut resp = Response::new(Bytes::new());

@@ -17,7 +17,7 @@ use civic::{Error, FieldError, Msg, Platform};
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
 
-use crate::model::{Certificate, Establishment, KINDS, Violation};
+use crate::model::{Certificate, Establishment, KINDS, MAX_CERT_NUMBER, MAX_ID, MAX_PENALTY_VND, Violation};
 use crate::store;
 
 /// The largest import body (bytes).
@@ -220,7 +220,7 @@ fn establishment(f: &mut Fields<'_>, item: &Value) -> Option<Establishment> {
         &["id", "name", "address", "ward", "district", "province", "kind", "certificate", "violations", "lat", "lng"];
     let before = f.error_count();
     let obj = f.object("", item, KEYS)?;
-    let id = f.text(obj, "", "id", 64);
+    let id = f.text(obj, "", "id", MAX_ID);
     if let Some(id) = &id
         && !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
     {
@@ -277,7 +277,7 @@ fn establishment(f: &mut Fields<'_>, item: &Value) -> Option<Establishment> {
 
 fn certificate(f: &mut Fields<'_>, v: &Value) -> Option<Certificate> {
     let obj = f.object("certificate", v, &["number", "issued", "expires", "authority"])?;
-    let number = f.text(obj, "certificate", "number", 64);
+    let number = f.text(obj, "certificate", "number", MAX_CERT_NUMBER);
     let issued = f.date(obj, "certificate", "issued");
     let expires = f.date(obj, "certificate", "expires");
     let authority = f.text(obj, "certificate", "authority", 200);
@@ -295,7 +295,7 @@ fn violation(f: &mut Fields<'_>, j: usize, v: &Value) -> Option<Violation> {
     let obj = f.object(&path, v, &["date", "description", "penalty_vnd"])?;
     let date = f.date(obj, &path, "date");
     let description = f.text(obj, &path, "description", 500);
-    let penalty_vnd = f.integer(obj, &path, "penalty_vnd", 0, 10_000_000_000);
+    let penalty_vnd = f.integer(obj, &path, "penalty_vnd", 0, MAX_PENALTY_VND);
     Some(Violation { date: date?, description: description?, penalty_vnd: penalty_vnd? })
 }
 

@@ -19,7 +19,7 @@
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 
 use bytes::Bytes;
-use civic::{Error, Lang, Platform};
+use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -28,7 +28,7 @@ pub mod establishment;
 pub mod fuzzy;
 pub mod import;
 pub mod model;
-pub mod query;
+pub mod phrase;
 pub mod rank;
 pub mod search;
 pub mod sms;
@@ -47,8 +47,7 @@ pub const MAX_BODY: usize = import::MAX_BODY;
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
-    let lang = Lang::from_headers(req.headers());
-    route(&req, env).await.unwrap_or_else(|e| e.into_response(lang))
+    civic::web::respond(&req, route(&req, env).await)
 }
 
 async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
@@ -63,9 +62,11 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::PUT, ["violations"]) => violations::put(req, env).await,
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
-        (_, ["health" | "establishments" | "violations" | "sms" | "selftest"] | ["establishments", _]) => {
-            Err(Error::MethodNotAllowed)
-        }
+        (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
+        (_, ["establishments"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
+        (_, ["establishments", _]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::DELETE])),
+        (_, ["violations"]) => Err(Error::MethodNotAllowed(&[Method::PUT])),
+        (_, ["sms" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
         _ => Err(Error::NotFound),
     }
 }

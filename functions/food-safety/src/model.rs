@@ -3,6 +3,17 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+/// The longest establishment id (characters): the registry's ids are far shorter; a longer
+/// one is refused on import and is no establishment on lookup.
+pub const MAX_ID: usize = 64;
+
+/// The longest certificate number (characters).
+pub const MAX_CERT_NUMBER: usize = 64;
+
+/// The largest fine of one violation (VND), ten billion: far above any fine the law sets, so
+/// only a typo is refused.
+pub const MAX_PENALTY_VND: i64 = 10_000_000_000;
+
 /// A food-safety certificate (giấy chứng nhận cơ sở đủ điều kiện ATTP).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Certificate {

@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::NaiveDate;
 
 use crate::model::CertificateStatus;
-use crate::query::{Item, generic_spans};
+use crate::phrase::{Item, generic_spans};
 use crate::store::Summary;
 
 /// What the index says about the plain query words.
@@ -137,79 +137,122 @@ pub fn score(
     where_words: &[bool],
     near: &Near,
 ) -> Option<Score> {
-    let name = tokens(name_folded);
-    let place = tokens(place_folded);
-    let generic = generic_spans(&name);
-    let none = Vec::new();
-    // per name word: 2 = matched exactly, 1 = loosely (prefix, typo), 0 = not mentioned
-    let mut covered = vec![0u8; name.len()];
-    let (mut total, mut hard, mut missed, mut in_name) = (0i64, 0usize, 0usize, 0usize);
-    let mut only_in_place = 0usize;
-    for (item, says_where) in items.iter().zip(where_words.iter().copied().chain(std::iter::repeat(false))) {
-        hard += usize::from(!item.soft);
-        if let Some(q) = item.plain().filter(|_| !item.soft) {
-            // a kind word of the name (`quán`) answers itself and its typos (`qaun`), not other
-            // words one edit away (`duan` of the street Lê Duẩn)
-            let word = near.known.contains(q);
-            let taken: Vec<bool> =
-                (0..name.len()).map(|i| covered[i] > 0 || (generic[i] && word && name[i] != q)).collect();
-            let near = near.corrections.get(q).unwrap_or(&none);
-            // a word of a ward or district names the name only exactly (`Khách sạn Sơn Trà`),
-            // else the place
-            let on_name = best(q, &name, &taken, near).filter(|(h, _)| !says_where || *h == Hit::Exact);
-            let on_place = best(q, &place, &[], near).and_then(|(h, _)| h.place_points());
-            match (on_name, on_place) {
-                // the better of the two: `phong` is the ward Hòa Phong more than a typo of Hương
-                (Some((h, i)), place) if place.is_none_or(|p| h.name_points() >= p) => {
-                    total += h.name_points();
-                    covered[i] = covered[i].max(if h == Hit::Exact { 2 } else { 1 });
-                    in_name += usize::from(!says_where);
-                }
-                (_, Some(points)) => {
-                    total += points;
-                    only_in_place += usize::from(!says_where);
-                }
-                (_, None) => {
-                    total -= MISSED_WORD;
-                    missed += 1;
-                }
+    let place = Place::new(name_folded, place_folded);
+    let mut tally = Tally { covered: vec![0; place.name.len()], ..Tally::default() };
+    let where_words = where_words.iter().copied().chain(std::iter::repeat(false));
+    for (item, says_where) in items.iter().zip(where_words) {
+        tally.hard += usize::from(!item.soft);
+        match item.plain().filter(|_| !item.soft) {
+            Some(word) => tally.word(word, says_where, &place, near),
+            None => tally.phrase(item, &place),
+        }
+    }
+    tally.finish(&place.generic)
+}
+
+/// A candidate's words: its name's, which of them only say its kind (`quán`), its place's.
+struct Place<'a> {
+    name: Vec<&'a str>,
+    generic: Vec<bool>,
+    place: Vec<&'a str>,
+}
+
+impl<'a> Place<'a> {
+    fn new(name_folded: &'a str, place_folded: &'a str) -> Place<'a> {
+        let name = tokens(name_folded);
+        Place { generic: generic_spans(&name), name, place: tokens(place_folded) }
+    }
+}
+
+/// What a query's items matched of one place so far.
+#[derive(Default)]
+struct Tally {
+    points: i64,
+    /// Hard items, and those of them that matched nothing.
+    hard: usize,
+    missed: usize,
+    /// Hard items (other than area words) matched in the name, and in the place only.
+    in_name: usize,
+    only_in_place: usize,
+    /// Per name word: 2 = matched exactly, 1 = loosely (prefix, typo), 0 = not mentioned.
+    covered: Vec<u8>,
+}
+
+impl Tally {
+    fn miss(&mut self) {
+        self.points -= MISSED_WORD;
+        self.missed += 1;
+    }
+
+    /// A plain hard word: the better of its best hit in the name and in the place.
+    fn word(&mut self, q: &str, says_where: bool, p: &Place<'_>, near: &Near) {
+        // a kind word of the name (`quán`) answers itself and its typos (`qaun`), not other
+        // words one edit away (`duan` of the street Lê Duẩn)
+        let word = near.known.contains(q);
+        let taken: Vec<bool> =
+            (0..p.name.len()).map(|i| self.covered[i] > 0 || (p.generic[i] && word && p.name[i] != q)).collect();
+        let near = near.corrections.get(q).map(Vec::as_slice).unwrap_or_default();
+        // a word of a ward or district names the name only exactly (`Khách sạn Sơn Trà`),
+        // else the place
+        let on_name = best(q, &p.name, &taken, near).filter(|(h, _)| !says_where || *h == Hit::Exact);
+        let on_place = best(q, &p.place, &[], near).and_then(|(h, _)| h.place_points());
+        match (on_name, on_place) {
+            // the better of the two: `phong` is the ward Hòa Phong more than a typo of Hương
+            (Some((h, i)), place) if place.is_none_or(|p| h.name_points() >= p) => {
+                self.points += h.name_points();
+                self.covered[i] = self.covered[i].max(if h == Hit::Exact { 2 } else { 1 });
+                self.in_name += usize::from(!says_where);
             }
-            continue;
+            (_, Some(points)) => {
+                self.points += points;
+                self.only_in_place += usize::from(!says_where);
+            }
+            (_, None) => self.miss(),
         }
-        if let Some((form, at)) = item.forms.iter().find_map(|f| phrase_at(&name, f).map(|at| (f, at))) {
-            total += if item.soft { SOFT_IN_NAME * i64::try_from(form.len()).unwrap_or(1) } else { 100 };
-            covered[at..at + form.len()].iter_mut().for_each(|c| *c = 2);
-            in_name += usize::from(!item.soft);
-        } else if item.forms.iter().any(|f| phrase_at(&place, f).is_some()) {
-            total += if item.soft { SOFT_IN_PLACE } else { 45 };
-            only_in_place += usize::from(!item.soft);
+    }
+
+    /// A soft item or a phrase: one of its forms, whole, in the name or else in the place.
+    fn phrase(&mut self, item: &Item, p: &Place<'_>) {
+        if let Some((form, at)) = item.forms.iter().find_map(|f| phrase_at(&p.name, f).map(|at| (f, at))) {
+            self.points += if item.soft { SOFT_IN_NAME * i64::try_from(form.len()).unwrap_or(1) } else { 100 };
+            self.covered[at..at + form.len()].iter_mut().for_each(|c| *c = 2);
+            self.in_name += usize::from(!item.soft);
+        } else if item.forms.iter().any(|f| phrase_at(&p.place, f).is_some()) {
+            self.points += if item.soft { SOFT_IN_PLACE } else { 45 };
+            self.only_in_place += usize::from(!item.soft);
         } else if !item.soft {
-            total -= MISSED_WORD;
-            missed += 1;
+            self.miss();
         }
     }
-    let specific: Vec<u8> = covered.iter().zip(&generic).filter(|(_, g)| !**g).map(|(c, _)| *c).collect();
-    let exact_name = !specific.is_empty() && specific.iter().all(|c| *c == 2);
-    if (in_name == 0 && !exact_name) || missed * 3 > hard {
-        return None;
-    }
-    let unmentioned = specific.iter().filter(|c| **c == 0).count();
-    let unmentioned_kind = covered.iter().zip(&generic).filter(|(c, g)| **g && **c == 0).count();
-    total -= UNMENTIONED_NAME_WORD * i64::try_from(unmentioned).unwrap_or(0)
-        + UNMENTIONED_KIND_WORD * i64::try_from(unmentioned_kind).unwrap_or(0);
-    let whole_name = !specific.is_empty() && specific.iter().all(|c| *c > 0);
-    if exact_name {
-        total += EXACT_NAME;
-    } else if whole_name {
-        total += WHOLE_NAME;
-    } else if specific.first() == Some(&2) {
-        let run = specific.iter().take_while(|c| **c == 2).count();
-        if specific[run..].iter().all(|c| *c == 0) {
-            total += NAME_PREFIX;
+
+    /// The score once every item is counted: `None` when nothing named the name or more than
+    /// a third of the hard items missed; else the points with what the whole name adds or
+    /// costs (unmentioned words, an exact, whole or prefix name).
+    fn finish(self, generic: &[bool]) -> Option<Score> {
+        let specific: Vec<u8> = self.covered.iter().zip(generic).filter(|(_, g)| !**g).map(|(c, _)| *c).collect();
+        let exact_name = !specific.is_empty() && specific.iter().all(|c| *c == 2);
+        if (self.in_name == 0 && !exact_name) || self.missed * 3 > self.hard {
+            return None;
         }
+        let unmentioned = specific.iter().filter(|c| **c == 0).count();
+        let unmentioned_kind = self.covered.iter().zip(generic).filter(|(c, g)| **g && **c == 0).count();
+        let mut total = self.points
+            - UNMENTIONED_NAME_WORD * i64::try_from(unmentioned).unwrap_or(0)
+            - UNMENTIONED_KIND_WORD * i64::try_from(unmentioned_kind).unwrap_or(0);
+        let whole_name = !specific.is_empty() && specific.iter().all(|c| *c > 0);
+        if exact_name {
+            total += EXACT_NAME;
+        } else if whole_name {
+            total += WHOLE_NAME;
+        } else if specific.first() == Some(&2) {
+            let run = specific.iter().take_while(|c| **c == 2).count();
+            if specific[run..].iter().all(|c| *c == 0) {
+                total += NAME_PREFIX;
+            }
+        }
+        let in_name = self.missed == 0 && self.only_in_place == 0;
+        Some(Score { points: total, complete: exact_name && in_name, in_name })
     }
-    let in_name = missed == 0 && only_in_place == 0;
-    Some(Score { points: total, complete: exact_name && in_name, in_name })
 }
 
 /// The matches among candidates, best first: score, then a valid certificate, then name and
@@ -245,7 +288,7 @@ pub const DECISIVE: i64 = 30;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::parse;
+    use crate::phrase::parse;
     use civic::text::fold;
 
     fn s(name: &str, place: &str, query: &str, near: &[(&str, &[(&str, usize)])]) -> Option<i64> {

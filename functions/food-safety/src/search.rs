@@ -1,9 +1,10 @@
 //! `GET /food-safety/establishments?q=<text>&district=<text>&limit=<n>`
 //!
 //! Finds the place a citizen means from what they typed: without diacritics, misspelled,
-//! words in any order, with or without the street, ward or district (see [`crate::query`]
+//! words in any order, with or without the street, ward or district (see [`crate::phrase`]
 //! for how the text is read and [`crate::rank`] for the order). `district` restricts to one
-//! district. Answers `{"results": [...], "total": N}`, best match first.
+//! district. Answers `{"results": [...], "total": N}`, best match first. A `q` of more than
+//! 200 characters or [`MAX_WORDS`] words is refused (422), not cut short.
 //!
 //! The words are looked up in SQLite's FTS5 index of the folded names and places, never by
 //! scanning the table; typo corrections come from the `search_keys` table (see
@@ -23,11 +24,14 @@ use http::{Request, Response, StatusCode};
 use serde::Serialize;
 
 use crate::model::{Certificate, CertificateStatus};
-use crate::query::Item;
+use crate::phrase::{Item, MAX_WORDS};
 use crate::rank::{Near, Score};
 use crate::store::{self, Summary};
 
 pub const DEFAULT_LIMIT: usize = 10;
+/// The longest `q` (characters); longer is refused (422), as is one of more than
+/// [`MAX_WORDS`] words.
+pub const MAX_Q_CHARS: usize = 200;
 pub const MAX_LIMIT: usize = 50;
 pub const MAX_PAGE_SIZE: i64 = 500;
 
@@ -325,8 +329,13 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
             Msg::new("Phân trang chỉ dùng khi không có q", "paging is for listing without q"),
         ));
     }
-    if q.chars().count() > 200 {
-        errors.push(FieldError::new("q", Msg::too_long(200)));
+    if q.chars().count() > MAX_Q_CHARS {
+        errors.push(FieldError::new("q", Msg::too_long(MAX_Q_CHARS)));
+    } else if crate::phrase::too_long(&q) {
+        errors.push(FieldError::new(
+            "q",
+            Msg::new(format!("Tối đa {MAX_WORDS} từ"), format!("at most {MAX_WORDS} words")),
+        ));
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -343,7 +352,7 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
         return civic::web::json(StatusCode::OK, &body);
     }
     let district = district.map(|d| area_key(&d)).filter(|d| !d.is_empty());
-    let Found { ranked, total } = find(env, &crate::query::parse(&q), district.as_deref()).await?;
+    let Found { ranked, total } = find(env, &crate::phrase::parse(&q), district.as_deref()).await?;
     let results: Vec<Hit<'_>> = ranked.iter().take(limit).map(|(_, s)| Hit::of(s, today)).collect();
     civic::web::json(StatusCode::OK, &serde_json::json!({"results": results, "total": total}))
 }
@@ -366,5 +375,23 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(area_key(input), want, "area_key({input:?})");
         }
+    }
+
+    /// A query past the word cap is refused whole, naming the cap, not searched cut short.
+    #[test]
+    fn a_query_of_too_many_words_is_refused() {
+        use civic::platform::native::{NativePlatform, block_on};
+        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+        let env = NativePlatform::in_memory_migrated(&[store::DB], &migrations).unwrap();
+        let get = |q: &str| {
+            let uri = format!("/food-safety/establishments?q={}", q.replace(' ', "+"));
+            block_on(crate::handle(Request::get(uri).header("accept-language", "en").body(Bytes::new()).unwrap(), &env))
+        };
+        assert_eq!(get(&["pho"; MAX_WORDS].join(" ")).status(), StatusCode::OK);
+        let resp = get(&["pho"; MAX_WORDS + 1].join(" "));
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(v["errors"][0]["field"], "q");
+        assert_eq!(v["errors"][0]["message"], format!("at most {MAX_WORDS} words"));
     }
 }

@@ -6,16 +6,18 @@
 //!
 //! `ATTP <tên cơ sở>[, <quận/phường>]` names the best match with its certificate status
 //! (number and expiry when valid) and violation count, or lists the top matches when several
-//! fit alike; anything else gets a short help text.
+//! fit alike ([`list`]: each told apart by its street, with how many more matched), which
+//! `ATTP <số>` then picks from; a text of more than [`MAX_WORDS`] words is told so; anything
+//! else gets a short help text.
 
 use bytes::Bytes;
 use chrono::NaiveDate;
-use civic::text::{SMS_MAX, sms, words};
+use civic::text::{SMS_MAX, fold, sms, sms_within, words};
 use civic::{Error, Platform};
 use http::{Request, Response};
 
-use crate::model::CertificateStatus;
-use crate::query::Item;
+use crate::model::{CertificateStatus, Establishment};
+use crate::phrase::{Item, MAX_WORDS};
 use crate::search::{self, Found};
 use crate::store::{self, DB, Summary};
 
@@ -25,7 +27,7 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     civic::sms::webhook(req, env, DB, async |msg| answer(env, &msg.text, &msg.to, &msg.from).await).await
 }
 
-/// How many matches a list shows, and how long `ATTP <number>` can pick from it.
+/// How many matches a list shows at most, and how long `ATTP <number>` can pick from it.
 pub const LIST_LEN: usize = 3;
 pub const CHOICE_MINUTES: i64 = 10;
 
@@ -39,7 +41,7 @@ fn phone_key(env: &impl Platform, phone: &str) -> String {
 
 async fn remember_list(env: &impl Platform, phone: &str, ids: &[&str]) -> Result<(), Error> {
     let ids = serde_json::to_string(ids).map_err(|e| Error::Internal(e.to_string()))?;
-    let at = env.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let at = civic::web::stamp(env.now());
     env.execute(
         DB,
         "INSERT INTO sms_choices (phone_hash, ids, at) VALUES (?1, ?2, ?3)
@@ -53,8 +55,7 @@ async fn remember_list(env: &impl Platform, phone: &str, ids: &[&str]) -> Result
 /// The `n`th (1-based) entry of the sender's list, if they got one in the last
 /// [`CHOICE_MINUTES`] minutes.
 async fn chosen(env: &impl Platform, phone: &str, n: usize) -> Result<Option<String>, Error> {
-    let since =
-        (env.now() - chrono::Duration::minutes(CHOICE_MINUTES)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let since = civic::web::stamp(env.now() - chrono::Duration::minutes(CHOICE_MINUTES));
     let rows = env
         .query(
             DB,
@@ -77,6 +78,8 @@ pub enum Command {
     },
     /// `ATTP 2`: the second entry of the last list.
     Pick(usize),
+    /// More than [`MAX_WORDS`] words after the keyword.
+    TooLong,
     Help,
 }
 
@@ -90,7 +93,10 @@ pub fn parse(text: &str) -> Command {
     {
         return Command::Pick(n);
     }
-    let items = crate::query::parse(rest);
+    if crate::phrase::too_long(rest) {
+        return Command::TooLong;
+    }
+    let items = crate::phrase::parse(rest);
     if items.is_empty() {
         return Command::Help;
     }
@@ -104,10 +110,6 @@ fn help(short_code: &str) -> String {
     ))
 }
 
-fn dmy(d: NaiveDate) -> String {
-    d.format("%d/%m/%Y").to_string()
-}
-
 fn violations_text(n: i64) -> String {
     if n == 0 { "Không có vi phạm.".to_owned() } else { format!("Vi phạm: {n} lần.") }
 }
@@ -115,11 +117,15 @@ fn violations_text(n: i64) -> String {
 fn status_text(s: &Summary, today: NaiveDate) -> String {
     let cert = s.establishment.certificate.as_ref();
     match (CertificateStatus::of(cert, today), cert) {
-        (CertificateStatus::Valid, Some(c)) => format!("GCN ATTP số {} còn hiệu lực đến {}.", c.number, dmy(c.expires)),
-        (CertificateStatus::Expiring, Some(c)) => {
-            format!("GCN ATTP số {} còn hiệu lực đến {} (sắp hết hạn).", c.number, dmy(c.expires))
+        (CertificateStatus::Valid, Some(c)) => {
+            format!("GCN ATTP số {} còn hiệu lực đến {}.", c.number, civic::sms::date(c.expires))
         }
-        (CertificateStatus::Expired, Some(c)) => format!("GCN ATTP số {} ĐÃ HẾT HẠN từ {}.", c.number, dmy(c.expires)),
+        (CertificateStatus::Expiring, Some(c)) => {
+            format!("GCN ATTP số {} còn hiệu lực đến {} (sắp hết hạn).", c.number, civic::sms::date(c.expires))
+        }
+        (CertificateStatus::Expired, Some(c)) => {
+            format!("GCN ATTP số {} ĐÃ HẾT HẠN từ {}.", c.number, civic::sms::date(c.expires))
+        }
         _ => "CHƯA CÓ GCN ATTP hợp lệ.".to_owned(),
     }
 }
@@ -155,20 +161,83 @@ fn short_status(s: &Summary, today: NaiveDate) -> &'static str {
     }
 }
 
-/// Several matches, as many as fit, then how to narrow down.
-pub fn list(matches: &[&Summary], total: i64, today: NaiveDate) -> String {
-    let head = format!("{total} cơ sở khớp:");
-    let foot = " Soạn ATTP <số> để xem chi tiết, hoặc tên rõ hơn.";
-    let mut body = String::new();
-    for (i, s) in matches.iter().take(LIST_LEN).enumerate() {
-        let item =
-            format!(" {}) {}, {}: {};", i + 1, s.establishment.name, s.establishment.district, short_status(s, today));
-        if civic::text::sms_within(&format!("{head}{body}{item}{foot}"), usize::MAX).len() > SMS_MAX && i > 0 {
-            break;
-        }
-        body.push_str(&item);
+/// How many address parts a pick-list entry can show.
+const PLACE_PARTS: usize = 3;
+
+/// The address parts a pick-list entry can show after the name: street address, ward,
+/// district.
+fn place_parts(e: &Establishment) -> [&str; PLACE_PARTS] {
+    [&e.address, &e.ward, &e.district]
+}
+
+/// An entry's label: its name (unless the list says it once for all), then its first
+/// `parts` address parts.
+fn label(e: &Establishment, parts: usize, with_name: bool) -> String {
+    let name = with_name.then_some(e.name.as_str());
+    name.into_iter().chain(place_parts(e).into_iter().take(parts)).collect::<Vec<_>>().join(", ")
+}
+
+/// Per entry, the fewest address parts that tell it from the other entries (the street when
+/// not even the district does: twins in the registry are told apart by their number only).
+fn parts_needed(entries: &[&Summary]) -> Vec<usize> {
+    let key = |s: &Summary, parts: usize| fold(&label(&s.establishment, parts, true));
+    let distinct = |i: usize, parts: usize| {
+        entries.iter().enumerate().all(|(j, o)| j == i || key(o, parts) != key(entries[i], parts))
+    };
+    (0..entries.len()).map(|i| (0..=PLACE_PARTS).find(|&parts| distinct(i, parts)).unwrap_or(1)).collect()
+}
+
+/// A pick-list of `entries`, each with at least `floor` address parts (and as many as
+/// [`parts_needed`] says); with `hint`, how to narrow down when some were left out.
+fn render(entries: &[&Summary], floor: usize, hint: bool, total: i64, today: NaiveDate) -> String {
+    let first = entries.first().map(|s| fold(&s.establishment.name));
+    let shared = entries.len() > 1 && entries.iter().all(|s| Some(fold(&s.establishment.name)) == first);
+    let mut text = format!("{total} cơ sở khớp:");
+    if shared {
+        text.push_str(&format!(" {} tại", entries[0].establishment.name));
     }
-    sms(&format!("{head}{body}{foot}"))
+    let floor = if shared { floor.max(1) } else { floor };
+    let items: Vec<String> = entries
+        .iter()
+        .zip(parts_needed(entries))
+        .enumerate()
+        .map(|(i, (s, needed))| {
+            let label = label(&s.establishment, needed.max(floor), !shared);
+            format!(" {}) {label}: {}", i + 1, short_status(s, today))
+        })
+        .collect();
+    text.push_str(&items.join(";"));
+    let left = total - i64::try_from(entries.len()).unwrap_or(i64::MAX);
+    if left > 0 && hint {
+        text.push_str(&format!(". +{left} khác. Soạn ATTP <số> để xem chi tiết, hoặc thêm tên đường, quận."));
+    } else if left > 0 {
+        text.push_str(&format!(". +{left} khác. Soạn ATTP <số> xem chi tiết."));
+    } else {
+        text.push_str(". Soạn ATTP <số> để xem chi tiết.");
+    }
+    sms_within(&text, usize::MAX)
+}
+
+/// Several matches as one SMS: as many entries as fit (at most [`LIST_LEN`]), each told
+/// apart from the others by its street address (then ward, district), a name they all share
+/// said once, then how many more matched and how to pick or narrow down:
+/// `3 co so khop: Bun Bo Co Ba tai 1) 12 Tran Phu: chua co GCN; 2) ...; 3) .... Soan ATTP
+/// <so> de xem chi tiet.` Returns the text and how many entries it shows, the ones
+/// `ATTP <số>` picks from.
+pub fn list(matches: &[&Summary], total: i64, today: NaiveDate) -> (String, usize) {
+    for shown in (1..=matches.len().min(LIST_LEN)).rev() {
+        // the street of every entry when it fits, else only what tells them apart; the hint
+        // to narrow down last
+        for (floor, hint) in [(1, true), (1, false), (0, true), (0, false)] {
+            let text = render(&matches[..shown], floor, hint, total, today);
+            if text.len() <= SMS_MAX {
+                return (text, shown);
+            }
+        }
+    }
+    // one entry whose name alone does not fit: shortened, the count first
+    let shown = matches.len().min(1);
+    (sms(&render(&matches[..shown], 0, false, total, today)), shown)
 }
 
 /// The reply to one message.
@@ -176,6 +245,11 @@ pub async fn answer(env: &impl Platform, text: &str, short_code: &str, from: &st
     let (asked, items) = match parse(text) {
         Command::Lookup { asked, items } => (asked, items),
         Command::Help => return Ok(help(short_code)),
+        Command::TooLong => {
+            return Ok(sms(&format!(
+                "Tin nhắn dài quá {MAX_WORDS} từ. Soạn ATTP <tên cơ sở>[, <quận/phường>], VD: ATTP Pho Ba Hoa, Hai Chau"
+            )));
+        }
         Command::Pick(n) => {
             let today = civic::web::vn_today(env.now());
             return Ok(match chosen(env, from, n).await? {
@@ -197,9 +271,10 @@ pub async fn answer(env: &impl Platform, text: &str, short_code: &str, from: &st
         [(top, best), (second, _), ..] if top - second >= crate::rank::DECISIVE => detail(best, today),
         many => {
             let top: Vec<&Summary> = many.iter().take(LIST_LEN).map(|(_, s)| s).collect();
-            let ids: Vec<&str> = top.iter().map(|s| s.establishment.id.as_str()).collect();
+            let (text, shown) = list(&top, total, today);
+            let ids: Vec<&str> = top.iter().take(shown).map(|s| s.establishment.id.as_str()).collect();
             remember_list(env, from, &ids).await?;
-            list(&top, total, today)
+            text
         }
     })
 }
@@ -243,7 +318,7 @@ mod tests {
 
     #[test]
     fn parse_table() {
-        let lookup = |asked: &str| Command::Lookup { asked: asked.to_owned(), items: crate::query::parse(asked) };
+        let lookup = |asked: &str| Command::Lookup { asked: asked.to_owned(), items: crate::phrase::parse(asked) };
         let cases = [
             ("ATTP pho ba hoa", lookup("pho ba hoa")),
             ("attp Phở Bà Hoa", lookup("pho ba hoa")),
@@ -256,6 +331,11 @@ mod tests {
             ("ATTP 2", Command::Pick(2)),
             ("attp  3 ", Command::Pick(3)),
             ("ATTP 4", lookup("4")),
+            ("ATTP a b c d e f g h i j", lookup("a b c d e f g h i j")),
+            (
+                "ATTP Quán Bánh xèo Bà Dưỡng K280/23 Hoàng Diệu Phước Ninh Hải Châu Đà Nẵng Việt Nam gần chợ Hàn ạ",
+                Command::TooLong,
+            ),
             ("", Command::Help),
             ("xin chào", Command::Help),
         ];
@@ -294,11 +374,77 @@ mod tests {
         let long = detail(&cases[3], today);
         assert!(long.contains("con hieu luc den 01/03/2027"), "status kept: {long}");
         let many: Vec<&Summary> = cases.iter().collect();
-        let l = list(&many, 42, today);
-        assert!(l.starts_with("42 co so khop: 1) Pho Ba Hoa, Hai Chau: con han;"), "{l}");
-        assert!(l.len() <= SMS_MAX && l.ends_with("Soan ATTP <so> de xem chi tiet, hoac ten ro hon."), "{l}");
-        assert!(!l.contains(" 4)"), "at most {LIST_LEN}: {l}");
+        let (l, shown) = list(&many, 42, today);
+        assert!(l.starts_with("42 co so khop: Pho Ba Hoa tai 1) 12 Tran Phu: con han;"), "{l}");
+        assert!(l.len() <= SMS_MAX, "{} chars: {l}", l.len());
+        assert!(l.contains(&format!(" +{} khac. Soan ATTP <so> ", 42 - shown)), "{l}");
+        assert!(shown <= LIST_LEN && !l.contains(&format!(" {})", shown + 1)), "{shown} shown: {l}");
         assert!(help("8188").len() <= SMS_MAX);
         assert!(help("8188").contains("ATTP"));
+    }
+
+    fn at(name: &str, address: &str, ward: &str, district: &str) -> Summary {
+        let mut s = place(name, None, 0);
+        s.establishment.address = address.into();
+        s.establishment.ward = ward.into();
+        s.establishment.district = district.into();
+        s
+    }
+
+    /// Three places of one name in one district: every one listed, told apart by its street,
+    /// and the count announced is the count shown.
+    #[test]
+    fn a_pick_list_tells_namesakes_apart_by_their_street() {
+        let today = d("2025-06-01");
+        let three = [
+            at("Bún Bò Cô Ba", "12 Trần Phú", "Thạch Thang", "Hải Châu"),
+            at("Bún Bò Cô Ba", "45 Lê Lợi", "Thạch Thang", "Hải Châu"),
+            at("Bún Bò Cô Ba", "7 Nguyễn Văn Linh", "Nam Dương", "Hải Châu"),
+        ];
+        let all: Vec<&Summary> = three.iter().collect();
+        let (text, shown) = list(&all, 3, today);
+        assert_eq!(
+            text,
+            "3 co so khop: Bun Bo Co Ba tai 1) 12 Tran Phu: chua co GCN; 2) 45 Le Loi: chua co GCN; \
+             3) 7 Nguyen Van Linh: chua co GCN. Soan ATTP <so> de xem chi tiet."
+        );
+        assert_eq!(shown, 3);
+        // a fourth match, not listed, is counted
+        let (text, shown) = list(&all, 4, today);
+        assert!(text.ends_with(" 3) 7 Nguyen Van Linh: chua co GCN. +1 khac. Soan ATTP <so> xem chi tiet."), "{text}");
+        assert_eq!(shown, 3);
+        // the same street number in two wards: the ward tells them apart
+        let wards = [
+            at("Bún Bò Cô Ba", "12 Trần Phú", "Thạch Thang", "Hải Châu"),
+            at("Bún Bò Cô Ba", "12 Trần Phú", "Hòa Cường Bắc", "Hải Châu"),
+        ];
+        let (text, _) = list(&wards.iter().collect::<Vec<_>>(), 2, today);
+        assert!(
+            text.contains("1) 12 Tran Phu, Thach Thang: ") && text.contains("2) 12 Tran Phu, Hoa Cuong Bac: "),
+            "{text}"
+        );
+    }
+
+    /// Long names and addresses: fewer entries, each still told apart, and what was left
+    /// out counted; always one ASCII SMS.
+    #[test]
+    fn a_pick_list_that_does_not_fit_says_how_many_it_left_out() {
+        let today = d("2025-06-01");
+        let long = [
+            at("Nhà hàng Hải sản Bé Mặn Tươi Sống", "K280/23 Hoàng Diệu", "Phước Ninh", "Hải Châu"),
+            at("Nhà hàng Hải sản Bé Mặn Tươi Sống", "1120 Nguyễn Tất Thành", "Xuân Hà", "Thanh Khê"),
+            at("Nhà hàng Hải sản Bé Mặn Bờ Biển Mỹ Khê", "Lô 12 Võ Nguyên Giáp", "Phước Mỹ", "Sơn Trà"),
+        ];
+        let all: Vec<&Summary> = long.iter().collect();
+        for total in [3, 57] {
+            let (text, shown) = list(&all, total, today);
+            assert!(text.len() <= SMS_MAX && text.chars().all(|c| (' '..='~').contains(&c)), "{text}");
+            assert!((1..=3).contains(&shown), "{text}");
+            let left = total - i64::try_from(shown).unwrap();
+            assert_eq!(left > 0, text.contains(&format!("+{left} khac")), "{text}");
+            if shown >= 2 {
+                assert!(text.contains("Hoang Dieu") && text.contains("Nguyen Tat Thanh"), "told apart: {text}");
+            }
+        }
     }
 }

@@ -114,7 +114,7 @@ pub async fn upsert(env: &impl Platform, items: &[Establishment], violations: Vi
     if items.is_empty() {
         return Ok(());
     }
-    let now = env.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = civic::web::stamp(env.now());
     let statements: Vec<Statement> = items.chunks(GROUP).flat_map(|g| upsert_statements(g, violations, &now)).collect();
     env.batch(DB, &statements).await?;
     Ok(())

@@ -18,6 +18,7 @@ use http::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::import::{self, Upload};
+use crate::model::{MAX_ID, MAX_PENALTY_VND};
 use crate::store::DB;
 
 /// The most violation rows in one upload.
@@ -39,7 +40,7 @@ pub async fn put(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
     let upload = import::read_upload(req, COLUMNS, csv_row)?;
     let rows = parse(&upload)?;
     let ids = check_ids(env, &upload, &rows).await?;
-    let now = env.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = civic::web::stamp(env.now());
     env.batch(DB, &statements(&ids, &rows, &now)).await?;
     civic::web::json(StatusCode::OK, &serde_json::json!({"establishments": ids.len(), "violations": rows.len()}))
 }
@@ -69,10 +70,10 @@ pub fn parse(upload: &Upload) -> Result<Vec<Row>, Error> {
     for (i, item) in upload.items.iter().enumerate() {
         let mut f = Fields::new(upload.label(i), &mut errors);
         let Some(obj) = f.object("", item, COLUMNS) else { continue };
-        let id = f.text(obj, "", "establishment_id", 64);
+        let id = f.text(obj, "", "establishment_id", MAX_ID);
         let date = f.date(obj, "", "date");
         let description = f.text(obj, "", "description", 500);
-        let penalty_vnd = f.integer(obj, "", "penalty_vnd", 0, 10_000_000_000);
+        let penalty_vnd = f.integer(obj, "", "penalty_vnd", 0, MAX_PENALTY_VND);
         if let (Some(establishment_id), Some(date), Some(description), Some(penalty_vnd)) =
             (id, date, description, penalty_vnd)
         {

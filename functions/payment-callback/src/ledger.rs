@@ -12,7 +12,7 @@ use civic::{Error, Platform};
 
 pub const DB: &str = "payments";
 
-pub use civic::web::stamp;
+use civic::web::stamp;
 
 /// A random hex id of `bytes` bytes.
 pub fn random_hex(env: &impl Platform, bytes: usize) -> String {
@@ -39,6 +39,44 @@ impl Provider {
 
     pub fn parse(s: &str) -> Option<Provider> {
         [Provider::Vnpay, Provider::Momo, Provider::Zalopay].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// An order's state: stored `pending`, `paid` or `failed` (the orders table's `CHECK`);
+/// `expired` is only shown, for a pending order past its expiry ([`Order::state_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderState {
+    /// Created; no callback settled it or reported a failure yet.
+    Pending,
+    /// Settled by a successful callback (from any state).
+    Paid,
+    /// A callback reported a failed payment, or the wallet refused to create the order.
+    Failed,
+    /// Pending past `expires_at`: never stored.
+    Expired,
+}
+
+impl OrderState {
+    /// As stored and as answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Pending => "pending",
+            OrderState::Paid => "paid",
+            OrderState::Failed => "failed",
+            OrderState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderState> {
+        [OrderState::Pending, OrderState::Paid, OrderState::Failed, OrderState::Expired]
+            .into_iter()
+            .find(|state| state.as_str() == s)
+    }
+}
+
+impl serde::Serialize for OrderState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -133,21 +171,22 @@ async fn apply(env: &impl Platform, cb: &Callback, id: &str) -> Result<(Outcome,
         let settled = env
             .query(
                 DB,
-                "UPDATE orders SET state = 'paid', paid_at = ?1, provider_txn_id = ?2, settled_by = ?3
-                 WHERE order_id = ?4 AND state <> 'paid' RETURNING order_id",
-                &[now.into(), cb.provider_txn_id.clone().into(), id.into(), order.order_id.as_str().into()],
+                "UPDATE orders SET state = ?5, paid_at = ?1, provider_txn_id = ?2, settled_by = ?3
+                 WHERE order_id = ?4 AND state <> ?5 RETURNING order_id",
+                &[
+                    now.into(),
+                    cb.provider_txn_id.clone().into(),
+                    id.into(),
+                    order.order_id.as_str().into(),
+                    OrderState::Paid.as_str().into(),
+                ],
             )
             .await?;
         if settled.is_empty() { Outcome::AlreadySettled } else { Outcome::Settled }
+    } else if fail_pending(env, &order.order_id).await? {
+        Outcome::FailureRecorded
     } else {
-        let failed = env
-            .query(
-                DB,
-                "UPDATE orders SET state = 'failed' WHERE order_id = ?1 AND state = 'pending' RETURNING order_id",
-                &[order.order_id.as_str().into()],
-            )
-            .await?;
-        if failed.is_empty() { Outcome::AlreadySettled } else { Outcome::FailureRecorded }
+        Outcome::AlreadySettled
     };
     Ok((outcome, Some(order.order_id)))
 }
@@ -161,8 +200,8 @@ pub struct Order {
     pub owner: String,
     pub provider: String,
     pub amount_vnd: i64,
-    /// `pending`, `paid` or `failed` as stored; see [`Order::state_at`].
-    pub state: String,
+    /// As stored (never [`OrderState::Expired`]); see [`Order::state_at`].
+    pub state: OrderState,
     pub payment_url: Option<String>,
     pub created_at: String,
     pub expires_at: String,
@@ -181,7 +220,8 @@ impl Order {
             owner: text("owner")?,
             provider: text("provider")?,
             amount_vnd: r.i64("amount_vnd")?,
-            state: text("state")?,
+            state: OrderState::parse(r.str("state")?)
+                .ok_or_else(|| DbError(format!("state: unknown {:?}", r.str("state"))))?,
             payment_url: opt("payment_url")?,
             created_at: text("created_at")?,
             expires_at: text("expires_at")?,
@@ -190,9 +230,12 @@ impl Order {
         })
     }
 
-    /// The state a citizen sees: a pending order past its expiry is `expired`.
-    pub fn state_at(&self, now: DateTime<Utc>) -> &str {
-        if self.state == "pending" && self.expires_at < stamp(now) { "expired" } else { &self.state }
+    /// The state a citizen sees: a pending order past its expiry is expired.
+    pub fn state_at(&self, now: DateTime<Utc>) -> OrderState {
+        match self.state {
+            OrderState::Pending if self.expires_at < stamp(now) => OrderState::Expired,
+            state => state,
+        }
     }
 }
 
@@ -218,12 +261,18 @@ pub async fn set_payment_url(env: &impl Platform, order_id: &str, url: &str) -> 
     Ok(())
 }
 
-/// Marks a pending order failed (its creation on the wallet's side failed). A successful
-/// callback would still settle it.
-pub async fn fail_pending(env: &impl Platform, order_id: &str) -> Result<(), Error> {
-    env.execute(DB, "UPDATE orders SET state = 'failed' WHERE order_id = ?1 AND state = 'pending'", &[order_id.into()])
+/// Marks an order failed if it is pending (a failure callback, or its creation on the
+/// wallet's side failed); `false` when it was not pending. A successful callback would still
+/// settle it.
+pub async fn fail_pending(env: &impl Platform, order_id: &str) -> Result<bool, Error> {
+    let failed = env
+        .query(
+            DB,
+            "UPDATE orders SET state = ?2 WHERE order_id = ?1 AND state = ?3 RETURNING order_id",
+            &[order_id.into(), OrderState::Failed.as_str().into(), OrderState::Pending.as_str().into()],
+        )
         .await?;
-    Ok(())
+    Ok(!failed.is_empty())
 }
 
 /// A pending, unexpired order of this owner for this dossier, provider and amount, that the
@@ -237,31 +286,35 @@ pub async fn open_order(
 ) -> Result<Option<Order>, Error> {
     one(
         env,
-        "dossier_code = ?1 AND owner = ?2 AND provider = ?3 AND amount_vnd = ?4 AND state = 'pending'
+        "dossier_code = ?1 AND owner = ?2 AND provider = ?3 AND amount_vnd = ?4 AND state = ?6
          AND expires_at > ?5 AND payment_url IS NOT NULL ORDER BY created_at DESC LIMIT 1",
-        &[dossier.into(), owner.into(), provider.as_str().into(), amount_vnd.into(), stamp(env.now()).into()],
+        &[
+            dossier.into(),
+            owner.into(),
+            provider.as_str().into(),
+            amount_vnd.into(),
+            stamp(env.now()).into(),
+            OrderState::Pending.as_str().into(),
+        ],
     )
     .await
 }
 
-/// The sum of the paid orders of a dossier.
+/// What the paid orders of a dossier add up to (VND), from the view `dossier_payments`
+/// (migrations/payments/0002), which permit-status reads too.
 pub async fn paid_total(env: &impl Platform, dossier: &str) -> Result<i64, Error> {
-    let rows = env
-        .query(
-            DB,
-            "SELECT COALESCE(SUM(amount_vnd), 0) AS paid FROM orders WHERE dossier_code = ?1 AND state = 'paid'",
-            &[dossier.into()],
-        )
-        .await?;
-    Ok(rows.first().map(|r| r.i64("paid")).transpose()?.unwrap_or(0))
+    let rows =
+        env.query(DB, "SELECT paid_vnd FROM dossier_payments WHERE dossier_code = ?1", &[dossier.into()]).await?;
+    Ok(rows.first().map(|r| r.i64("paid_vnd")).transpose()?.unwrap_or(0))
 }
 
+/// Stores a new order, pending whatever `o.state` says (a callback settles it later).
 pub async fn insert(env: &impl Platform, o: &Order) -> Result<(), Error> {
     env.execute(
         DB,
         "INSERT INTO orders (order_id, txn_ref, dossier_code, owner, provider, amount_vnd, state, payment_url,
                              created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, ?7, ?8, ?9)",
         &[
             o.order_id.as_str().into(),
             o.txn_ref.as_str().into(),
@@ -272,6 +325,7 @@ pub async fn insert(env: &impl Platform, o: &Order) -> Result<(), Error> {
             o.payment_url.clone().into(),
             o.created_at.as_str().into(),
             o.expires_at.as_str().into(),
+            OrderState::Pending.as_str().into(),
         ],
     )
     .await?;

@@ -24,15 +24,15 @@
 //! Databases: `payments` (written here), `permits` (read: a dossier's fee).
 
 use bytes::Bytes;
-use civic::{Error, Lang, Platform};
+use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
-pub mod create;
 pub mod ledger;
 pub mod momo;
 pub mod order;
 pub mod reconcile;
 pub mod vnpay;
+pub mod wallet;
 pub mod zalopay;
 
 // The Spin and Workers entry points around `handle` (nothing natively).
@@ -49,8 +49,7 @@ pub const MAX_BODY: usize = CALLBACK_MAX_BODY;
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
-    let lang = Lang::from_headers(req.headers());
-    route(&req, env).await.unwrap_or_else(|e| e.into_response(lang))
+    civic::web::respond(&req, route(&req, env).await)
 }
 
 async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
@@ -65,14 +64,12 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::POST, ["zalopay", "callback"]) => zalopay::callback(req, env).await,
         (&Method::GET, ["reconciliation"]) => reconcile::get(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, ledger::DB).await,
-        (
-            _,
-            ["health" | "orders" | "reconciliation" | "selftest"]
-            | ["orders", _]
-            | ["vnpay", "ipn"]
-            | ["momo", "ipn"]
-            | ["zalopay", "callback"],
-        ) => Err(Error::MethodNotAllowed),
+        (_, ["health" | "reconciliation"] | ["orders", _] | ["vnpay", "ipn"]) => {
+            Err(Error::MethodNotAllowed(&[Method::GET]))
+        }
+        (_, ["orders" | "selftest"] | ["momo", "ipn"] | ["zalopay", "callback"]) => {
+            Err(Error::MethodNotAllowed(&[Method::POST]))
+        }
         _ => Err(Error::NotFound),
     }
 }

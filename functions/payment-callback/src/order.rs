@@ -7,7 +7,7 @@
 //! the citizen already has a pending one for that dossier, provider and amount. `txn_ref`
 //! (`yymmdd_` + 12 hex digits, the date in GMT+7 as ZaloPay wants it) is what each partner
 //! carries back. `payment_url` is where the app sends the citizen: the signed VNPay 2.1.0 URL,
-//! or the URL MoMo or ZaloPay answered to the order's creation on their side ([`crate::create`]);
+//! or the URL MoMo or ZaloPay answered to the order's creation on their side ([`crate::wallet`]);
 //! if that call fails the order is marked failed and the answer is a 502.
 //!
 //! `GET /payments/orders/{order_id}` (its owner, or an admin): the order and its state
@@ -19,21 +19,25 @@ use chrono::{DateTime, Utc};
 use civic::auth::Role;
 use civic::dossier::Code;
 use civic::validate::Fields;
+use civic::web::stamp;
 use civic::{Error, FieldError, Lang, Msg, Platform};
 use http::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::ledger::{self, Order, Provider, stamp};
-use crate::{create, vnpay};
+use crate::ledger::{self, Order, OrderState, Provider};
+use crate::{vnpay, wallet};
 
 pub const PERMITS: &str = "permits";
 const MAX_BODY: usize = 1024;
+/// The longest `dossier_code` read (characters): longer than any code
+/// ([`Code::parse`] takes at most 52), so past it the answer is "too long".
+const MAX_CODE_CHARS: usize = 64;
 
 fn parse(body: &Value) -> Result<(Code, Provider), Error> {
     let mut errors: Vec<FieldError> = Vec::new();
     let mut f = Fields::new(String::new(), &mut errors);
     let parsed = f.object("", body, &["dossier_code", "provider"]).map(|obj| {
-        let code = f.text(obj, "", "dossier_code", 64);
+        let code = f.text(obj, "", "dossier_code", MAX_CODE_CHARS);
         let code = code.and_then(|c| {
             let parsed = Code::parse(&c);
             if parsed.is_none() {
@@ -133,7 +137,7 @@ pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Respons
         owner: who.subject,
         provider: provider.as_str().to_owned(),
         amount_vnd: unpaid,
-        state: "pending".into(),
+        state: OrderState::Pending,
         payment_url,
         created_at: stamp(now),
         expires_at: stamp(expires),
@@ -144,10 +148,10 @@ pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Respons
     ledger::insert(env, &order).await?;
     if order.payment_url.is_none() {
         let new =
-            create::NewOrder { txn_ref: &order.txn_ref, amount_vnd: unpaid, info: &info, owner: &order.owner, now };
+            wallet::NewOrder { txn_ref: &order.txn_ref, amount_vnd: unpaid, info: &info, owner: &order.owner, now };
         let created = match provider {
-            Provider::Momo => create::momo(env, &new).await,
-            _ => create::zalopay(env, &new).await,
+            Provider::Momo => wallet::momo(env, &new).await,
+            _ => wallet::zalopay(env, &new).await,
         };
         match created {
             Ok(url) => {

@@ -5,11 +5,12 @@
 use bytes::Bytes;
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use civic::auth::Role;
+use civic::web::stamp;
 use civic::{Error, FieldError, Msg, Platform};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::ledger::{DB, stamp};
+use crate::ledger::{DB, OrderState};
 
 /// The UTC bounds `[start, end)` of a day in Vietnam.
 pub fn day_bounds(day: NaiveDate) -> (String, String) {
@@ -45,8 +46,8 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
         .query(
             DB,
             "SELECT order_id, txn_ref, provider, provider_txn_id, dossier_code, amount_vnd, paid_at FROM orders
-             WHERE state = 'paid' AND paid_at >= ?1 AND paid_at < ?2 ORDER BY provider, paid_at, order_id",
-            &[start.into(), end.into()],
+             WHERE state = ?3 AND paid_at >= ?1 AND paid_at < ?2 ORDER BY provider, paid_at, order_id",
+            &[start.into(), end.into(), OrderState::Paid.as_str().into()],
         )
         .await?;
     let mut orders = Vec::with_capacity(rows.len());

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use civic::Platform;
 use civic::platform::native::{NativePlatform, block_on};
 use http::Request;
-use payment_callback::{create, vnpay, zalopay};
+use payment_callback::{vnpay, wallet, zalopay};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -88,5 +88,5 @@ fn zalopay_docs_create_mac() {
     let f = &v["fields"];
     let field = |k: &str| f[k].as_str().unwrap();
     let fields = ["app_id", "app_trans_id", "app_user", "amount", "app_time", "embed_data", "item"].map(field);
-    assert_eq!(create::zalopay_mac(v["key1"].as_str().unwrap(), fields), v["mac"].as_str().unwrap());
+    assert_eq!(wallet::zalopay_mac(v["key1"].as_str().unwrap(), fields), v["mac"].as_str().unwrap());
 }

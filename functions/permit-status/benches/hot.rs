@@ -9,13 +9,13 @@ use civic::Lang;
 use criterion::{Criterion, criterion_group, criterion_main};
 use permit_status::dossier::{Code, Status};
 use permit_status::store::{Dossier, Event};
-use permit_status::{sms, update, view};
+use permit_status::{push, sms, view};
 
 const PUSH: &str = include_str!("../../../docs/examples/dossier-push.json");
 
 fn dossier() -> Dossier {
     let body: serde_json::Value = serde_json::from_str(PUSH).expect("example push is JSON");
-    let update = update::parse(&body).expect("example push is valid");
+    let update = push::parse(&body).expect("example push is valid");
     let history = [Status::Registered, Status::Accepted, Status::Processing, Status::DocumentsRequested]
         .iter()
         .enumerate()
@@ -34,7 +34,7 @@ fn hot(c: &mut Criterion) {
     let now: DateTime<Utc> = "2024-11-18T03:00:00Z".parse().expect("time");
     let body: serde_json::Value = serde_json::from_str(PUSH).expect("example push is JSON");
     c.bench_function("code parse", |b| b.iter(|| Code::parse(black_box("000.00.19.h57-241105-0012"))));
-    c.bench_function("push parse+validate", |b| b.iter(|| update::parse(black_box(&body))));
+    c.bench_function("push parse+validate", |b| b.iter(|| push::parse(black_box(&body))));
     c.bench_function("view public", |b| {
         b.iter(|| serde_json::to_vec(&view::view(black_box(&d), now, Lang::Vi, Some(true), false)))
     });

@@ -1,5 +1,7 @@
 //! Whether a dossier's fee (lệ phí) is paid, read from the `payments` database, which
-//! payment-callback owns: the paid orders of the dossier must add up to its fee.
+//! payment-callback owns: what the dossier's paid orders add up to (its view
+//! `dossier_payments`, migrations/payments/0002) must cover the fee. This crate knows that
+//! view only, not the orders and their states.
 
 use civic::Platform;
 
@@ -15,13 +17,10 @@ pub async fn paid(env: &impl Platform, code: &Code, fee_vnd: i64) -> Option<bool
         return Some(true);
     }
     let rows = env
-        .query(
-            PAYMENTS,
-            "SELECT COALESCE(SUM(amount_vnd), 0) AS paid FROM orders WHERE dossier_code = ?1 AND state = 'paid'",
-            &[code.as_str().into()],
-        )
+        .query(PAYMENTS, "SELECT paid_vnd FROM dossier_payments WHERE dossier_code = ?1", &[code.as_str().into()])
         .await;
-    match rows.map_err(|e| e.to_string()).and_then(|r| r.first().map_or(Ok(0), |r| r.i64("paid").map_err(|e| e.0))) {
+    match rows.map_err(|e| e.to_string()).and_then(|r| r.first().map_or(Ok(0), |r| r.i64("paid_vnd").map_err(|e| e.0)))
+    {
         Ok(sum) => Some(sum >= fee_vnd),
         Err(e) => {
             civic::log::error(&format!("permit-status: payments database unreadable: {e}"));

@@ -18,7 +18,7 @@
 //! Databases: `permits` (written here), `payments` (read: is the fee paid, [`fee`]).
 
 use bytes::Bytes;
-use civic::{Error, Lang, Platform};
+use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
 pub mod dossier;
@@ -27,7 +27,6 @@ pub mod lookup;
 pub mod push;
 pub mod sms;
 pub mod store;
-pub mod update;
 pub mod view;
 
 // The Spin and Workers entry points around `handle` (nothing natively).
@@ -41,8 +40,7 @@ pub const MAX_BODY: usize = push::MAX_BODY;
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
-    let lang = Lang::from_headers(req.headers());
-    route(&req, env).await.unwrap_or_else(|e| e.into_response(lang))
+    civic::web::respond(&req, route(&req, env).await)
 }
 
 async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
@@ -52,10 +50,11 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::GET, ["health"]) => civic::web::health(env, store::DB, "dossiers").await,
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
-        (_, ["health" | "sms" | "selftest"]) => Err(Error::MethodNotAllowed),
+        (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
+        (_, ["sms" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
         (&Method::GET, [code]) => lookup::get(req, env, code).await,
         (&Method::PUT, [code]) => push::put(req, env, code).await,
-        (_, [_]) => Err(Error::MethodNotAllowed),
+        (_, [_]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
         _ => Err(Error::NotFound),
     }
 }
@@ -93,12 +92,12 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        let mut parsed = update::KEYS.to_vec();
+        let mut parsed = push::KEYS.to_vec();
         documented.sort_unstable();
         parsed.sort_unstable();
         assert_eq!(documented, parsed);
         let example: serde_json::Value =
             serde_json::from_str(include_str!("../../../docs/examples/dossier-push.json")).unwrap();
-        update::parse(&example).expect("the README's example push is valid");
+        push::parse(&example).expect("the README's example push is valid");
     }
 }

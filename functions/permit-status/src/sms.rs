@@ -45,8 +45,9 @@ pub async fn answer(env: &impl Platform, text: &str, short_code: &str) -> Result
     Ok(reply(&dossier, env.now(), fee_paid))
 }
 
+/// The day of `t` in Vietnam, as replies write dates.
 fn dmy(t: DateTime<Utc>) -> String {
-    t.with_timezone(&civic::web::vietnam()).format("%d/%m/%Y").to_string()
+    civic::sms::date(civic::web::vn_today(t))
 }
 
 /// `150.000đ`
@@ -103,7 +104,7 @@ mod tests {
     }
 
     fn dossier(code: &str, status: i64, fee: i64, result_at: Option<&str>) -> Dossier {
-        let update = crate::update::parse(&json!({"procedure_code": "1.001234",
+        let update = crate::push::parse(&json!({"procedure_code": "1.001234",
             "procedure_name": "Cấp giấy phép xây dựng nhà ở riêng lẻ", "field": "Xây dựng", "agency": "UBND quận Hải Châu",
             "applicant": {"name": "Nguyễn Văn An", "phone": "0905123456", "kind": "citizen"},
             "received_at": "2024-11-05T08:30:00+07:00", "due_at": "2024-11-15T17:00:00+07:00",

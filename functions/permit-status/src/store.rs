@@ -10,11 +10,11 @@ use civic::platform::{DbError, Row, Rows, Statement};
 use civic::{Error, Platform};
 
 use crate::dossier::{Code, Status};
-use crate::update::{ApplicantKind, Update};
+use crate::push::{ApplicantKind, Update};
 
 pub const DB: &str = "permits";
 
-pub use civic::web::stamp;
+use civic::web::stamp;
 
 const UPSERT: &str = "INSERT INTO dossiers
     (code, procedure_code, procedure_name, field, agency, applicant_name, applicant_phone, applicant_kind,
@@ -64,10 +64,7 @@ impl Outcome {
 
 /// Applies one push atomically.
 pub async fn apply(env: &impl Platform, code: &Code, u: &Update) -> Result<Outcome, Error> {
-    let kind = match u.applicant.kind {
-        ApplicantKind::Citizen => "citizen",
-        ApplicantKind::Business => "business",
-    };
+    let kind = u.applicant.kind.as_str();
     let statements = [
         // Read inside the batch, so it sees the state the push is applied to.
         Statement::new("SELECT status_at FROM dossiers WHERE code = ?1", vec![code.as_str().into()]),
@@ -187,16 +184,13 @@ pub async fn get(env: &impl Platform, code: &Code) -> Result<Option<Dossier>, Er
     let Some(r) = rows.first() else {
         return Ok(None);
     };
-    let kind = match r.str("applicant_kind")? {
-        "business" => ApplicantKind::Business,
-        _ => ApplicantKind::Citizen,
-    };
+    let kind = ApplicantKind::parse(r.str("applicant_kind")?).unwrap_or(ApplicantKind::Citizen);
     let update = Update {
         procedure_code: r.str("procedure_code")?.to_owned(),
         procedure_name: r.str("procedure_name")?.to_owned(),
         field: r.str("field")?.to_owned(),
         agency: r.str("agency")?.to_owned(),
-        applicant: crate::update::Applicant {
+        applicant: crate::push::Applicant {
             name: r.str("applicant_name")?.to_owned(),
             phone: r.str("applicant_phone")?.to_owned(),
             kind,
@@ -240,7 +234,7 @@ mod tests {
     }
 
     fn push(status: i64, at: &str, note: &str) -> Update {
-        crate::update::parse(
+        crate::push::parse(
             &json!({"procedure_code": "1.001234", "procedure_name": "Cấp giấy phép xây dựng nhà ở riêng lẻ",
             "field": "Xây dựng", "agency": "UBND quận Hải Châu",
             "applicant": {"name": "Nguyễn Văn An", "phone": "0905123456", "kind": "citizen"},

@@ -54,7 +54,7 @@ mod tests {
     use serde_json::json;
 
     fn dossier() -> Dossier {
-        let update = crate::update::parse(
+        let update = crate::push::parse(
             &json!({"procedure_code": "1.001234", "procedure_name": "Cấp giấy phép xây dựng nhà ở riêng lẻ",
             "field": "Xây dựng", "agency": "UBND quận Hải Châu",
             "applicant": {"name": "Nguyễn Văn An", "phone": "0905123456", "kind": "citizen"},

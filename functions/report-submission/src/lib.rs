@@ -21,7 +21,7 @@
 //! [`status::Status`]; where it is, [`geo`] and [`civic::district`]; storage, [`store`].
 
 use bytes::Bytes;
-use civic::{Error, Lang, Platform};
+use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
 pub mod browse;
@@ -56,8 +56,7 @@ pub(crate) fn single_param<'n>(req: &Request<Bytes>, name: &'n str) -> Result<Op
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
-    let lang = Lang::from_headers(req.headers());
-    route(&req, env).await.unwrap_or_else(|e| e.into_response(lang))
+    civic::web::respond(&req, route(&req, env).await)
 }
 
 async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
@@ -76,11 +75,15 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::PUT, ["categories"]) => category::put(req, env).await,
         (&Method::POST, []) => report::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
-        (_, ["health" | "categories" | "selftest" | "stats" | "sms"]) => Err(Error::MethodNotAllowed),
+        (_, ["health" | "stats"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
+        (_, ["categories"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
+        (_, ["selftest" | "sms"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
         (&Method::GET, [code]) => report::get(req, env, code).await,
         (&Method::PATCH, [code]) => lifecycle::patch(req, env, code).await,
         (&Method::POST, [code, "rating"]) => lifecycle::rate(req, env, code).await,
-        (_, [] | [_] | [_, "rating"]) => Err(Error::MethodNotAllowed),
+        (_, []) => Err(Error::MethodNotAllowed(&[Method::GET, Method::POST])),
+        (_, [_]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PATCH])),
+        (_, [_, "rating"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
         _ => Err(Error::NotFound),
     }
 }

@@ -25,9 +25,7 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
 }
 
 fn when(t: &str) -> String {
-    DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&civic::web::vietnam()).format("%H:%M %d/%m/%Y").to_string())
-        .unwrap_or_default()
+    DateTime::parse_from_rfc3339(t).map(|t| civic::sms::date_time(&t)).unwrap_or_default()
 }
 
 /// The most characters of an unknown report code that a `TT` reply repeats (a real code,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use spin_sdk::sqlite::{Connection, QueryResult, Value as SpinValue};
 
 use super::{DbError, FetchError, Platform, Rows, Statement, Value};
-use crate::error::{Error, Msg};
+use crate::error::Error;
 
 /// The Spin adapter; build one per request.
 #[derive(Default)]
@@ -134,8 +134,9 @@ impl Platform for SpinPlatform {
 }
 
 /// The whole Spin entry point of a function: converts the request to `http` types, reads its
-/// body (413 past `max` bytes, declared or read, without reading on), calls `handle` with a
-/// fresh [`SpinPlatform`], and converts the answer back.
+/// body (413 past `max` bytes, declared or read, without reading on; 400 when it cannot be
+/// read, [`crate::web::unreadable_body`]), calls `handle` with a fresh [`SpinPlatform`], and
+/// converts the answer back.
 pub async fn serve(
     req: spin_sdk::http::IncomingRequest,
     max: usize,
@@ -158,11 +159,7 @@ pub async fn serve(
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(chunk) => body.extend_from_slice(&chunk),
-            Err(e) => {
-                let msg = Msg::new("Không đọc được nội dung yêu cầu", "the request body could not be read");
-                crate::log::error(&format!("reading the request body: {e:?}"));
-                return Error::BadRequest(msg).into_response(lang).map(Vec::from);
-            }
+            Err(e) => return crate::web::unreadable_body(&headers, &format!("{e:?}")).map(Vec::from),
         }
         if body.len() > max {
             return crate::web::too_large(&headers, max).map(Vec::from);

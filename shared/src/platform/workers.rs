@@ -207,8 +207,9 @@ impl Platform for WorkersPlatform {
 }
 
 /// The whole Workers entry point of a function: reads the body (413 past `max` bytes,
-/// declared or read, without reading on), calls `handle` with a [`WorkersPlatform`] on the
-/// event's `Env`, and converts the answer back.
+/// declared or read, without reading on; 400 when it cannot be read, as on Spin:
+/// [`crate::web::unreadable_body`]), calls `handle` with a [`WorkersPlatform`] on the event's
+/// `Env`, and converts the answer back.
 pub async fn serve(
     req: worker::HttpRequest,
     env: Env,
@@ -224,7 +225,8 @@ pub async fn serve(
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return Ok(crate::web::too_large(&parts.headers, max).map(Full::new));
         }
-        Err(e) => return Err(worker::Error::RustError(format!("reading the request body: {e}"))),
+        // as on Spin: the client's broken body is its 400, not a platform error
+        Err(e) => return Ok(crate::web::unreadable_body(&parts.headers, &e.to_string()).map(Full::new)),
     };
     let resp = handle(http::Request::from_parts(parts, body), &WorkersPlatform::new(env)).await;
     Ok(resp.map(Full::new))

@@ -240,12 +240,12 @@ mod tests {
             assert!(permit_status::dossier::Code::parse(&d.code).is_some(), "{}", d.code);
             let mut last = None;
             for p in &d.pushes {
-                let u = permit_status::update::parse(p).unwrap_or_else(|e| panic!("{}: {e:?}", d.code));
+                let u = permit_status::push::parse(p).unwrap_or_else(|e| panic!("{}: {e:?}", d.code));
                 assert!(last.is_none_or(|l| l < u.status_at), "pushes in time order: {}", d.code);
                 assert!(u.status_at <= now || d.code.contains("241105"), "no push from the future: {}", d.code);
                 last = Some(u.status_at);
             }
-            let u = permit_status::update::parse(d.pushes.last().unwrap()).unwrap();
+            let u = permit_status::push::parse(d.pushes.last().unwrap()).unwrap();
             statuses.insert(u.status.code());
             if permit_status::dossier::Timeliness::of(u.due_at, u.status, now).overdue {
                 overdue += 1;

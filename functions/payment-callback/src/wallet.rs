@@ -1,7 +1,8 @@
-//! Orders created on the wallet's side. MoMo and ZaloPay take a payment only for an order
-//! the merchant created with them first, server to server, signed their way; their answer
-//! holds the URL the app sends the citizen to. (VNPay needs no call: its URL is signed
-//! locally, [`crate::vnpay::payment_url`].)
+//! The wallets' create-order calls, made by `POST /payments/orders` ([`crate::order`]) for
+//! MoMo and ZaloPay. These wallets take a payment only for an order the merchant created
+//! with them first, server to server, signed their way; their answer holds the URL the app
+//! sends the citizen to. (VNPay needs no call: its URL is signed locally,
+//! [`crate::vnpay::payment_url`].)
 //!
 //! - MoMo (API v2): `POST {momo_endpoint}/v2/gateway/api/create`, JSON, `requestType`
 //!   `captureWallet`, `signature` = hex HMAC-SHA256(`momo_secret_key`, `accessKey=..&amount=..&
@@ -83,6 +84,11 @@ pub async fn momo(env: &impl Platform, o: &NewOrder<'_>) -> Result<String, Error
     }
 }
 
+/// The most characters of ZaloPay's `app_user` (its v2 create API): the citizen's JWT `sub`
+/// goes there only as a label for ZaloPay's merchant portal, so a longer one is cut to this,
+/// and the full `sub` stays the order's owner in our ledger.
+pub const ZALOPAY_APP_USER_MAX: usize = 50;
+
 /// The form fields of ZaloPay's create call, `mac` last.
 pub fn zalopay_request(
     app_id: &str,
@@ -91,7 +97,7 @@ pub fn zalopay_request(
     callback_url: &str,
     redirect_url: &str,
 ) -> Vec<(String, String)> {
-    let app_user: String = o.owner.chars().take(50).collect();
+    let app_user: String = o.owner.chars().take(ZALOPAY_APP_USER_MAX).collect();
     let app_time = o.now.timestamp_millis().to_string();
     let embed_data = json!({"redirecturl": redirect_url}).to_string();
     let item = "[]";

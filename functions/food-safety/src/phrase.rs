@@ -36,8 +36,15 @@ impl Item {
     }
 }
 
-/// Words of a query beyond this are ignored (a canteen's name and its district take ten).
-pub const MAX_WORDS: usize = 10;
+/// The most words a query may have: a canteen's name with its street and district take
+/// fifteen. A longer one is refused, with this number, by the search route (422) and the SMS
+/// (a reply that says so), never cut short. See [`too_long`].
+pub const MAX_WORDS: usize = 20;
+
+/// Whether a text has more than [`MAX_WORDS`] words.
+pub fn too_long(text: &str) -> bool {
+    civic::text::words(text).len() > MAX_WORDS
+}
 
 /// Markers that only say what follows is a district, ward or city.
 const MARKERS: &[&str] = &["q", "p", "tp", "tx", "tt", "attp"];
@@ -92,10 +99,9 @@ fn marker_number(w: &str) -> Option<&str> {
     ["q", "p"].iter().find_map(|m| w.strip_prefix(m)).filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// Parses what a citizen typed; at most [`MAX_WORDS`] words are read.
+/// Parses what a citizen typed, every word of it (callers refuse a text [`too_long`]).
 pub fn parse(text: &str) -> Vec<Item> {
-    let mut words = civic::text::words(text);
-    words.truncate(MAX_WORDS);
+    let words = civic::text::words(text);
     let mut items = Vec::new();
     let mut i = 0;
     'words: while i < words.len() {
@@ -155,12 +161,19 @@ mod tests {
             ("ATTP pho", "pho"),
             ("thu hang", "thu / hang"),
             ("", ""),
-            ("a b c d e f g h i j k l", "a / b / c / d / e / f / g / h / i / j"),
+            ("a b c d e f g h i j k l", "a / b / c / d / e / f / g / h / i / j / k / l"),
             ("bep an tap the truong le lai", "~bep an tap the|bep an / truong / le / lai"),
         ];
         for (input, want) in cases {
             assert_eq!(show(&parse(input)), want, "parse({input:?})");
         }
+    }
+
+    #[test]
+    fn more_than_max_words_is_too_long() {
+        assert!(!too_long(&["a"; MAX_WORDS].join(" ")));
+        assert!(too_long(&["a"; MAX_WORDS + 1].join(" ")));
+        assert!(!too_long("Quán Bánh xèo Bà Dưỡng, Hoàng Diệu, Hải Châu"));
     }
 
     #[test]
