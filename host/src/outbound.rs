@@ -20,6 +20,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use ipnet::IpNet;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// Which schemes an entry allows.
@@ -36,7 +37,7 @@ enum HostPattern {
     /// `*.example.com`, stored as `.example.com`.
     Subdomain(String),
     Exact(String),
-    Cidr(IpAddr, u8),
+    Cidr(IpNet),
     ToSelf,
 }
 
@@ -76,113 +77,98 @@ fn well_known_port(scheme: &str) -> Option<u16> {
     }
 }
 
-fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
-    let (ip, bits) = s.split_once('/')?;
-    let ip: IpAddr = ip.parse().ok()?;
-    let bits: u8 = bits.parse().ok()?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    (bits <= max).then_some((ip, bits))
-}
-
-fn in_cidr(net: IpAddr, bits: u8, ip: IpAddr) -> bool {
-    match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
-            u32::from(n) & mask == u32::from(i) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(i)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
-            u128::from(n) & mask == u128::from(i) & mask
-        }
-        _ => false,
+/// `*`, or a name of letters only (kept lower-case).
+fn parse_scheme(url: &str, scheme: &str) -> Result<SchemePattern, String> {
+    if scheme == "*" {
+        Ok(SchemePattern::Any)
+    } else if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphabetic()) {
+        Ok(SchemePattern::Exact(scheme.to_ascii_lowercase()))
+    } else {
+        Err(format!("{url:?}: scheme {scheme:?} must be letters only or '*'"))
     }
 }
 
+/// Splits what follows `scheme://` into the host (an IPv6 address without its brackets) and
+/// the port (empty when left out); a trailing `/` is dropped, any other path refused. A CIDR
+/// range keeps its `/` (`10.0.0.0/8:*`).
+fn split_host_port<'a>(url: &str, rest: &'a str) -> Result<(&'a str, &'a str), String> {
+    let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+        let (h, after) = inner.split_once(']').ok_or_else(|| format!("{url:?}: unclosed '['"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p,
+            None if after.is_empty() || after == "/" => "",
+            None => return Err(format!("{url:?}: unexpected {after:?} after the IPv6 address")),
+        };
+        (h, port)
+    } else {
+        rest.rsplit_once(':').unwrap_or((rest, ""))
+    };
+    let port = match port.split_once('/') {
+        Some((_, path)) if !path.is_empty() => return Err(format!("{url:?} has a path but is not allowed to")),
+        Some((p, _)) => p,
+        None => port,
+    };
+    Ok((host, port))
+}
+
+/// `*`, `self`, a CIDR range, `*.domain`, or an exact name or address (kept lower-case).
+fn parse_host(url: &str, host: &str) -> Result<HostPattern, String> {
+    if host == "*" {
+        return Ok(HostPattern::Any);
+    }
+    if host == "self" {
+        return Ok(HostPattern::ToSelf);
+    }
+    if let Ok(net) = host.parse::<IpNet>() {
+        return Ok(HostPattern::Cidr(net));
+    }
+    let host = host.trim_end_matches('/');
+    if host.contains('/') {
+        return Err(format!("{url:?}: hosts must not contain paths"));
+    }
+    if let Some(domain) = host.strip_prefix("*.") {
+        if domain.contains('*') || domain.is_empty() {
+            return Err(format!("{url:?}: wildcards are allowed only as a leading '*.'"));
+        }
+        Ok(HostPattern::Subdomain(format!(".{}", domain.to_ascii_lowercase())))
+    } else if host.contains('*') {
+        Err(format!("{url:?}: wildcards are allowed only as subdomains ('*.example.com')"))
+    } else if host.is_empty() {
+        Err(format!("{url:?} has no host"))
+    } else {
+        Ok(HostPattern::Exact(host.to_ascii_lowercase()))
+    }
+}
+
+/// `*`, a number, a range `a..b`, or nothing: the scheme's well-known port.
+fn parse_port(url: &str, scheme: &str, port: &str) -> Result<PortPattern, String> {
+    if port.is_empty() {
+        return well_known_port(scheme)
+            .map(PortPattern::Port)
+            .ok_or_else(|| format!("{url:?}: no port was provided and the scheme {scheme:?} has no well-known port"));
+    }
+    if port == "*" {
+        return Ok(PortPattern::Any);
+    }
+    if let Some((a, b)) = port.split_once("..") {
+        let number = |n: &str| n.parse().map_err(|_| format!("{url:?}: port range {port:?} is not numeric"));
+        return Ok(PortPattern::Range(number(a)?, number(b)?));
+    }
+    port.parse().map(PortPattern::Port).map_err(|_| format!("{url:?}: port {port:?} is not a number"))
+}
+
 impl AllowedHost {
-    /// Parses one entry (templates already resolved).
+    /// Parses one entry (templates already resolved): its scheme, host and port, each by
+    /// the rules of the module header.
     pub fn parse(entry: &str) -> Result<AllowedHost, String> {
         let url = entry.trim();
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| format!("{url:?} does not contain a scheme (e.g., 'http://' or '*://')"))?;
-        let scheme_pat = if scheme == "*" {
-            SchemePattern::Any
-        } else if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphabetic()) {
-            SchemePattern::Exact(scheme.to_ascii_lowercase())
-        } else {
-            return Err(format!("{url:?}: scheme {scheme:?} must be letters only or '*'"));
-        };
-
-        // CIDR ranges contain a '/', so try them before looking for a path.
-        let (host_part, port_part) = if let Some(inner) = rest.strip_prefix('[') {
-            let (h, after) = inner.split_once(']').ok_or_else(|| format!("{url:?}: unclosed '['"))?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => p,
-                None if after.is_empty() || after == "/" => "",
-                None => {
-                    return Err(format!("{url:?}: unexpected {after:?} after the IPv6 address"));
-                }
-            };
-            (h, port)
-        } else {
-            match rest.rsplit_once(':') {
-                Some((h, p)) => (h, p),
-                None => (rest, ""),
-            }
-        };
-        let port_part = match port_part.split_once('/') {
-            Some((_, path)) if !path.is_empty() => {
-                return Err(format!("{url:?} has a path but is not allowed to"));
-            }
-            Some((p, _)) => p,
-            None => port_part,
-        };
-
-        let host_part = host_part.trim();
-        let host = if host_part == "*" {
-            HostPattern::Any
-        } else if host_part == "self" {
-            HostPattern::ToSelf
-        } else if let Some((ip, bits)) = parse_cidr(host_part) {
-            HostPattern::Cidr(ip, bits)
-        } else {
-            let host_part = host_part.trim_end_matches('/');
-            if host_part.contains('/') {
-                return Err(format!("{url:?}: hosts must not contain paths"));
-            }
-            if let Some(domain) = host_part.strip_prefix("*.") {
-                if domain.contains('*') || domain.is_empty() {
-                    return Err(format!("{url:?}: wildcards are allowed only as a leading '*.'"));
-                }
-                HostPattern::Subdomain(format!(".{}", domain.to_ascii_lowercase()))
-            } else if host_part.contains('*') {
-                return Err(format!("{url:?}: wildcards are allowed only as subdomains ('*.example.com')"));
-            } else if host_part.is_empty() {
-                return Err(format!("{url:?} has no host"));
-            } else {
-                HostPattern::Exact(host_part.to_ascii_lowercase())
-            }
-        };
-
-        let port = if port_part.is_empty() {
-            match well_known_port(scheme) {
-                Some(p) => PortPattern::Port(p),
-                None => {
-                    return Err(format!(
-                        "{url:?}: no port was provided and the scheme {scheme:?} has no well-known port"
-                    ));
-                }
-            }
-        } else if port_part == "*" {
-            PortPattern::Any
-        } else if let Some((a, b)) = port_part.split_once("..") {
-            let a = a.parse().map_err(|_| format!("{url:?}: port range {port_part:?} is not numeric"))?;
-            let b = b.parse().map_err(|_| format!("{url:?}: port range {port_part:?} is not numeric"))?;
-            PortPattern::Range(a, b)
-        } else {
-            PortPattern::Port(port_part.parse().map_err(|_| format!("{url:?}: port {port_part:?} is not a number"))?)
-        };
-
+        let scheme_pat = parse_scheme(url, scheme)?;
+        let (host_part, port_part) = split_host_port(url, rest)?;
+        let host = parse_host(url, host_part.trim())?;
+        let port = parse_port(url, scheme, port_part)?;
         Ok(AllowedHost { original: entry.to_owned(), scheme: scheme_pat, host, port })
     }
 
@@ -197,7 +183,7 @@ impl AllowedHost {
             HostPattern::Any => true,
             HostPattern::Subdomain(suffix) => bare.to_ascii_lowercase().ends_with(suffix.as_str()),
             HostPattern::Exact(h) => h.trim_start_matches('[').trim_end_matches(']').eq_ignore_ascii_case(bare),
-            HostPattern::Cidr(net, bits) => bare.parse().is_ok_and(|ip| in_cidr(*net, *bits, ip)),
+            HostPattern::Cidr(net) => bare.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
             HostPattern::ToSelf => false,
         };
         let port_ok = match self.port {
@@ -324,6 +310,13 @@ mod tests {
             (&["*://api.example.com:443"], "http", "api.example.com", Some(443), true),
             (&["http://10.0.0.0/8:*"], "http", "10.20.30.40", Some(9), true),
             (&["http://10.0.0.0/8:*"], "http", "11.0.0.1", Some(9), false),
+            (&["http://10.1.2.3/8:*"], "http", "10.200.0.1", Some(9), true),
+            (&["http://10.0.0.0/8:*"], "http", "[::ffff:10.0.0.1]", Some(9), false),
+            (&["http://192.168.1.0/24:80"], "http", "192.168.1.255", Some(80), true),
+            (&["http://192.168.1.0/24:80"], "http", "192.168.2.1", Some(80), false),
+            (&["http://0.0.0.0/0:*"], "http", "8.8.8.8", Some(1), true),
+            (&["http://[fd00::/8]:*"], "http", "[fd12::1]", Some(1), true),
+            (&["http://[fd00::/8]:*"], "http", "[fe80::1]", Some(1), false),
             (&["http://[::1]:8080"], "http", "[::1]", Some(8080), true),
             (&["http://[::1]"], "http", "[::1]", None, true),
             (&["http://localhost:8000..8080"], "http", "localhost", Some(8000), true),
@@ -361,6 +354,7 @@ mod tests {
             "*://x.test",
             "https://x.test:http",
             "insecure:allow-all",
+            "http://10.0.0.0/33:*",
         ] {
             assert!(AllowedHosts::parse(&[bad.to_owned()], &BTreeMap::new()).is_err(), "{bad:?}");
         }

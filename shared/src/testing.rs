@@ -79,41 +79,26 @@ impl crate::platform::Platform for ReadsFail {
     }
 }
 
-/// A stand-in HTTP/1.1 server on 127.0.0.1 for a partner that cannot run here: each request
-/// (one per connection, its body by `Content-Length`) is answered `200` with the JSON that
-/// `answer(path, body)` returns. Returns the `host:port` it listens on; it serves until the
-/// process ends.
+/// A stand-in HTTP/1.1 server (tiny_http) on 127.0.0.1 for a partner that cannot run here:
+/// each request is answered `200` with `content-type: application/json` and the JSON that
+/// `answer(path, body)` returns (`path` with its query). Returns the `host:port` it listens
+/// on; it serves, a thread per request, until the process ends.
 pub fn serve_json(
     answer: impl Fn(&str, &[u8]) -> serde_json::Value + Send + Sync + 'static,
 ) -> std::io::Result<String> {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?.to_string();
+    let server = tiny_http::Server::http("127.0.0.1:0").map_err(std::io::Error::other)?;
+    let addr = server.server_addr().to_ip().ok_or_else(|| std::io::Error::other("not an IP listener"))?.to_string();
     let answer = std::sync::Arc::new(answer);
     std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
+        for mut request in server.incoming_requests() {
             let answer = answer.clone();
             std::thread::spawn(move || -> std::io::Result<()> {
-                let mut reader = BufReader::new(stream.try_clone()?);
-                let (mut line, mut path, mut length) = (String::new(), String::new(), 0usize);
-                while reader.read_line(&mut line)? > 0 && line != "\r\n" {
-                    if path.is_empty() {
-                        path = line.split(' ').nth(1).unwrap_or("").to_owned();
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                    line.clear();
-                }
-                let mut body = vec![0u8; length];
-                reader.read_exact(&mut body)?;
-                let text = answer(&path, &body).to_string();
-                let mut out = stream;
-                write!(
-                    out,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                    text.len()
-                )
+                let mut body = Vec::new();
+                std::io::Read::read_to_end(request.as_reader(), &mut body)?;
+                let text = answer(request.url(), &body).to_string();
+                let json = tiny_http::Header::from_bytes("content-type", "application/json")
+                    .map_err(|()| std::io::Error::other("header"))?;
+                request.respond(tiny_http::Response::from_string(text).with_header(json))
             });
         }
     });

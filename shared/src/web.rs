@@ -92,23 +92,10 @@ pub fn segments(path: &str, base: &str) -> Option<Vec<String>> {
     Some(rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect())
 }
 
+/// `%XX` escapes decoded (RFC 3986 §2.1), by the `percent-encoding` crate; an escape that is not
+/// two hex digits stays as it is, and bytes that are not UTF-8 become U+FFFD.
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 /// Asia/Ho_Chi_Minh: UTC+7 all year (no daylight saving).
@@ -201,6 +188,7 @@ mod tests {
         assert_eq!(percent_decode("a%41"), "aA");
         assert_eq!(percent_decode("Ph%E1%BB%9F"), "Phở");
         assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("%+1"), "%+1", "a sign is not a hex digit");
     }
 
     #[test]

@@ -14,14 +14,15 @@
 //! - A Worker whose Wasm traps answers 500 for that request and serves the next (the local
 //!   host's side of this is `host/tests`: `a_trap_is_a_500_for_that_request_only`).
 
-use std::io::Write;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::harness::{self, MOMO_SECRET_KEY, Resp, Server, VNPAY_SECRET, bearer_with, get, is_problem, request};
+use crate::harness::{
+    self, MOMO_SECRET_KEY, Resp, Server, VNPAY_SECRET, bearer_with, get, is_problem, post_json, request,
+};
 use crate::payments::{self, create_order, momo_body, vnpay_ipn, vnpay_params, vnpay_query};
+use crate::raw::RawConn;
 
 /// The database files of a server: the local host's `<label>.db`, or the SQLite files behind
 /// wrangler's local D1 databases.
@@ -83,7 +84,7 @@ fn locked_database(s: &Server) -> Result<(), String> {
         let vnpay = scope.spawn(|| vnpay_ipn(s, &ipn));
         let momo = scope.spawn(|| {
             let body = momo_body("E2E-FAULT-UNKNOWN", 150_000, 0, 77_001, MOMO_SECRET_KEY);
-            request(&s.addr, "POST", "/payments/momo/ipn", &[("content-type", "application/json")], body.as_bytes())
+            post_json(s, "/payments/momo/ipn", &body)
         });
         let new_order = scope.spawn(|| {
             let body = json!({"dossier_code": payments::code(4), "provider": "vnpay"}).to_string();
@@ -186,16 +187,15 @@ pub fn spin_restart_loses_nothing() -> Result<(), String> {
 /// body announced and never sent.
 pub fn spin_slow_clients_do_not_block() -> Result<(), String> {
     let s = harness::start_spin(&[])?;
-    let mut slow: Vec<TcpStream> = Vec::new();
-    let connect = || TcpStream::connect(&s.addr).map_err(|e| format!("connect: {e}"));
+    let mut slow: Vec<RawConn> = Vec::new();
     for i in 0..40 {
-        let mut c = connect()?;
+        let mut c = RawConn::open(&s.addr)?;
         let part: &[u8] = if i % 2 == 0 {
             b"GET /food-safety/establishments?q=pho HTTP/1.1\r\nhost: x\r\nx-slow: "
         } else {
             b"PUT /food-safety/establishments HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n[{\"id\":"
         };
-        c.write_all(part).map_err(|e| format!("slow client: {e}"))?;
+        c.send(part).map_err(|e| format!("slow client: {e}"))?;
         slow.push(c);
     }
     // While all of them wait: every function answers, reads and a write.
@@ -208,7 +208,7 @@ pub fn spin_slow_clients_do_not_block() -> Result<(), String> {
     crate::reports::set_catalogue(&s)?;
     // The slow clients are still there: one more byte each goes through.
     for c in &mut slow {
-        let _ = c.write_all(b"1");
+        let _ = c.send(b"1");
     }
     drop(slow);
     let r = get(&s.addr, "/reports/categories")?;

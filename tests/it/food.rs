@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Check, Resp, SMS_SECRET, Server, Suite, bearer, get, is_problem, request, request_declaring, same, selftest_passes,
-    send_sms, send_sms_from, sign, token,
+    Check, Resp, SMS_SECRET, Server, Suite, bearer, get, is_problem, request, request_declaring, same, send_sms,
+    send_sms_from, sign, token,
 };
 
 pub const SUITE: Suite = Suite {
@@ -30,21 +30,23 @@ fn import(s: &Server, body: &str) -> Result<Resp, String> {
 }
 
 pub fn load_fixture(s: &Server) -> Result<(), String> {
-    let r = import(s, FIXTURE)?;
-    ensure!(r.status == 200, "import: {} {}", r.status, String::from_utf8_lossy(&r.body));
-    ensure!(r.json()? == json!({"imported": 5}), "import answer {}", r.json()?);
+    imported("import", &import(s, FIXTURE)?, 5)
+}
+
+/// An import answered 200 with the number of places it imported.
+fn imported(what: &str, r: &Resp, places: u64) -> Result<(), String> {
+    ensure!(
+        r.status == 200 && r.json()? == json!({"imported": places}),
+        "{what}: {} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
     Ok(())
 }
 
 /// An `ATTP` message through the gateway's webhook.
 pub fn sms(s: &Server, id: &str, text: &str) -> Result<Resp, String> {
     send_sms(s, "/food-safety/sms", id, text)
-}
-
-fn health(s: &Server) -> Result<(), String> {
-    let r = get(&s.addr, "/food-safety/health")?;
-    ensure!(r.status == 200 && r.json()?["status"] == "ok", "health: {} {:?}", r.status, r.json());
-    Ok(())
 }
 
 fn unknown_routes_are_404_and_wrong_methods_405(s: &Server) -> Result<(), String> {
@@ -147,13 +149,7 @@ fn a_bulk_import_of_ten_thousand_is_one_request(s: &Server) -> Result<(), String
             item
         })
         .collect();
-    let r = import(s, &Value::Array(items).to_string())?;
-    ensure!(
-        r.status == 200 && r.json()? == json!({"imported": 10000}),
-        "{} {}",
-        r.status,
-        String::from_utf8_lossy(&r.body)
-    );
+    imported("bulk import", &import(s, &Value::Array(items).to_string())?, 10_000)?;
     let v = get(&s.addr, "/food-safety/establishments?q=quan%20thu%20nghiem%20so%209999")?.json()?;
     ensure!(v["results"][0]["id"] == "BULK-09999", "{v}");
     let v = get(&s.addr, "/food-safety/establishments?district=thu%20nghiem&limit=1")?.json()?;
@@ -257,10 +253,6 @@ fn bodies_are_capped(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
-fn sql_contract_holds_on_this_runtime(s: &Server) -> Result<(), String> {
-    selftest_passes(s, "/food-safety")
-}
-
 /// Several matches: a numbered list of 3; `ATTP 2` from the same phone, within 10 minutes,
 /// answers the second. Another phone has no list to pick from.
 fn sms_picks_from_the_last_list(s: &Server) -> Result<(), String> {
@@ -341,13 +333,7 @@ CSV-0001,Bánh xèo Bà Dưỡng Kiệt 280,K280/23 Hoàng Diệu,Mỹ An,Ngũ H
 CSV-0002,\"Hải sản \"\"Năm Đảnh\"\", Thọ Quang\",139 Trần Quang Khải,Thọ Quang,Sơn Trà,Đà Nẵng,restaurant,,,,,,\r\n";
 
 fn csv_imports_and_violations_upload(s: &Server) -> Result<(), String> {
-    let r = put_as(s, "/food-safety/establishments", "text/csv; charset=utf-8", CSV_PLACES)?;
-    ensure!(
-        r.status == 200 && r.json()? == json!({"imported": 2}),
-        "csv: {} {}",
-        r.status,
-        String::from_utf8_lossy(&r.body)
-    );
+    imported("csv", &put_as(s, "/food-safety/establishments", "text/csv; charset=utf-8", CSV_PLACES)?, 2)?;
     let e = get(&s.addr, "/food-safety/establishments/CSV-0002")?.json()?;
     ensure!(e["name"] == "Hải sản \"Năm Đảnh\", Thọ Quang" && e["certificate"].is_null(), "{e}");
     let violations = "establishment_id,date,description,penalty_vnd\n\
@@ -407,7 +393,6 @@ CSV-0001,2026-02-03,Dụng cụ chứa đựng không đảm bảo vệ sinh,150
 pub const CHECKS: &[(&str, Check)] = &[
     ("search_finds_what_citizens_type", search_finds_what_citizens_type),
     ("csv_imports_and_violations_upload", csv_imports_and_violations_upload),
-    ("health", health),
     ("unknown_routes_are_404_and_wrong_methods_405", unknown_routes_are_404_and_wrong_methods_405),
     ("import_needs_an_admin_token", import_needs_an_admin_token),
     ("search_is_diacritic_and_case_insensitive", search_is_diacritic_and_case_insensitive),
@@ -423,7 +408,6 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("bodies_are_capped", bodies_are_capped),
     ("an_admin_removes_a_closed_place", an_admin_removes_a_closed_place),
     ("sms_picks_from_the_last_list", sms_picks_from_the_last_list),
-    ("sql_contract_holds_on_this_runtime", sql_contract_holds_on_this_runtime),
 ];
 
 /// The same requests to both runtimes give the same status and body.

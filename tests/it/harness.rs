@@ -1,7 +1,8 @@
-//! Starting the two runtimes, a tiny HTTP/1.1 client, tokens and signatures.
+//! Starting the two runtimes, the test client (ureq, through [`request`]), tokens and
+//! signatures.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,8 +26,9 @@ pub const ZALOPAY_KEY2: &str = "e2e-zalopay-key2";
 
 pub const ZALOPAY_KEY1: &str = "e2e-zalopay-key1";
 
-/// The settings both runtimes get (Spin variables, Workers vars), besides [`wallet_config`];
-/// the VNPay URLs keep their defaults from spin.toml and wrangler.toml.
+/// The settings both runtimes get (Spin variables, Workers vars), besides the wallets'
+/// endpoints that [`settings`] adds; the VNPay URLs keep their defaults from spin.toml and
+/// wrangler.toml.
 const CONFIG: &[(&str, &str)] = &[
     ("jwt_issuer", ISSUER),
     ("jwt_audience", AUDIENCE),
@@ -68,6 +70,8 @@ pub struct Suite {
     /// Rows other functions own that its checks read: `(database, SQL)`, run once the
     /// databases are migrated.
     pub seed: &'static [(&'static str, &'static str)],
+    /// Its own checks; every suite also gets [`health`] first and [`selftest_passes`] last
+    /// (`health` and `sql_contract_holds_on_this_runtime`), on its `base`.
     pub checks: &'static [(&'static str, Check)],
     /// The same requests to both runtimes give the same answers.
     pub same_answers: fn(&Server, &Server) -> Result<(), String>,
@@ -415,80 +419,46 @@ impl Resp {
     }
 }
 
-/// One request over a fresh connection (HTTP/1.1, `Connection: close`).
+/// The test client: one ureq agent ([`civic::platform::native::http_agent`]: nothing added
+/// to a request, 4xx/5xx and redirects answered as they are), 60 s per request.
+fn client() -> &'static ureq::Agent {
+    static CLIENT: std::sync::OnceLock<ureq::Agent> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| civic::platform::native::http_agent(Some(Duration::from_secs(60))))
+}
+
+/// One request over a fresh connection (HTTP/1.1, `Connection: close`), through the test
+/// client; `path` is the request target, with its query.
 pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Resp, String> {
-    let io = |e: std::io::Error| format!("{method} {path}: {e}");
-    let mut s = TcpStream::connect(addr).map_err(io)?;
-    s.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let what = |e: &dyn std::fmt::Display| format!("{method} {path}: {e}");
+    let mut req =
+        http::Request::builder().method(method).uri(format!("http://{addr}{path}")).header("connection", "close");
     for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
+        req = req.header(*k, *v);
     }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).map_err(io)?;
-    s.write_all(body).map_err(io)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(io)?;
-    parse(&raw).ok_or_else(|| format!("{method} {path}: malformed response: {}", String::from_utf8_lossy(&raw)))
-}
-
-fn parse(raw: &[u8]) -> Option<Resp> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..split]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())))
+    let req = req.body(body).map_err(|e| what(&e))?;
+    let answer = civic::platform::native::http_call(client(), req).map_err(|e| what(&e))?;
+    let headers = answer
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-    let mut body = &raw[split + 4..];
-    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked {
-        let mut out = Vec::new();
-        loop {
-            let end = body.windows(2).position(|w| w == b"\r\n")?;
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&body[..end]).ok()?.split(';').next()?.trim(), 16).ok()?;
-            body = &body[end + 2..];
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(body.get(..size)?);
-            body = body.get(size + 2..)?;
-        }
-        out
-    } else {
-        body.to_vec()
-    };
-    Some(Resp { status, headers, body })
+    Ok(Resp { status: answer.status().as_u16(), headers, body: answer.into_body() })
 }
 
-/// Sends only a request head that announces a `declared`-byte body, and reads the answer:
-/// a server must refuse an oversized body from its declared length, before reading it.
-pub fn request_declaring(
-    addr: &str,
-    method: &str,
-    path: &str,
-    declared: usize,
-    headers: &[(&str, &str)],
-) -> Result<Resp, String> {
-    let io = |e: std::io::Error| format!("{method} {path}: {e}");
-    let mut s = TcpStream::connect(addr).map_err(io)?;
-    s.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {declared}\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).map_err(io)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(io)?;
-    parse(&raw).ok_or_else(|| format!("{method} {path}: malformed response: {}", String::from_utf8_lossy(&raw)))
-}
+pub use crate::raw::request_declaring;
 
 pub fn get(addr: &str, path: &str) -> Result<Resp, String> {
     request(addr, "GET", path, &[], b"")
+}
+
+/// A `POST` of a JSON body and no other header (the wallets' callbacks and IPNs).
+pub fn post_json(s: &Server, path: &str, body: &str) -> Result<Resp, String> {
+    request(&s.addr, "POST", path, &[("content-type", "application/json")], body.as_bytes())
+}
+
+/// A `POST` of a form body and no other header (Open311's `requests.json`).
+pub fn post_form(s: &Server, path: &str, form: &str) -> Result<Resp, String> {
+    request(&s.addr, "POST", path, &[("content-type", "application/x-www-form-urlencoded")], form.as_bytes())
 }
 
 /// The test client's clock (the runtimes read their own).
@@ -553,6 +523,13 @@ pub fn same(what: &str, spin: &Resp, workers: &Resp) -> Result<(), String> {
         workers.status,
         workers.json()
     );
+    Ok(())
+}
+
+/// `GET <base>/health` answers 200 with `"status": "ok"`.
+pub fn health(s: &Server, base: &str) -> Result<(), String> {
+    let r = get(&s.addr, &format!("{base}/health"))?;
+    ensure!(r.status == 200 && r.json()?["status"] == "ok", "health: {} {:?}", r.status, r.json());
     Ok(())
 }
 

@@ -20,6 +20,7 @@ mod food;
 mod harness;
 mod payments;
 mod permits;
+mod raw;
 mod reports;
 mod security;
 
@@ -100,10 +101,14 @@ fn main() -> std::process::ExitCode {
     let mut trials = Vec::new();
     for (suite, worker) in SUITES.iter().zip(&workers) {
         let f = suite.function.replace('-', "_");
+        let base = suite.base;
         for (runtime, server) in [("spin", &spin), ("workers", worker)] {
+            trials.push(trial(format!("{runtime}::{f}::health"), server, move |s| harness::health(s, base)));
             for (name, check) in suite.checks {
                 trials.push(trial(format!("{runtime}::{f}::{name}"), server, *check));
             }
+            let contract = format!("{runtime}::{f}::sql_contract_holds_on_this_runtime");
+            trials.push(trial(contract, server, move |s| harness::selftest_passes(s, base)));
         }
         let (spin, worker, same) = (spin.clone(), worker.clone(), suite.same_answers);
         trials.push(trial(format!("parity::{f}::same_request_same_answer"), &spin, move |a| match &worker {

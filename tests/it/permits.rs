@@ -5,8 +5,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, request, request_declaring, same,
-    selftest_passes, send_sms, unix_now,
+    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, request, request_declaring, same, send_sms,
+    unix_now,
 };
 
 pub const SUITE: Suite = Suite {
@@ -86,12 +86,6 @@ fn sms_reply(s: &Server, id: &str, text: &str) -> Result<String, String> {
     let reply = r.json()?["reply"].as_str().unwrap_or_default().to_owned();
     ensure!(reply.len() <= 160 && reply.chars().all(|c| (' '..='~').contains(&c)), "not one ASCII SMS: {reply:?}");
     Ok(reply)
-}
-
-fn health(s: &Server) -> Result<(), String> {
-    let r = get(&s.addr, "/permits/health")?;
-    ensure!(r.status == 200 && r.json()?["status"] == "ok", "health: {} {:?}", r.status, r.json());
-    Ok(())
 }
 
 const PUBLIC_KEYS: [&str; 11] = [
@@ -257,12 +251,7 @@ fn bodies_are_capped(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
-fn sql_contract_holds_on_this_runtime(s: &Server) -> Result<(), String> {
-    selftest_passes(s, "/permits")
-}
-
 const CHECKS: &[(&str, Check)] = &[
-    ("health", health),
     ("pii_only_for_the_verified_applicant", pii_only_for_the_verified_applicant),
     ("repeated_and_out_of_order_pushes", repeated_and_out_of_order_pushes),
     ("pushes_need_the_system_role_and_valid_bodies", pushes_need_the_system_role_and_valid_bodies),
@@ -271,7 +260,6 @@ const CHECKS: &[(&str, Check)] = &[
     ("sms_answers_hs_in_one_ascii_sms", sms_answers_hs_in_one_ascii_sms),
     ("last4_guessing_closes_for_the_day", last4_guessing_closes_for_the_day),
     ("bodies_are_capped", bodies_are_capped),
-    ("sql_contract_holds_on_this_runtime", sql_contract_holds_on_this_runtime),
 ];
 
 /// The same pushes, lookups and messages give the same status and body on both runtimes.

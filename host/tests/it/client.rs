@@ -1,9 +1,14 @@
-//! A minimal HTTP/1.1 client over `std::net::TcpStream` (keep-alive, content-length and
-//! chunked bodies): enough to talk to the host without pulling in an HTTP client crate.
+//! Talking to the host: the project's HTTP client (ureq, through
+//! `civic::platform::native::http_agent`), and the one raw-socket exchange for requests a
+//! client library will not send or whose socket a test must know (a malformed `Host`, the
+//! client address the host reports).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+/// A hang guard, not a timing assertion: a stuck host fails the test instead of hanging it.
+const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A response: status, headers (lower-case names), body.
 #[derive(Debug)]
@@ -19,96 +24,77 @@ impl Resp {
     }
 }
 
-/// One keep-alive connection.
+/// A client of one host whose requests, one after the other, go over one kept-alive
+/// connection (the host keeps it open).
 pub struct Client {
     addr: SocketAddr,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    agent: ureq::Agent,
 }
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        stream.set_nodelay(true).expect("nodelay");
-        // A hang guard, not a timing assertion: a stuck host fails the test instead of hanging it.
-        stream.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
-        let writer = stream.try_clone().expect("clone stream");
-        Client { addr, reader: BufReader::new(stream), writer }
+        Client { addr, agent: civic::platform::native::http_agent(Some(PATIENCE)) }
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.writer.local_addr().expect("local addr")
-    }
-
+    /// Sends one request (`Host` is the host's address unless `headers` has one) and reads
+    /// the whole answer.
     pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-        let mut head = format!("{method} {path} HTTP/1.1\r\n");
-        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
-            head.push_str(&format!("Host: {}\r\n", self.addr));
-        }
+        let mut req = http::Request::builder().method(method).uri(format!("http://{}{path}", self.addr));
         for (n, v) in headers {
-            head.push_str(&format!("{n}: {v}\r\n"));
+            req = req.header(*n, *v);
         }
-        if !body.is_empty() || method == "POST" || method == "PUT" {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(body);
-        self.writer.write_all(&bytes).expect("send request");
-        self.read_response()
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        let n = self.reader.read_line(&mut line).expect("read response");
-        assert!(n > 0, "connection closed by the host");
-        line.trim_end_matches(['\r', '\n']).to_owned()
-    }
-
-    fn read_response(&mut self) -> Resp {
-        let status_line = self.line();
-        let status = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-        let mut headers = Vec::new();
-        loop {
-            let line = self.line();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((n, v)) = line.split_once(':') {
-                headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
-            }
-        }
-        let mut resp = Resp { status, headers, body: Vec::new() };
-        if resp.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-            loop {
-                let size_line = self.line();
-                let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
-                    .unwrap_or_else(|_| panic!("bad chunk size {size_line:?}"));
-                if size == 0 {
-                    while !self.line().is_empty() {} // trailers
-                    break;
-                }
-                let mut chunk = vec![0; size];
-                self.reader.read_exact(&mut chunk).expect("chunk");
-                resp.body.extend_from_slice(&chunk);
-                assert!(self.line().is_empty(), "chunk not followed by CRLF");
-            }
-        } else if let Some(len) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
-            let mut body = vec![0; len];
-            self.reader.read_exact(&mut body).expect("body");
-            resp.body = body;
-        } else {
-            self.reader.read_to_end(&mut resp.body).expect("body to end");
-        }
-        resp
+        let req = req.body(body).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let answer = civic::platform::native::http_call(&self.agent, req)
+            .unwrap_or_else(|e| panic!("{method} {path} to {}: {e}", self.addr));
+        let headers = answer
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        Resp { status: answer.status().as_u16(), headers, body: answer.into_body() }
     }
 }
 
-/// One GET on a fresh connection.
+/// One GET with a client of its own.
 pub fn get(addr: SocketAddr, path: &str) -> Resp {
     Client::connect(addr).request("GET", path, &[], b"")
+}
+
+/// The raw-socket exchange: writes `request` as it is on a new connection (it should say
+/// `Connection: close`), reads until the host closes, and returns the connection's own
+/// address and the response (head by httparse; body by `Content-Length`, chunked, or to
+/// the close).
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> (SocketAddr, Resp) {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let local = stream.local_addr().expect("local addr");
+    stream.write_all(request).expect("send request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    let mut slots = [httparse::EMPTY_HEADER; 64];
+    let mut head = httparse::Response::new(&mut slots);
+    let Ok(httparse::Status::Complete(split)) = head.parse(&raw) else {
+        panic!("malformed response: {}", String::from_utf8_lossy(&raw))
+    };
+    let headers: Vec<(String, String)> = head
+        .headers
+        .iter()
+        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).trim().to_owned()))
+        .collect();
+    let mut resp = Resp { status: head.code.expect("status"), headers, body: Vec::new() };
+    let mut rest = &raw[split..];
+    if resp.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        while let Ok(httparse::Status::Complete((start, size))) = httparse::parse_chunk_size(rest) {
+            let size = usize::try_from(size).expect("chunk size");
+            if size == 0 {
+                break;
+            }
+            resp.body.extend_from_slice(&rest[start..start + size]);
+            rest = &rest[start + size + 2..];
+        }
+    } else {
+        let length = resp.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(rest.len());
+        resp.body = rest[..length.min(rest.len())].to_vec();
+    }
+    (local, resp)
 }

@@ -3,7 +3,7 @@
 //!
 //! Each test writes its own `spin.toml` and `runtime-config.toml` into a temporary directory,
 //! starts the host on `127.0.0.1:0`, waits for its `Serving http://ADDR` line and talks to it
-//! with the small HTTP/1.1 client below. The host process is killed when the test's [`Host`]
+//! with the project's HTTP client (`client`). The host process is killed when the test's [`Host`]
 //! guard is dropped, also when the test fails.
 
 // Test code: the latency report measures time, which the workspace lint forbids for Wasm code.
@@ -12,10 +12,7 @@
 mod client;
 mod host;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-
-use client::{Client, get};
+use client::{Client, get, raw_exchange};
 use host::{Host, guest_wasm, manifest_for};
 
 fn json(body: &[u8]) -> serde_json::Value {
@@ -43,10 +40,16 @@ fn unknown_routes_are_404_and_health_answers() {
 #[test]
 fn spin_headers_and_uri_are_set_as_spin_does() {
     let host = started();
-    let mut c = Client::connect(host.addr);
-    let local = c.local_addr();
-
-    let r = c.request("GET", "/guest/echo?q=ph%E1%BB%9F&n=1", &[("spin-path-info", "/spoofed")], b"");
+    // Raw: the host must report this connection's own address.
+    let (local, r) = raw_exchange(
+        host.addr,
+        format!(
+            "GET /guest/echo?q=ph%E1%BB%9F&n=1 HTTP/1.1\r\nHost: {}\r\nspin-path-info: /spoofed\r\n\
+             Connection: close\r\n\r\n",
+            host.addr
+        )
+        .as_bytes(),
+    );
     assert_eq!(r.status, 200);
     let j = json(&r.body);
     let h = &j["headers"];
@@ -63,6 +66,8 @@ fn spin_headers_and_uri_are_set_as_spin_does() {
     assert_eq!(j["query"], "q=ph%E1%BB%9F&n=1");
     assert_eq!(j["method"], "Method::Get");
     assert_eq!(j["env"], "env-ok", "[component.x] environment reaches the guest");
+
+    let mut c = Client::connect(host.addr);
 
     // The authority comes from the Host header.
     let r = c.request("POST", "/guest/echo", &[("Host", "civic.example.vn:8080")], b"body");
@@ -94,8 +99,8 @@ fn spin_headers_and_uri_are_set_as_spin_does() {
 #[test]
 fn malformed_host_header_is_a_400_not_a_crash() {
     let host = started();
-    let mut c = Client::connect(host.addr);
-    let r = c.request("GET", "/guest/hello", &[("Host", "bad host header")], b"");
+    let (_, r) =
+        raw_exchange(host.addr, b"GET /guest/hello HTTP/1.1\r\nHost: bad host header\r\nConnection: close\r\n\r\n");
     assert_eq!(r.status, 400);
     let r = get(host.addr, "/guest/hello");
     assert_eq!((r.status, r.body.as_slice()), (200, b"hello".as_slice()));
@@ -200,19 +205,13 @@ fn a_failing_migration_stops_the_start() {
     assert!(stderr.contains("migrating database \"main\"") && stderr.contains("0001_init.sql"), "{stderr}");
 }
 
-/// A one-shot HTTP server on 127.0.0.1 answering `pong` to every request.
+/// A stand-in server (tiny_http) on 127.0.0.1 answering `pong` to every request.
 fn pong_server() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let addr = server.server_addr().to_ip().unwrap();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                line.clear();
-            }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong");
+        for request in server.incoming_requests() {
+            let _ = request.respond(tiny_http::Response::from_string("pong"));
         }
     });
     addr

@@ -1,10 +1,10 @@
-//! `NativePlatform`: rusqlite databases, a config map, a settable clock. Used by unit and
+//! `NativePlatform`: rusqlite databases, a config map, a settable clock, outbound HTTP over
+//! [`http_agent`] (the one HTTP client of the native code, the tests and xtask). Used by unit and
 //! integration tests, by `cargo xtask up` to load demo data, and by the local host to apply
 //! migrations.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
@@ -124,6 +124,8 @@ pub struct NativePlatform {
     config: HashMap<String, String>,
     now: Mutex<Option<DateTime<Utc>>>,
     allowed_hosts: Vec<String>,
+    /// The outbound client of `fetch` (keeps connections to partners alive).
+    agent: ureq::Agent,
 }
 
 impl std::fmt::Debug for NativePlatform {
@@ -134,7 +136,13 @@ impl std::fmt::Debug for NativePlatform {
 
 impl NativePlatform {
     fn with_dbs(dbs: HashMap<String, Mutex<Connection>>) -> NativePlatform {
-        NativePlatform { dbs, config: HashMap::new(), now: Mutex::new(None), allowed_hosts: Vec::new() }
+        NativePlatform {
+            dbs,
+            config: HashMap::new(),
+            now: Mutex::new(None),
+            allowed_hosts: Vec::new(),
+            agent: http_agent(Some(FETCH_TIMEOUT)),
+        }
     }
 
     /// Empty in-memory databases with the given labels.
@@ -261,12 +269,57 @@ impl Platform for NativePlatform {
     }
 
     async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
-        http1_fetch(&request, &self.allowed_hosts)
+        fetch_blocking(&self.agent, &request, &self.allowed_hosts)
     }
 }
 
-/// A small blocking HTTP/1.1 client (plain `http://` only) for native runs.
-fn http1_fetch(req: &http::Request<Bytes>, allowed: &[String]) -> Result<http::Response<Bytes>, FetchError> {
+/// How long one outbound call of [`NativePlatform`]'s `fetch` may take, from connecting to
+/// the last byte of the answer.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest answer [`http_call`] reads: 64 MiB.
+const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A plain-`http://` HTTP/1.1 client (ureq, no TLS) that sends what it is given and nothing
+/// of its own: no `User-Agent`, `Accept` or `Accept-Encoding`, no proxy from the
+/// environment; redirects are answered as they are, not followed, and a 4xx or 5xx is an
+/// answer, not an error; any method name goes. Each call is bounded by `timeout` (none when
+/// `None`). Connections are kept alive and reused (up to 3 idle per host, for 15 s) unless a
+/// request carries `connection: close`. The one client of the native runs, the tests and
+/// xtask.
+pub fn http_agent(timeout: Option<Duration>) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .proxy(None)
+        .user_agent("")
+        .accept("")
+        .accept_encoding("")
+        .allow_non_standard_methods(true)
+        .timeout_global(timeout)
+        .build()
+        .new_agent()
+}
+
+/// Sends `req` (an absolute `http://` URI) with `agent` and reads the whole answer: its
+/// status, headers and body (at most 64 MiB). `Host` and `Content-Length` come from the URI
+/// and the body unless `req` sets them. Errors are ureq's: connection, timeout, a malformed
+/// answer, a body over the limit.
+pub fn http_call(agent: &ureq::Agent, req: http::Request<&[u8]>) -> Result<http::Response<Vec<u8>>, ureq::Error> {
+    let (parts, mut body) = agent.run(req)?.into_parts();
+    let bytes = body.with_config().limit(MAX_ANSWER_BYTES).read_to_vec()?;
+    Ok(http::Response::from_parts(parts, bytes))
+}
+
+/// The native `fetch`: plain `http://` only, to the allowed `host:port`s only, through
+/// [`http_call`] (30 s per call); the request's `Host`, `Content-Length` and `Connection`
+/// are replaced by the client's own.
+fn fetch_blocking(
+    agent: &ureq::Agent,
+    req: &http::Request<Bytes>,
+    allowed: &[String],
+) -> Result<http::Response<Bytes>, FetchError> {
     let uri = req.uri();
     if uri.scheme_str() != Some("http") {
         return Err(FetchError(format!("native fetch supports http:// only, not {uri}")));
@@ -277,76 +330,15 @@ fn http1_fetch(req: &http::Request<Bytes>, allowed: &[String]) -> Result<http::R
     if !allowed.iter().any(|a| a == &authority) {
         return Err(FetchError(format!("outbound host not allowed: {authority}")));
     }
-    let io = |e: std::io::Error| FetchError(format!("{authority}: {e}"));
-    let mut stream = TcpStream::connect(&authority).map_err(io)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(io)?;
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut head = format!(
-        "{} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        req.method(),
-        req.body().len()
-    );
+    let mut out = http::Request::builder().method(req.method().clone()).uri(uri.clone());
     for (k, v) in req.headers() {
         if k != http::header::HOST && k != http::header::CONTENT_LENGTH && k != http::header::CONNECTION {
-            head.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap_or_default()));
+            out = out.header(k, v);
         }
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).map_err(io)?;
-    stream.write_all(req.body()).map_err(io)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(io)?;
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> Result<http::Response<Bytes>, FetchError> {
-    let bad = |m: &str| FetchError(format!("malformed response: {m}"));
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no header end"))?;
-    let head = std::str::from_utf8(&raw[..split]).map_err(|_| bad("header not UTF-8"))?;
-    let mut body = &raw[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("status line"))?;
-    let mut builder = http::Response::builder().status(status);
-    let mut chunked = false;
-    let mut length = None;
-    for line in lines {
-        let (k, v) = line.split_once(':').ok_or_else(|| bad("header line"))?;
-        let (k, v) = (k.trim(), v.trim());
-        if k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked") {
-            chunked = true;
-            continue;
-        }
-        if k.eq_ignore_ascii_case("content-length") {
-            length = v.parse::<usize>().ok();
-        }
-        builder = builder.header(k, v);
-    }
-    let body = if chunked {
-        let mut out = Vec::new();
-        loop {
-            let end = body.windows(2).position(|w| w == b"\r\n").ok_or_else(|| bad("chunk size"))?;
-            let size = std::str::from_utf8(&body[..end])
-                .ok()
-                .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
-                .ok_or_else(|| bad("chunk size"))?;
-            body = &body[end + 2..];
-            if size == 0 {
-                break;
-            }
-            let chunk = body.get(..size).ok_or_else(|| bad("short chunk"))?;
-            out.extend_from_slice(chunk);
-            body = body.get(size + 2..).ok_or_else(|| bad("chunk end"))?;
-        }
-        out
-    } else {
-        let n = length.unwrap_or(body.len()).min(body.len());
-        body[..n].to_vec()
-    };
-    builder.body(Bytes::from(body)).map_err(|e| bad(&e.to_string()))
+    let out = out.body(req.body().as_ref()).map_err(|e| FetchError(format!("{authority}: {e}")))?;
+    let answer = http_call(agent, out).map_err(|e| FetchError(format!("{authority}: {e}")))?;
+    Ok(answer.map(Bytes::from))
 }
 
 #[cfg(test)]
@@ -387,35 +379,77 @@ mod tests {
         assert!(err.0.contains("not allowed"), "{err}");
     }
 
+    /// A request as the partner saw it: method, URL, headers (lower-case names), body.
+    type Seen = (String, String, Vec<(String, String)>, Vec<u8>);
+
+    /// A stand-in partner on 127.0.0.1 answering each request with `answer()`, each request
+    /// sent back over the channel.
+    fn partner(
+        answer: impl Fn() -> tiny_http::ResponseBox + Send + 'static,
+    ) -> (String, std::sync::mpsc::Receiver<Seen>) {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let addr = server.server_addr().to_ip().unwrap().to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for mut req in server.incoming_requests() {
+                let mut body = Vec::new();
+                req.as_reader().read_to_end(&mut body).unwrap();
+                let headers =
+                    req.headers().iter().map(|h| (h.field.to_string().to_lowercase(), h.value.to_string())).collect();
+                let _ = tx.send((req.method().to_string(), req.url().to_owned(), headers, body));
+                let _ = req.respond(answer());
+            }
+        });
+        (addr, rx)
+    }
+
     #[test]
     fn fetch_speaks_http1_to_a_real_server() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            // Read the whole request (head and body may arrive in separate segments).
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !seen.ends_with(b"\r\n\r\nhi") {
-                let n = s.read(&mut buf).unwrap();
-                assert!(n > 0, "client closed early");
-                seen.extend_from_slice(&buf[..n]);
-            }
-            let req = String::from_utf8_lossy(&seen).into_owned();
-            s.write_all(
-                b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-            )
-            .unwrap();
-            req
+        let (addr, seen) = partner(|| {
+            // No length: a chunked answer.
+            let body = std::io::Cursor::new(b"abcde".to_vec());
+            tiny_http::Response::new(201.into(), vec!["x-a: b".parse().unwrap()], body, None, None).boxed()
         });
-        let p = NativePlatform::in_memory(&[]).with_allowed_host(&addr.to_string());
-        let req = http::Request::post(format!("http://{addr}/hook?x=1")).body(Bytes::from_static(b"hi")).unwrap();
+        let p = NativePlatform::in_memory(&[]).with_allowed_host(&addr);
+        let req = http::Request::post(format!("http://{addr}/hook?x=1"))
+            .header("x-partner", "p1")
+            .header("host", "spoofed.example")
+            .body(Bytes::from_static(b"hi"))
+            .unwrap();
         let resp = block_on(p.fetch(req)).unwrap();
         assert_eq!(resp.status(), 201);
         assert_eq!(resp.headers()["x-a"], "b");
         assert_eq!(resp.body().as_ref(), b"abcde");
-        let seen = server.join().unwrap();
-        assert!(seen.starts_with("POST /hook?x=1 HTTP/1.1\r\n"), "{seen}");
-        assert!(seen.ends_with("\r\n\r\nhi"), "{seen}");
+        let (method, url, headers, body) = seen.recv().unwrap();
+        assert_eq!((method.as_str(), url.as_str(), body.as_slice()), ("POST", "/hook?x=1", b"hi".as_slice()));
+        let mut names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["content-length", "host", "x-partner"], "nothing of the client's own: {headers:?}");
+        assert!(headers.contains(&("host".into(), addr.clone())), "{headers:?}");
+    }
+
+    #[test]
+    fn fetch_answers_4xx_5xx_and_redirects_as_they_are() {
+        for (status, header) in [(404, "x-a: b"), (503, "retry-after: 10"), (302, "location: /elsewhere")] {
+            let (addr, seen) = partner(move || {
+                let header: tiny_http::Header = header.parse().unwrap();
+                tiny_http::Response::from_string("no").with_status_code(status).with_header(header).boxed()
+            });
+            let p = NativePlatform::in_memory(&[]).with_allowed_host(&addr);
+            let req = http::Request::get(format!("http://{addr}/x")).body(Bytes::new()).unwrap();
+            let resp = block_on(p.fetch(req)).unwrap();
+            assert_eq!((resp.status().as_u16(), resp.body().as_ref()), (status, b"no".as_slice()));
+            assert!(seen.recv().is_ok());
+            assert!(seen.try_recv().is_err(), "{status}: one request, no redirect followed");
+        }
+    }
+
+    #[test]
+    fn fetch_refuses_https_and_reports_a_dead_partner() {
+        let p = NativePlatform::in_memory(&[]).with_allowed_host("127.0.0.1:9");
+        let req = http::Request::get("https://127.0.0.1:9/x").body(Bytes::new()).unwrap();
+        assert!(block_on(p.fetch(req)).unwrap_err().0.contains("http:// only"));
+        let req = http::Request::get("http://127.0.0.1:9/x").body(Bytes::new()).unwrap();
+        assert!(block_on(p.fetch(req)).unwrap_err().0.starts_with("127.0.0.1:9: "));
     }
 }
