@@ -10,31 +10,20 @@ use civic::platform::native::{NativePlatform, block_on};
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 
-const SECRET: &str = "uploads-test-hs256-secret-0123456789";
-
 fn env() -> NativePlatform {
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
-    NativePlatform::in_memory_migrated(&["food"], &migrations)
-        .unwrap()
-        .with_config("jwt_issuer", "iss")
-        .with_config("jwt_audience", "aud")
-        .with_config("jwt_hs256_secret", SECRET)
+    civic::testing::route_env(&["food"])
 }
 
+/// An upload by an admin.
 fn put(env: &NativePlatform, path: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
-    let admin = civic::testing::bearer(SECRET, env.now().timestamp(), &json!({"roles": ["admin"]}));
-    let req = Request::put(path)
-        .header("content-type", content_type)
-        .header("authorization", admin)
-        .body(Bytes::from(body.to_owned()))
-        .unwrap();
-    let resp = block_on(food_safety::handle(req, env));
-    (resp.status(), serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+    let admin = civic::testing::token(env, &json!({"roles": ["admin"]}));
+    let headers = [("content-type", content_type), ("authorization", admin.as_str())];
+    civic::testing::call(|r| food_safety::handle(r, env), "PUT", path, &headers, body.to_owned())
 }
 
+/// An anonymous GET's JSON body.
 fn get(env: &NativePlatform, path: &str) -> Value {
-    let resp = block_on(food_safety::handle(Request::get(path).body(Bytes::new()).unwrap(), env));
-    serde_json::from_slice(resp.body()).unwrap()
+    civic::testing::call(|r| food_safety::handle(r, env), "GET", path, &[], "").1
 }
 
 fn fields(v: &Value) -> Vec<&str> {

@@ -5,20 +5,16 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use bytes::Bytes;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use civic::Platform;
 use civic::platform::native::{NativePlatform, block_on};
+use civic::testing::token;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 
-const SECRET: &str = "routes-test-hs256-secret-0123456789";
 const VNPAY_SECRET: &str = "VNPAYTESTSECRETVNPAYTESTSECRET00";
 const CODE: &str = "000.00.19.H57-241105-0012";
 const FREE: &str = "000.00.19.H57-241105-0013";
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 /// MoMo's and ZaloPay's create endpoints, standing in on 127.0.0.1 (the real ones are out of
 /// reach here): each checks the request's signature as the wallet would, then answers a pay
@@ -64,18 +60,13 @@ fn wallets() -> String {
 }
 
 fn env() -> NativePlatform {
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
     let wallets = wallets();
-    let env = NativePlatform::in_memory_migrated(&["permits", "payments"], &migrations)
-        .unwrap()
+    let env = civic::testing::route_env_at(&["permits", "payments"], "2024-11-22T09:00:00+07:00")
         .with_allowed_host(&wallets)
         .with_config("momo_endpoint", &format!("http://{wallets}"))
         .with_config("zalopay_endpoint", &format!("http://{wallets}"))
         .with_config("public_base_url", "https://api.dichvucong.example.vn")
         .with_config("payment_return_url", "https://dichvucong.example.vn/thanh-toan/ket-qua")
-        .with_config("jwt_issuer", "iss")
-        .with_config("jwt_audience", "aud")
-        .with_config("jwt_hs256_secret", SECRET)
         .with_config("vnpay_tmn_code", "DEMOV210")
         .with_config("vnpay_hash_secret", VNPAY_SECRET)
         .with_config("vnpay_pay_url", "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html")
@@ -86,7 +77,6 @@ fn env() -> NativePlatform {
         .with_config("zalopay_app_id", "2553")
         .with_config("zalopay_key1", "zalo-key1")
         .with_config("zalopay_key2", "zalo-key2");
-    env.set_now(t("2024-11-22T09:00:00+07:00"));
     for (code, fee) in [(CODE, 150_000), (FREE, 0)] {
         let push = json!({"procedure_code": "1.001234", "procedure_name": "Cấp giấy phép xây dựng",
             "field": "Xây dựng", "agency": "UBND quận Hải Châu",
@@ -102,17 +92,9 @@ fn env() -> NativePlatform {
     env
 }
 
-fn token(env: &NativePlatform, extra: &Value) -> String {
-    civic::testing::bearer(SECRET, env.now().timestamp(), extra)
-}
-
+/// A request through `handle`.
 fn call(env: &NativePlatform, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = block_on(payment_callback::handle(req.body(Bytes::from(body.to_owned())).unwrap(), env));
-    (resp.status(), serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+    civic::testing::call(|r| payment_callback::handle(r, env), method, path, headers, body.to_owned())
 }
 
 fn order(env: &NativePlatform, provider: &str) -> Value {

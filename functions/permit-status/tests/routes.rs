@@ -5,43 +5,28 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use civic::Platform;
 use civic::platform::native::{NativePlatform, block_on};
+use civic::testing::t;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 
-const SECRET: &str = "routes-test-hs256-secret-0123456789";
 const CODE: &str = "000.00.19.H57-241105-0012";
 
 fn env() -> NativePlatform {
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
-    let env = NativePlatform::in_memory_migrated(&["permits", "payments"], &migrations)
-        .unwrap()
-        .with_config("jwt_issuer", "iss")
-        .with_config("jwt_audience", "aud")
-        .with_config("jwt_hs256_secret", SECRET)
-        .with_config("sms_webhook_secret", "sms-secret");
-    env.set_now(t("2024-11-18T10:00:00+07:00"));
-    env
-}
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    civic::testing::route_env_at(&["permits", "payments"], "2024-11-18T10:00:00+07:00")
+        .with_config("sms_webhook_secret", "sms-secret")
 }
 
 fn token(env: &NativePlatform, extra: Value) -> String {
-    civic::testing::bearer(SECRET, env.now().timestamp(), &extra)
+    civic::testing::token(env, &extra)
 }
 
+/// A JSON request through `handle`, with a bearer token when `auth` is given.
 fn call(env: &NativePlatform, method: &str, path: &str, auth: Option<&str>, body: &str) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
-    if let Some(a) = auth {
-        req = req.header("authorization", a);
-    }
-    let resp = block_on(permit_status::handle(req.body(Bytes::from(body.to_owned())).unwrap(), env));
-    let status = resp.status();
-    (status, serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+    let mut headers = vec![("content-type", "application/json")];
+    headers.extend(auth.map(|a| ("authorization", a)));
+    civic::testing::call(|r| permit_status::handle(r, env), method, path, &headers, body.to_owned())
 }
 
 fn body(status: i64, status_at: &str, note: &str) -> String {

@@ -3,30 +3,19 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use bytes::Bytes;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use civic::Platform;
 use civic::platform::native::{NativePlatform, block_on};
+use civic::testing::token;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 
-const SECRET: &str = "routes-test-hs256-secret-0123456789";
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn token(env: &NativePlatform, extra: &Value) -> String {
-    civic::testing::bearer(SECRET, env.now().timestamp(), extra)
-}
-
+/// A JSON request through `handle` (no body when `body` is null).
 fn call(env: &NativePlatform, method: &str, path: &str, headers: &[(&str, &str)], body: &Value) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
     let body = if body.is_null() { Bytes::new() } else { Bytes::from(body.to_string()) };
-    let resp = block_on(report_submission::handle(req.body(body).unwrap(), env));
-    (resp.status(), serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+    civic::testing::call(|r| report_submission::handle(r, env), method, path, &all, body)
 }
 
 fn catalogue() -> Value {
@@ -48,13 +37,7 @@ fn catalogue() -> Value {
 }
 
 fn env() -> NativePlatform {
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
-    let env = NativePlatform::in_memory_migrated(&["reports"], &migrations)
-        .unwrap()
-        .with_config("jwt_issuer", "iss")
-        .with_config("jwt_audience", "aud")
-        .with_config("jwt_hs256_secret", SECRET);
-    env.set_now(t("2024-11-05T09:00:00+07:00"));
+    let env = civic::testing::route_env_at(&["reports"], "2024-11-05T09:00:00+07:00");
     let admin = token(&env, &json!({"roles": ["admin"]}));
     let (status, v) = call(&env, "PUT", "/reports/categories", &[("authorization", &admin)], &catalogue());
     assert_eq!(status, StatusCode::OK, "{v}");
