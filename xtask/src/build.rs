@@ -217,12 +217,12 @@ fn first_wasm(dir: &Path) -> Result<PathBuf> {
         .with_context(|| format!("no .wasm under {}", dir.display()))
 }
 
-/// Every test: builds both targets and the host, then `cargo test --workspace` (native unit
-/// and integration tests, the host's own tests, and the end-to-end suite on both runtimes).
-/// Ends with one `N passed, N failed` line summed over every test binary.
 /// How long `cargo xtask test` runs each fuzz target.
 const FUZZ_SECONDS: u64 = 30;
 
+/// Every test: builds both targets and the host, then `cargo test --workspace` (native unit
+/// and integration tests, the host's own tests, and the end-to-end suite on both runtimes).
+/// Ends with one `N passed, N failed` line summed over every test binary.
 pub fn test() -> Result<()> {
     let started = Instant::now();
     tools::targets(&["wasm32-wasip2", "wasm32-unknown-unknown"])?;
@@ -254,6 +254,12 @@ pub fn test() -> Result<()> {
         }
     }
     let status = child.wait()?;
+    // The service against its OpenAPI document (schemathesis), one pass or failure.
+    if crate::openapi::check()? {
+        passed += 1;
+    } else {
+        failed += 1;
+    }
     // Each fuzz target briefly, so they keep building and the easy crashes show; one pass or
     // failure each. `cargo xtask fuzz` runs them for longer.
     for run in crate::fuzz::fuzz(FUZZ_SECONDS, &crate::fuzz::TARGETS.map(|(t, _)| t))? {

@@ -3,8 +3,9 @@
 //! - `up [--listen ADDR] [--data DIR] [--no-demo]`: build the Spin components, apply
 //!   migrations, load demo data into an empty data folder, serve on the local host.
 //! - `build`: both targets of every function, printing each artifact's raw and gzipped size.
-//! - `test`: every test: native unit and integration tests, and the end-to-end suite against
-//!   the local host and against `wrangler dev` (workerd).
+//! - `test`: every test: native unit and integration tests, the end-to-end suite against
+//!   the local host and against `wrangler dev` (workerd), schemathesis against the OpenAPI
+//!   document, and each fuzz target briefly.
 //! - `worker-build <function>`: worker-build with local wasm-bindgen, wasm-opt and esbuild
 //!   (wrangler.toml's build command).
 //! - `migrate [--data DIR] [--demo]`: the database files with their schema, without serving.
@@ -19,7 +20,8 @@
 //! - `demo-json [COUNT]`: print the demo establishments as an import body.
 //! - `token [ROLE...]`: print an HS256 bearer token for the demo configuration.
 //!
-//! Missing Rust targets, cargo tools and npm packages are installed on first use.
+//! Missing Rust targets, cargo tools, npm packages and the Python venv of schemathesis are
+//! installed on first use.
 
 #![allow(clippy::disallowed_methods)] // a build tool may read the clock
 
@@ -28,6 +30,7 @@ mod build;
 mod demo;
 mod fuzz;
 mod load;
+mod openapi;
 mod tools;
 mod up;
 
