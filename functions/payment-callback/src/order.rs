@@ -94,17 +94,7 @@ pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Respons
     let who = civic::auth::require_role(env, req.headers(), Role::Citizen)?;
     let body: Value = civic::web::read_json(req, MAX_BODY)?;
     let (code, provider) = parse(&body)?;
-    let fee = fee_of(env, &code).await?.ok_or(Error::NotFound)?;
-    if fee == 0 {
-        return Err(Error::Conflict(Msg::new("Hồ sơ này không mất lệ phí", "this dossier has no fee")));
-    }
-    let unpaid = fee - ledger::paid_total(env, code.as_str()).await?;
-    if unpaid <= 0 {
-        return Err(Error::Conflict(Msg::new(
-            "Lệ phí của hồ sơ này đã được nộp",
-            "this dossier's fee is already paid",
-        )));
-    }
+    let unpaid = unpaid_fee(env, &code).await?;
     let now = env.now();
     if let Some(open) = ledger::open_order(env, code.as_str(), &who.subject, provider, unpaid).await? {
         return civic::web::json(StatusCode::OK, &public(&open, now));
@@ -113,21 +103,7 @@ pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Respons
     let expires = now + vnpay::EXPIRY;
     let info = format!("Thanh toan le phi ho so {}", code.as_str());
     let payment_url = match provider {
-        Provider::Vnpay => {
-            let settings = vnpay::Settings::from(env)?;
-            let locale = if Lang::from_headers(req.headers()) == Lang::En { "en" } else { "vn" };
-            let ip = client_ip(req);
-            let r = vnpay::PayRequest {
-                txn_ref: &txn_ref,
-                amount_vnd: unpaid,
-                order_info: &info,
-                created: now,
-                expires,
-                ip: &ip,
-                locale,
-            };
-            Some(vnpay::payment_url(&settings, &r))
-        }
+        Provider::Vnpay => Some(vnpay_url(req, env, &txn_ref, unpaid, &info, (now, expires))?),
         Provider::Momo | Provider::Zalopay => None,
     };
     let mut order = Order {
@@ -147,24 +123,72 @@ pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Respons
     // Stored before the wallet hears of it, so that no callback can find an unknown order.
     ledger::insert(env, &order).await?;
     if order.payment_url.is_none() {
-        let new =
-            wallet::NewOrder { txn_ref: &order.txn_ref, amount_vnd: unpaid, info: &info, owner: &order.owner, now };
-        let created = match provider {
-            Provider::Momo => wallet::momo(env, &new).await,
-            _ => wallet::zalopay(env, &new).await,
-        };
-        match created {
-            Ok(url) => {
-                ledger::set_payment_url(env, &order.order_id, &url).await?;
-                order.payment_url = Some(url);
-            }
-            Err(e) => {
-                ledger::fail_pending(env, &order.order_id).await?;
-                return Err(e);
-            }
-        }
+        create_at_wallet(env, &mut order, provider, &info, now).await?;
     }
     civic::web::json(StatusCode::CREATED, &public(&order, now))
+}
+
+/// What is left to pay on a dossier: its fee less what its paid orders add up to. 404 for an
+/// unknown dossier; 409 when it has no fee or the fee is already paid.
+async fn unpaid_fee(env: &impl Platform, code: &Code) -> Result<i64, Error> {
+    let fee = fee_of(env, code).await?.ok_or(Error::NotFound)?;
+    if fee == 0 {
+        return Err(Error::Conflict(Msg::new("Hồ sơ này không mất lệ phí", "this dossier has no fee")));
+    }
+    let unpaid = fee - ledger::paid_total(env, code.as_str()).await?;
+    if unpaid <= 0 {
+        return Err(Error::Conflict(Msg::new(
+            "Lệ phí của hồ sơ này đã được nộp",
+            "this dossier's fee is already paid",
+        )));
+    }
+    Ok(unpaid)
+}
+
+/// The signed VNPay 2.1.0 payment URL of a new order (VNPay needs no call when an order is
+/// created), in the caller's language, from the caller's address, valid from `created` until
+/// `expires`.
+fn vnpay_url(
+    req: &Request<Bytes>,
+    env: &impl Platform,
+    txn_ref: &str,
+    amount_vnd: i64,
+    info: &str,
+    (created, expires): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<String, Error> {
+    let settings = vnpay::Settings::from(env)?;
+    let locale = if Lang::from_headers(req.headers()) == Lang::En { "en" } else { "vn" };
+    let ip = client_ip(req);
+    let r = vnpay::PayRequest { txn_ref, amount_vnd, order_info: info, created, expires, ip: &ip, locale };
+    Ok(vnpay::payment_url(&settings, &r))
+}
+
+/// Asks the wallet (MoMo or ZaloPay) to create its side of an order already stored, and records
+/// the payment URL it answers; a refusal fails the order and is returned (502).
+async fn create_at_wallet(
+    env: &impl Platform,
+    order: &mut Order,
+    provider: Provider,
+    info: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let new =
+        wallet::NewOrder { txn_ref: &order.txn_ref, amount_vnd: order.amount_vnd, info, owner: &order.owner, now };
+    let created = match provider {
+        Provider::Momo => wallet::momo(env, &new).await,
+        _ => wallet::zalopay(env, &new).await,
+    };
+    match created {
+        Ok(url) => {
+            ledger::set_payment_url(env, &order.order_id, &url).await?;
+            order.payment_url = Some(url);
+            Ok(())
+        }
+        Err(e) => {
+            ledger::fail_pending(env, &order.order_id).await?;
+            Err(e)
+        }
+    }
 }
 
 /// GET /payments/orders/{order_id}
