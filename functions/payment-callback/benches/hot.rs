@@ -34,6 +34,7 @@ fn hot(c: &mut Criterion) {
         "resultCode": 0, "message": "Thành công.", "payType": "qr", "responseTime": 1732240800000u64, "extraData": ""});
     let sig = civic::auth::hmac_sha256_hex(b"secret", momo::signed_string("access", &body).as_bytes());
     body["signature"] = json!(sig);
+    let body = body.to_string();
     c.bench_function("momo verify IPN", |b| b.iter(|| momo::verify("access", "secret", black_box(&body))));
 
     let data = r#"{"app_id":2553,"app_trans_id":"241122_0A1B2C3D4E5F","app_time":1732240800000,"app_user":"u","amount":150000,"embed_data":"{}","item":"[]","zp_trans_id":241122000000123,"server_time":1732240860000,"channel":38,"merchant_user_id":"u","user_fee_amount":0,"discount_amount":0}"#;
