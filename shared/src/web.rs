@@ -71,9 +71,23 @@ pub fn query_pairs(req: &Request<Bytes>) -> Vec<(String, String)> {
     req.uri().query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
-/// The first value of a query parameter.
-pub fn query_param(req: &Request<Bytes>, name: &str) -> Option<String> {
-    query_pairs(req).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+/// A query parameter given at most once: `Ok(None)` when absent, `Err(name)` when given more
+/// than once (its other values would otherwise be dropped unread). For routes that answer in a
+/// partner's format (Open311); the others use [`query_param`].
+pub fn single_param<'n>(req: &Request<Bytes>, name: &'n str) -> Result<Option<String>, &'n str> {
+    let mut values = query_pairs(req).into_iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (_, Some(_)) => Err(name),
+        (v, None) => Ok(v),
+    }
+}
+
+/// A query parameter's value, `None` when absent. Given more than once it is refused, 422
+/// naming it, never read as its first value.
+pub fn query_param(req: &Request<Bytes>, name: &str) -> Result<Option<String>, Error> {
+    single_param(req, name).map_err(|field| {
+        Error::Validation(vec![crate::FieldError::new(field, Msg::new("Chỉ được cho một lần", "given more than once"))])
+    })
 }
 
 /// A function's answer to a request: the route's response, or its error as problem+json
@@ -178,6 +192,16 @@ mod tests {
             let want: Option<Vec<String>> = want.map(|w| w.iter().map(|s| (*s).to_owned()).collect());
             assert_eq!(got, want, "segments({path:?})");
         }
+    }
+
+    #[test]
+    fn a_repeated_query_parameter_is_refused_not_cut() {
+        let req = Request::get("/x?a=1&b=2&b=3").body(Bytes::new()).unwrap();
+        assert_eq!(query_param(&req, "a").ok().flatten().as_deref(), Some("1"));
+        assert_eq!(query_param(&req, "c").ok().flatten(), None);
+        assert_eq!(single_param(&req, "b"), Err("b"));
+        let Err(Error::Validation(errors)) = query_param(&req, "b") else { panic!("b is repeated") };
+        assert_eq!(errors.len(), 1);
     }
 
     #[test]

@@ -119,6 +119,10 @@ fn pii_only_for_the_verified_applicant(s: &Server) -> Result<(), String> {
     ensure!(verified["history"][0]["note"] == "trạng thái 4", "history {}", verified["history"]);
     ensure!(!verified.to_string().contains("0905"), "phone shown: {verified}");
     ensure!(lookup(s, &format!("{path}?phone=9999"), &[])? == public, "a wrong last-4 must look like none");
+    // a repeated last-4 is refused, never read as its first value
+    let twice = request(&s.addr, "GET", &format!("{path}?phone=3456&phone=9999"), &[], b"")?;
+    ensure!(twice.status == 422, "a repeated phone: {} {}", twice.status, String::from_utf8_lossy(&twice.body));
+    ensure!(twice.json()?["errors"][0]["field"] == "phone", "the 422 names phone: {:?}", twice.json());
 
     let mine = bearer_with(&json!({"phone": "+84905123456"}));
     ensure!(lookup(s, &path, &[("authorization", &mine)])? == verified, "JWT with the applicant's phone");

@@ -38,7 +38,7 @@ fn csv(s: &str) -> String {
 pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     civic::auth::require_role(env, req.headers(), Role::Admin)?;
     let day =
-        civic::web::query_param(req, "date").and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()).ok_or_else(
+        civic::web::query_param(req, "date")?.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()).ok_or_else(
             || Error::Validation(vec![FieldError::new("date", Msg::new("Ngày dạng YYYY-MM-DD", "a date, YYYY-MM-DD"))]),
         )?;
     let (start, end) = day_bounds(day);

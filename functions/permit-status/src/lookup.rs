@@ -46,7 +46,7 @@ async fn is_applicant(req: &Request<Bytes>, env: &impl Platform, d: &Dossier) ->
     {
         return Ok(true);
     }
-    let Some(last4) = civic::web::query_param(req, "phone") else {
+    let Some(last4) = civic::web::query_param(req, "phone")? else {
         return Ok(false);
     };
     let a_guess = last4.len() == 4 && last4.bytes().all(|b| b.is_ascii_digit());

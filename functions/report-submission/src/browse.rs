@@ -47,14 +47,9 @@ pub async fn list(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     civic::web::json(StatusCode::OK, &json!({"reports": reports, "page": page, "per_page": PER_PAGE, "total": total}))
 }
 
-/// A query parameter, `None` when absent; given twice, it is refused (422).
-fn raw_param(req: &Request<Bytes>, key: &str) -> Result<Option<String>, Error> {
-    crate::single_param(req, key).map_err(|k| invalid(k, "Chỉ được cho một lần", "given more than once"))
-}
-
 /// A query parameter, `None` when absent or blank; given twice, it is refused (422).
 fn param(req: &Request<Bytes>, key: &str) -> Result<Option<String>, Error> {
-    Ok(raw_param(req, key)?.filter(|v| !v.trim().is_empty()))
+    Ok(civic::web::query_param(req, key)?.filter(|v| !v.trim().is_empty()))
 }
 
 /// The list's filter from `status`, `category`, `district` and `bbox`.
@@ -205,7 +200,7 @@ impl Tally {
 /// [`STATS_DAYS`] days to today; at most [`MAX_STATS_SPAN_DAYS`] apart.
 fn period(req: &Request<Bytes>, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), Error> {
     let date = |k: &str, default: NaiveDate| -> Result<NaiveDate, Error> {
-        match raw_param(req, k)? {
+        match civic::web::query_param(req, k)? {
             None => Ok(default),
             Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                 .map_err(|_| invalid(k, "Ngày dạng YYYY-MM-DD", "a date, YYYY-MM-DD")),

@@ -43,17 +43,6 @@ pub const BASE: &str = "/reports";
 /// The largest body any route accepts (the category catalogue).
 pub const MAX_BODY: usize = 256 * 1024;
 
-/// A query parameter given at most once: `Ok(None)` when absent, `Err(name)` when given more
-/// than once (its second value would otherwise be dropped unread; the caller refuses the
-/// request, naming the parameter).
-pub(crate) fn single_param<'n>(req: &Request<Bytes>, name: &'n str) -> Result<Option<String>, &'n str> {
-    let mut values = civic::web::query_pairs(req).into_iter().filter(|(k, _)| k == name).map(|(_, v)| v);
-    match (values.next(), values.next()) {
-        (_, Some(_)) => Err(name),
-        (v, None) => Ok(v),
-    }
-}
-
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
     civic::web::respond(&req, route(&req, env).await)

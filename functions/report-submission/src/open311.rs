@@ -274,7 +274,7 @@ const QUERY: [&str; 5] = ["service_request_id", "start_date", "end_date", "servi
 fn query(req: &Request<Bytes>) -> Result<Vec<(&'static str, String)>, &'static str> {
     let mut given = Vec::new();
     for k in QUERY {
-        if let Some(v) = crate::single_param(req, k)?.filter(|v| !v.trim().is_empty()) {
+        if let Some(v) = civic::web::single_param(req, k)?.filter(|v| !v.trim().is_empty()) {
             given.push((k, v));
         }
     }
