@@ -35,6 +35,8 @@ const MOMO_ACCESS: &str = "fuzz-momo-access";
 const MOMO_SECRET: &str = "fuzz-momo-secret";
 const ZALO_KEY2: &str = "fuzz-zalo-key2";
 const OPEN311_KEY: &str = "fuzz-open311-key";
+/// The key of the agency [`REPORT`] is routed to (it posts `servicerequestupdates`).
+const OPEN311_AGENCY_KEY: &str = "fuzz-agency-key";
 /// A dossier with a fee, and its pending orders (one per provider), made by [`world`].
 pub const DOSSIER: &str = "000.00.19.H57-241105-0012";
 pub const VNPAY_TXN: &str = "241122_FUZZVNPAY";
@@ -92,7 +94,8 @@ fn make_world() -> Result<World, String> {
         ("zalopay_endpoint", "http://127.0.0.1:9"),
         ("public_base_url", "https://api.example.vn"),
         ("payment_return_url", "https://dichvucong.example.vn/ket-qua"),
-        ("open311_api_keys", OPEN311_KEY),
+        ("open311_api_keys", &format!("{OPEN311_KEY},{OPEN311_AGENCY_KEY}=so-gtvt")),
+        ("open311_jurisdiction_id", "danang.gov.vn"),
     ] {
         env = env.with_config(k, v);
     }
@@ -153,7 +156,12 @@ const CATALOGUE: &str = r#"{"agencies": [
   "categories": [
     {"code": "road-damage", "name_vi": "Hư hỏng mặt đường", "name_en": "Road damage",
      "description_vi": "Ổ gà, sụt lún", "description_en": "Potholes", "keywords": ["o ga"],
-     "deadline_hours": 72, "routes": {"*": "so-gtvt", "Quận Hải Châu": "hai-chau"}}]}"#;
+     "deadline_hours": 72, "routes": {"*": "so-gtvt", "Quận Hải Châu": "hai-chau"},
+     "attributes": [
+       {"code": "width", "datatype": "number", "description": "Rộng bao nhiêu mét?"},
+       {"code": "lanes", "datatype": "multivaluelist", "description": "Làn nào?",
+        "values": [{"key": "left", "name": "Trái"}, {"key": "right", "name": "Phải"}]},
+       {"code": "seen", "datatype": "datetime", "description": "Thấy lúc nào?"}]}]}"#;
 
 /// Who calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -347,18 +355,34 @@ pub fn vnpay(data: &[u8]) {
 /// api_key and service_code first), or `GET requests.json` with it as the query (bit 0 set).
 pub fn open311(data: &[u8]) {
     let (mode, rest) = split(data);
+    // bit 1: GET (else POST); bit 2: the POST starts with a valid key and its target;
+    // bit 4: servicerequestupdates (else requests); bit 8: XML (else JSON).
+    let resource = if mode & 4 == 0 { "requests" } else { "servicerequestupdates" };
+    let xml = mode & 8 != 0;
+    let path = format!("/open311/v2/{resource}.{}", if xml { "xml" } else { "json" });
     let resp = if mode & 1 == 0 {
         let mut body = Vec::new();
         if mode & 2 != 0 {
-            body.extend_from_slice(format!("api_key={OPEN311_KEY}&service_code=road-damage&").as_bytes());
+            let start = if mode & 4 == 0 {
+                format!("api_key={OPEN311_KEY}&service_code=road-damage&")
+            } else {
+                format!("api_key={OPEN311_AGENCY_KEY}&service_request_id={REPORT}&")
+            };
+            body.extend_from_slice(start.as_bytes());
         }
         body.extend_from_slice(rest);
-        world().send("POST", "/open311/v2/requests.json", Auth::None, &[("content-type", FORM)], Bytes::from(body))
+        world().send("POST", &path, Auth::None, &[("content-type", FORM)], Bytes::from(body))
     } else {
-        let uri = format!("/open311/v2/requests.json?{}", uri_safe(rest));
-        world().send("GET", &uri, Auth::None, &[], Bytes::new())
+        world().send("GET", &format!("{path}?{}", uri_safe(rest)), Auth::None, &[], Bytes::new())
     };
     check("open311", &resp, true);
+    if xml {
+        let text = String::from_utf8_lossy(resp.body());
+        assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"), "open311: {text}");
+        let code = format!("<code>{}</code>", resp.status().as_u16());
+        assert!(resp.status().is_success() || (text.contains("<errors>") && text.contains(&code)), "open311: {text}");
+        return;
+    }
     let v: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
     assert!(v.is_array(), "open311: {} {v}", resp.status());
     if !resp.status().is_success() {
@@ -465,6 +489,11 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             with(0, &format!("api_key={OPEN311_KEY}&service_code=none")),
             with(1, "service_code=road-damage&start_date=2024-11-01T00:00:00Z&status=open"),
             with(1, "service_request_id=PA-241122-0001,PA-241122-0002"),
+            with(2, "address_string=12+Tran+Phu&description=O+ga&attribute[width]=2.5&attribute[lanes][]=left"),
+            with(2 | 8, "address_string=12+Tran+Phu&description=O+ga&attribute[seen]=2024-11-05T08:00:00%2B07:00"),
+            with(2 | 4, "update_id=u1&status=INVESTIGATING&description=Dang+kiem+tra"),
+            with(2 | 4 | 8, "update_id=u2&status=DUPLICATE"),
+            with(1 | 4 | 8, "start_date=2024-11-01T00:00:00Z&jurisdiction_id=danang.gov.vn"),
         ],
         "bodies" => {
             let route = |path: &str, method: &str, ct: &str| {

@@ -42,7 +42,8 @@ const CONFIG: &[(&str, &str)] = &[
     ("zalopay_app_id", ZALOPAY_APP_ID),
     ("zalopay_key1", ZALOPAY_KEY1),
     ("zalopay_key2", ZALOPAY_KEY2),
-    ("open311_api_keys", "e2e-open311-key,another-client-key"),
+    ("open311_api_keys", "e2e-open311-key,another-client-key,e2e-lights-key=dien-chieu-sang,e2e-rubbish-key=moi-truong"),
+    ("open311_jurisdiction_id", "danang.gov.vn"),
 ];
 
 pub fn root() -> PathBuf {

@@ -18,6 +18,7 @@ macro_rules! ensure {
 mod faults;
 mod food;
 mod harness;
+mod open311;
 mod payments;
 mod permits;
 mod raw;

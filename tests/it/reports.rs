@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, post_form, request, request_declaring, same,
-    send_sms, unix_now,
+    Check, Resp, Server, Suite, bearer, bearer_with, get, is_problem, request, request_declaring, same, send_sms,
+    unix_now,
 };
 
 pub const SUITE: Suite = Suite {
@@ -22,7 +22,8 @@ fn catalogue() -> Value {
         "agencies": [
             {"code": "so-gtvt", "name": "Sở Giao thông vận tải"},
             {"code": "ubnd-hai-chau", "name": "UBND quận Hải Châu"},
-            {"code": "moi-truong", "name": "Công ty Môi trường đô thị"}
+            {"code": "moi-truong", "name": "Công ty Môi trường đô thị"},
+            {"code": "dien-chieu-sang", "name": "Công ty Điện chiếu sáng"}
         ],
         "categories": [
             {"code": "road-damage", "name_vi": "Hư hỏng mặt đường", "name_en": "Road damage",
@@ -30,7 +31,21 @@ fn catalogue() -> Value {
              "deadline_hours": 72, "routes": {"*": "so-gtvt", "Hải Châu": "ubnd-hai-chau"}},
             {"code": "rubbish", "name_vi": "Rác thải", "name_en": "Rubbish",
              "description_vi": "Rác thải không đúng nơi quy định", "description_en": "Dumped rubbish", "keywords": ["rac"],
-             "deadline_hours": 24, "routes": {"*": "moi-truong"}}
+             "deadline_hours": 24, "routes": {"*": "moi-truong"}},
+            {"code": "street-light", "name_vi": "Đèn đường hỏng", "name_en": "Street light out",
+             "description_vi": "Đèn chiếu sáng công cộng không sáng", "description_en": "A public light is out",
+             "keywords": ["den"], "deadline_hours": 48, "routes": {"*": "dien-chieu-sang"},
+             "attributes": [
+                {"code": "pole", "datatype": "string", "required": true, "order": 1,
+                 "description": "Số hiệu cột đèn (ghi trên cột)", "datatype_description": "VD: HC-0412"},
+                {"code": "fault", "datatype": "multivaluelist", "required": true, "order": 2,
+                 "description": "Đèn bị làm sao?",
+                 "values": [{"key": "dark", "name": "Không sáng"}, {"key": "flicker", "name": "Chập chờn"},
+                            {"key": "day", "name": "Sáng cả ban ngày"}]},
+                {"code": "lamps", "datatype": "number", "order": 3, "description": "Bao nhiêu bóng hỏng?"},
+                {"code": "safety", "datatype": "text", "variable": false, "order": 4,
+                 "description": "Đừng chạm vào cột đèn hay dây điện bị hở."}
+             ]}
         ]
     })
 }
@@ -215,145 +230,6 @@ fn sms_files_and_answers_status(s: &Server) -> Result<(), String> {
     Ok(())
 }
 
-/// A JSON type as the Open311 GeoReport v2 schemas state it.
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Bool,
-    Num,
-    DateTime,
-    OneOf(&'static [&'static str]),
-}
-
-/// Checks an object against the field rules of a published Open311 schema (open311/
-/// schema-validation, `schema/georeport-v2/*.json`): required fields present with their type,
-/// optional ones of their type or null, and no field we would not know how to type.
-fn conforms(what: &str, v: &Value, required: &[(&str, Kind)], optional: &[(&str, Kind)]) -> Result<(), String> {
-    let obj = v.as_object().ok_or(format!("{what}: not an object: {v}"))?;
-    let ok = |k: Kind, x: &Value| match k {
-        Kind::Str => x.is_string(),
-        Kind::Bool => x.is_boolean(),
-        Kind::Num => x.is_number(),
-        Kind::DateTime => x.as_str().is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
-        Kind::OneOf(list) => x.as_str().is_some_and(|t| list.contains(&t)),
-    };
-    for (field, kind) in required {
-        ensure!(obj.get(*field).is_some_and(|x| ok(*kind, x)), "{what}: required {field} missing or mistyped: {v}");
-    }
-    for (field, x) in obj {
-        if required.iter().any(|(f, _)| f == field) {
-            continue;
-        }
-        let kind = optional
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, k)| *k)
-            .ok_or(format!("{what}: unknown field {field}"))?;
-        ensure!(x.is_null() || ok(kind, x), "{what}: {field} mistyped: {v}");
-    }
-    Ok(())
-}
-
-fn conforms_service(v: &Value) -> Result<(), String> {
-    let required = [
-        ("service_code", Kind::Str),
-        ("service_name", Kind::Str),
-        ("metadata", Kind::Bool),
-        ("type", Kind::OneOf(&["realtime", "batch", "blackbox"])),
-    ];
-    conforms("service", v, &required, &[("description", Kind::Str), ("keywords", Kind::Str), ("group", Kind::Str)])
-}
-
-fn conforms_request(v: &Value) -> Result<(), String> {
-    let required = [
-        ("service_request_id", Kind::Str),
-        ("status", Kind::OneOf(&["open", "closed"])),
-        ("service_code", Kind::Str),
-        ("requested_datetime", Kind::DateTime),
-    ];
-    let optional = [
-        ("status_notes", Kind::Str),
-        ("service_name", Kind::Str),
-        ("description", Kind::Str),
-        ("agency_responsible", Kind::Str),
-        ("service_notice", Kind::Str),
-        ("updated_datetime", Kind::DateTime),
-        ("expected_datetime", Kind::DateTime),
-        ("address", Kind::Str),
-        ("address_id", Kind::Str),
-        ("zipcode", Kind::Str),
-        ("lat", Kind::Num),
-        ("long", Kind::Num),
-        ("media_url", Kind::Str),
-    ];
-    conforms("request", v, &required, &optional)?;
-    ensure!(v["description"].as_str().is_none_or(|d| d.chars().count() <= 4000), "description over 4000");
-    Ok(())
-}
-
-/// An Open311 client's round: services, a form-encoded request with an api_key, reading it
-/// back; every answer conforms to the published GeoReport v2 schemas.
-fn open311_round_trip(s: &Server) -> Result<(), String> {
-    set_catalogue(s)?;
-    let services = get(&s.addr, "/open311/v2/services.json")?.json()?;
-    let codes: Vec<&str> =
-        services.as_array().map(|l| l.iter().filter_map(|x| x["service_code"].as_str()).collect()).unwrap_or_default();
-    ensure!(codes.contains(&"road-damage") && codes.contains(&"rubbish"), "services {services}");
-    for service in services.as_array().into_iter().flatten() {
-        conforms_service(service)?;
-    }
-    let definition = get(&s.addr, "/open311/v2/services/rubbish.json")?.json()?;
-    // service-definition.json: service_code (string) and attributes (an array; ours has none)
-    ensure!(
-        definition.as_object().map(|o| o.len()) == Some(2)
-            && definition["service_code"] == "rubbish"
-            && definition["attributes"].as_array().is_some_and(Vec::is_empty),
-        "definition {definition}"
-    );
-    let form = "api_key=another-client-key&service_code=rubbish&lat=16.0200&long=108.2300\
-                &description=R%C3%A1c+%C4%91%E1%BB%95+tr%E1%BB%99m&first_name=An&phone=0905123456";
-    let post = |form: &str| post_form(s, "/open311/v2/requests.json", form);
-    let created = post(form)?;
-    ensure!(created.status == 200, "POST requests.json: {} {}", created.status, String::from_utf8_lossy(&created.body));
-    let answer = created.json()?;
-    conforms(
-        "POST answer",
-        &answer[0],
-        &[("service_request_id", Kind::Str)],
-        &[("service_notice", Kind::Str), ("account_id", Kind::Str), ("token", Kind::Str)],
-    )?;
-    let id = answer[0]["service_request_id"].as_str().unwrap_or_default().to_owned();
-    ensure!(id.starts_with("PA-"), "id {id}");
-    let back = get(&s.addr, &format!("/open311/v2/requests/{id}.json"))?.json()?;
-    let r = &back[0];
-    ensure!(
-        r["service_request_id"] == id.as_str() && r["status"] == "open" && r["service_code"] == "rubbish",
-        "{back}"
-    );
-    ensure!(
-        r["lat"] == 16.02
-            && r["long"] == 108.23
-            && r["requested_datetime"].as_str().is_some_and(|t| t.ends_with("+07:00")),
-        "{back}"
-    );
-    ensure!(!back.to_string().contains("0905"), "personal data shown: {back}");
-    conforms_request(r)?;
-    let listed = get(&s.addr, "/open311/v2/requests.json?status=open")?.json()?;
-    ensure!(listed.as_array().is_some_and(|l| !l.is_empty()), "list {listed}");
-    for request in listed.as_array().into_iter().flatten() {
-        conforms_request(request)?;
-    }
-    let token = get(&s.addr, &format!("/open311/v2/tokens/{id}.json"))?.json()?;
-    conforms("token", &token[0], &[("service_request_id", Kind::Str), ("token", Kind::Str)], &[])?;
-    let forbidden = post(&form.replace("another-client-key", "guess"))?;
-    ensure!(forbidden.status == 403 && forbidden.json()?[0]["code"] == 403, "bad api_key: {}", forbidden.status);
-    let missing = post("api_key=e2e-open311-key&service_code=rubbish&description=x")?;
-    ensure!(missing.status == 400 && missing.json()?[0]["code"] == 400, "no location: {}", missing.status);
-    let unknown = get(&s.addr, "/open311/v2/requests/PA-000000-0000.json")?;
-    ensure!(unknown.status == 404 && unknown.json()?[0]["code"] == 404, "unknown: {}", unknown.status);
-    Ok(())
-}
-
 fn only_admins_set_categories(s: &Server) -> Result<(), String> {
     set_catalogue(s)?;
     let body = catalogue().to_string();
@@ -379,7 +255,9 @@ const CHECKS: &[(&str, Check)] = &[
     ("a_report_within_50_m_is_a_duplicate", a_report_within_50_m_is_a_duplicate),
     ("only_an_officer_of_its_agency_moves_it", only_an_officer_of_its_agency_moves_it),
     ("lists_and_stats", lists_and_stats),
-    ("open311_round_trip", open311_round_trip),
+    ("open311_round_trip", crate::open311::round_trip),
+    ("open311_fixmystreet_exchange_in_xml", crate::open311::fixmystreet_exchange),
+    ("open311_json_and_xml_agree", crate::open311::json_and_xml_agree),
     ("sms_files_and_answers_status", sms_files_and_answers_status),
     ("only_admins_set_categories", only_admins_set_categories),
 ];

@@ -8,8 +8,12 @@
 //! {"agencies": [{"code": "ubnd-hai-chau", "name": "UBND quận Hải Châu"}, ...],
 //!  "categories": [{"code": "road-damage", "name_vi": "Hư hỏng mặt đường", "name_en": "Road damage",
 //!                  "description_vi": "...", "description_en": "...", "keywords": ["o ga", "duong"],
-//!                  "deadline_hours": 72, "routes": {"*": "so-gtvt", "Hải Châu": "ubnd-hai-chau"}}]}
+//!                  "deadline_hours": 72, "routes": {"*": "so-gtvt", "Hải Châu": "ubnd-hai-chau"},
+//!                  "attributes": [...]}]}
 //! ```
+//!
+//! `attributes` (optional, default none) are the category's extra questions, the Open311
+//! service definition: see [`crate::attribute`].
 //!
 //! `GET /reports/categories` lists them (anyone).
 
@@ -22,6 +26,7 @@ use civic::{Error, FieldError, Msg, Platform};
 use http::{Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use crate::attribute::{self, Attribute};
 use crate::store::DB;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -43,6 +48,9 @@ pub struct Category {
     pub deadline_hours: i64,
     /// District name (or `*`) -> agency code.
     pub routes: BTreeMap<String, String>,
+    /// Extra questions (Open311 service definition attributes).
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -114,6 +122,9 @@ pub fn check(c: &Catalogue) -> Vec<FieldError> {
             }
         }
     }
+    for (i, k) in c.categories.iter().enumerate() {
+        errors.extend(attribute::check(&k.attributes, &format!("categories[{i}].")));
+    }
     errors
 }
 
@@ -144,12 +155,15 @@ pub async fn save(env: &impl Platform, catalogue: &Catalogue) -> Result<(), Erro
     }
     for k in &catalogue.categories {
         let keywords = k.keywords.iter().map(|w| civic::text::words(w).join(" ")).collect::<Vec<_>>().join(",");
+        let attributes = serde_json::to_string(&k.attributes).map_err(|e| Error::Internal(e.to_string()))?;
         statements.push(Statement::new(
-            "INSERT INTO categories (code, name_vi, name_en, description_vi, description_en, keywords, deadline_hours)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO categories (code, name_vi, name_en, description_vi, description_en, keywords, deadline_hours,
+                                     attributes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en,
                description_vi = excluded.description_vi, description_en = excluded.description_en,
-               keywords = excluded.keywords, deadline_hours = excluded.deadline_hours",
+               keywords = excluded.keywords, deadline_hours = excluded.deadline_hours,
+               attributes = excluded.attributes",
             vec![
                 k.code.as_str().into(),
                 k.name_vi.as_str().into(),
@@ -158,6 +172,7 @@ pub async fn save(env: &impl Platform, catalogue: &Catalogue) -> Result<(), Erro
                 k.description_en.as_str().into(),
                 keywords.into(),
                 k.deadline_hours.into(),
+                attributes.into(),
             ],
         ));
         statements.push(Statement::new("DELETE FROM routes WHERE category = ?1", vec![k.code.as_str().into()]));
@@ -180,11 +195,23 @@ pub struct Known {
     pub name_vi: String,
     pub name_en: String,
     pub deadline_hours: i64,
+    pub attributes: Vec<Attribute>,
 }
 
+/// The attribute definitions stored in `categories.attributes`; unreadable JSON is a
+/// broken database.
+pub fn stored_attributes(json: &str) -> Result<Vec<Attribute>, Error> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(format!("categories.attributes: {e}")))
+}
+
+/// A category by its code (`None`: no such category).
 pub async fn get(env: &impl Platform, code: &str) -> Result<Option<Known>, Error> {
     let rows = env
-        .query(DB, "SELECT code, name_vi, name_en, deadline_hours FROM categories WHERE code = ?1", &[code.into()])
+        .query(
+            DB,
+            "SELECT code, name_vi, name_en, deadline_hours, attributes FROM categories WHERE code = ?1",
+            &[code.into()],
+        )
         .await?;
     let Some(r) = rows.first() else { return Ok(None) };
     Ok(Some(Known {
@@ -192,6 +219,7 @@ pub async fn get(env: &impl Platform, code: &str) -> Result<Option<Known>, Error
         name_vi: r.str("name_vi")?.to_owned(),
         name_en: r.str("name_en")?.to_owned(),
         deadline_hours: r.i64("deadline_hours")?,
+        attributes: stored_attributes(r.str("attributes")?)?,
     }))
 }
 
@@ -214,7 +242,8 @@ pub async fn list(env: &impl Platform) -> Result<Response<Bytes>, Error> {
     let rows = env
         .query(
             DB,
-            "SELECT code, name_vi, name_en, description_vi, description_en, deadline_hours FROM categories ORDER BY code",
+            "SELECT code, name_vi, name_en, description_vi, description_en, deadline_hours, attributes
+             FROM categories ORDER BY code",
             &[],
         )
         .await?;
@@ -223,7 +252,8 @@ pub async fn list(env: &impl Platform) -> Result<Response<Bytes>, Error> {
         out.push(
             serde_json::json!({"code": r.str("code")?, "name_vi": r.str("name_vi")?, "name_en": r.str("name_en")?,
             "description_vi": r.str("description_vi")?, "description_en": r.str("description_en")?,
-            "deadline_hours": r.i64("deadline_hours")?}),
+            "deadline_hours": r.i64("deadline_hours")?,
+            "attributes": stored_attributes(r.str("attributes")?)?}),
         );
     }
     civic::web::json(StatusCode::OK, &out)

@@ -90,11 +90,33 @@ fn conflict(vi: &str, en: &str) -> Error {
     Error::Conflict(Msg::new(vi.to_owned(), en.to_owned()))
 }
 
+/// The 409 of a conditional update that found the report no longer as it was read.
+pub fn changed_meanwhile() -> Error {
+    conflict("Phản ánh vừa được người khác cập nhật", "the report changed meanwhile")
+}
+
 /// The history event insert of a batch: numbered after the last, kept only if the update
 /// before it changed the report.
-const EVENT: &str = "INSERT INTO report_events (code, seq, at, status, agency, note, media_url, actor)
-    SELECT ?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM report_events WHERE code = ?1), ?2, ?3, ?4, ?5, ?6, ?7
+const EVENT: &str = "INSERT INTO report_events (code, seq, at, status, agency, note, media_url, actor, open311_status)
+    SELECT ?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM report_events WHERE code = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8
     WHERE changes() = 1";
+
+/// Who makes a change, as its history event records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct By {
+    /// `officer:<agency>` (the officer route) or `open311:<agency>` (an agency's own case
+    /// system, through `servicerequestupdates`).
+    pub actor: String,
+    /// The status as an agency's system said it (`FIXED`, `DUPLICATE`, ...), if it came so.
+    pub open311_status: Option<&'static str>,
+}
+
+impl By {
+    /// An officer of `agency`, through `PATCH /reports/{code}`.
+    pub fn officer(agency: &str) -> By {
+        By { actor: format!("officer:{agency}"), open311_status: None }
+    }
+}
 
 /// One history event of a change, for [`EVENT`].
 struct NewEvent<'a> {
@@ -106,9 +128,8 @@ struct NewEvent<'a> {
 }
 
 impl NewEvent<'_> {
-    /// The insert of this event of `report`, by an officer of its (former) agency.
-    fn statement(self, report: &Report) -> Statement {
-        let actor = format!("officer:{}", report.agency);
+    /// The insert of this event of `report`.
+    fn statement(self, report: &Report, by: &By) -> Statement {
         let params: Vec<Sql> = vec![
             report.code.as_str().into(),
             self.at.into(),
@@ -116,19 +137,21 @@ impl NewEvent<'_> {
             self.agency.into(),
             self.note.into(),
             self.media_url.into(),
-            actor.into(),
+            by.actor.as_str().into(),
+            by.open311_status.into(),
         ];
         Statement::new(EVENT, params)
     }
 }
 
 /// The update and event that move `report` to `to`, or a conflict if it cannot move there.
-fn move_to(
+pub fn move_to(
     report: &Report,
     to: Status,
     note: Option<String>,
     media_url: Option<String>,
     now: &str,
+    by: &By,
 ) -> Result<[Statement; 2], Error> {
     if !report.status.can_move_to(to) {
         return Err(conflict("Không chuyển được sang trạng thái này", "the report cannot move to that status"));
@@ -146,7 +169,28 @@ fn move_to(
         ],
     );
     let event = NewEvent { at: now, step: Step::To(to), agency: &report.agency, note, media_url };
-    Ok([update, event.statement(report)])
+    Ok([update, event.statement(report, by)])
+}
+
+/// The no-op update and event of a public response to an open `report` that leaves its
+/// status as it is (an agency's system saying "still in progress, and here is why"), or a
+/// conflict if the report is closed.
+pub fn respond(
+    report: &Report,
+    note: Option<String>,
+    media_url: Option<String>,
+    now: &str,
+    by: &By,
+) -> Result<[Statement; 2], Error> {
+    if !report.status.is_open() {
+        return Err(conflict("Phản ánh đã đóng", "the report is closed"));
+    }
+    let update = Statement::new(
+        "UPDATE reports SET status = status WHERE code = ?1 AND status = ?2 AND agency = ?3 RETURNING code",
+        vec![report.code.as_str().into(), report.status.as_str().into(), report.agency.as_str().into()],
+    );
+    let event = NewEvent { at: now, step: Step::To(report.status), agency: &report.agency, note, media_url };
+    Ok([update, event.statement(report, by)])
 }
 
 /// The update and event that hand an open `report` to another known `agency`, where it is
@@ -179,7 +223,7 @@ async fn reassign(
     );
     let note = Some(note.unwrap_or_else(|| format!("Chuyển cho {agency}")));
     let event = NewEvent { at: now, step: Step::Reassigned, agency, note, media_url: None };
-    Ok([update, event.statement(report)])
+    Ok([update, event.statement(report, &By::officer(&report.agency))])
 }
 
 /// PATCH /reports/{code}
@@ -193,12 +237,14 @@ pub async fn patch(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Res
     let body: Value = civic::web::read_json(req, MAX_BODY)?;
     let now = stamp(env.now());
     let batch = match parse(&body)? {
-        Change::Status { to, note, media_url } => move_to(&report, to, note, media_url, &now)?,
+        Change::Status { to, note, media_url } => {
+            move_to(&report, to, note, media_url, &now, &By::officer(&report.agency))?
+        }
         Change::Reassign { agency, note } => reassign(env, &report, &agency, note, &now).await?,
     };
     let results = env.batch(DB, &batch).await?;
     if results.first().is_none_or(civic::platform::Rows::is_empty) {
-        return Err(conflict("Phản ánh vừa được người khác cập nhật", "the report changed meanwhile"));
+        return Err(changed_meanwhile());
     }
     let (after, history) = store::get(env, &code).await?.ok_or(Error::NotFound)?;
     let lang = Lang::from_headers(req.headers());

@@ -1,11 +1,13 @@
 //! `POST /reports`: a citizen files a field report; `GET /reports/{code}`: anyone follows it.
 //!
 //! Body (JSON): `{"category", "description", "lat", "lng", "address", "media_urls",
-//! "anonymous", "name", "phone"}`. A citizen's bearer JWT identifies the reporter; without
+//! "anonymous", "name", "phone", "attributes"}`. A citizen's bearer JWT identifies the reporter; without
 //! one, `phone` is required (anonymous filing). `description` is plain text, at most 4,000
 //! characters; the place is `lat`/`lng` inside the province, or an `address`, or both; at
 //! most 5 `media_urls`, `https://` only. `anonymous` hides nothing more publicly (the public
-//! view never shows who reported) but is kept for the agency's view.
+//! view never shows who reported) but is kept for the agency's view. `attributes` answers
+//! the category's extra questions (`{"code": answer}`, [`crate::attribute`]); a required
+//! one unanswered is a 422.
 //!
 //! The agency comes from the routing table ([`crate::category::route`]) for the report's
 //! district; the due time from the category's deadline. An open report of the same category
@@ -20,6 +22,7 @@ use civic::{Error, FieldError, Lang, Msg, Platform};
 use http::{HeaderValue, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
+use crate::attribute::{self, Given};
 use crate::status::Status;
 use crate::store::{self, Event, Report, stamp};
 use crate::{category, geo};
@@ -52,6 +55,8 @@ pub struct Filing {
     pub anonymous: bool,
     pub name: Option<String>,
     pub phone: Option<String>,
+    /// Answers to the category's questions, as given (checked when filed).
+    pub attributes: Vec<Given>,
 }
 
 /// An `https://` URL with a host, at most [`MAX_URL`] bytes, without spaces or control
@@ -72,7 +77,8 @@ fn plain_text(s: &str) -> bool {
 pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
     let mut errors: Vec<FieldError> = Vec::new();
     let mut f = Fields::new(String::new(), &mut errors);
-    let keys = ["category", "description", "lat", "lng", "address", "media_urls", "anonymous", "name", "phone"];
+    let keys =
+        ["category", "description", "lat", "lng", "address", "media_urls", "anonymous", "name", "phone", "attributes"];
     let Some(obj) = f.object("", body, &keys) else {
         return Err(Error::Validation(errors));
     };
@@ -90,9 +96,20 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
     };
     let name = f.opt_text(obj, "", "name", MAX_NAME);
     let phone = phone(&mut f, obj, phone_required);
+    let attributes = match obj.get("attributes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(answers)) => attribute::from_json(answers).unwrap_or_else(|code| {
+            f.err(&format!("attributes.{code}"), Msg::new("Văn bản, số hoặc danh sách", "text, a number or a list"));
+            Vec::new()
+        }),
+        Some(_) => {
+            f.err("attributes", Msg::new("Phải là đối tượng {mã: trả lời}", "must be an object {code: answer}"));
+            Vec::new()
+        }
+    };
     match (category, description) {
         (Some(category), Some(description)) if errors.is_empty() => {
-            Ok(Filing { category, description, lat, lng, address, media_urls, anonymous, name, phone })
+            Ok(Filing { category, description, lat, lng, address, media_urls, anonymous, name, phone, attributes })
         }
         _ => Err(Error::Validation(errors)),
     }
@@ -198,6 +215,7 @@ pub async fn view(env: &impl Platform, r: &Report, history: &[Event], lang: Lang
         "description": r.description, "lat": r.lat, "lng": r.lng, "address": r.address, "media_urls": r.media_urls,
         "agency": {"code": r.agency, "name": store::agency_name(env, &r.agency).await?},
         "created_at": civic::web::vn_time(&r.created_at), "due_at": civic::web::vn_time(&r.due_at), "duplicate_of": r.duplicate_of,
+        "attributes": r.attributes,
         "history": history.iter().map(|e| json!({"at": civic::web::vn_time(&e.at), "status": e.status.as_str(), "agency": e.agency,
             "note": e.note, "media_url": e.media_url})).collect::<Vec<_>>(),
     }))
@@ -220,7 +238,9 @@ fn scope(sub: Option<&str>, phone: Option<&str>) -> String {
 }
 
 /// Files a validated report; returns its code and whether it was filed now (`false`: the
-/// idempotency key had filed it before).
+/// idempotency key had filed it before). Its answers are checked against the category's
+/// questions here (422 naming `attributes.<code>` for each refused one); a required one must
+/// be answered except by SMS, which cannot ask.
 pub async fn file(
     env: &impl Platform,
     filing: &Filing,
@@ -235,6 +255,9 @@ pub async fn file(
     }
     let known = category::get(env, &filing.category).await?.ok_or_else(|| {
         Error::Validation(vec![FieldError::new("category", Msg::new("Không có lĩnh vực này", "no such category"))])
+    })?;
+    let attributes = attribute::answers(&known.attributes, &filing.attributes, channel != "sms").map_err(|refused| {
+        Error::Validation(refused.into_iter().map(|(code, msg)| FieldError::new(format!("attributes.{code}"), msg)).collect())
     })?;
     let district = match (filing.lat, filing.lng) {
         (Some(lat), Some(lng)) => Some(geo::district_at(lat, lng)),
@@ -268,6 +291,7 @@ pub async fn file(
         duplicate_of,
         created_at: stamp(now),
         due_at: stamp(now + Duration::hours(known.deadline_hours)),
+        attributes,
     };
     if store::insert(env, &report, idempotency.as_deref()).await? {
         Ok((report.code, true))

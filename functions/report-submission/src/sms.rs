@@ -106,6 +106,7 @@ async fn file(env: &impl Platform, id: &str, from: &str, text: &str, short: &str
         anonymous: false,
         name: None,
         phone: Some(from.to_owned()).filter(|p| !p.is_empty()),
+        attributes: Vec::new(),
     };
     let (code, _) = report::file(env, &filing, None, "sms", Some(format!("sms:{id}"))).await?;
     let (r, _) = store::get(env, &code).await?.ok_or(Error::NotFound)?;

@@ -92,6 +92,8 @@ pub struct Report {
     pub duplicate_of: Option<String>,
     pub created_at: String,
     pub due_at: String,
+    /// Answers to the category's questions: code -> text, number or value keys.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One event of a report's history.
@@ -109,12 +111,13 @@ pub struct Event {
 /// stored then.
 pub async fn insert(env: &impl Platform, r: &Report, idempotency: Option<&str>) -> Result<bool, Error> {
     let media = serde_json::to_string(&r.media_urls).map_err(|e| Error::Internal(e.to_string()))?;
+    let attributes = serde_json::to_string(&r.attributes).map_err(|e| Error::Internal(e.to_string()))?;
     let mut statements = vec![
         Statement::new(
             "INSERT INTO reports (code, category, description, lat, lng, address, district, media_urls, agency, status,
                                   reporter_sub, reporter_name, reporter_phone, anonymous, channel, duplicate_of,
-                                  created_at, due_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                                  created_at, due_at, attributes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             vec![
                 r.code.as_str().into(),
                 r.category.as_str().into(),
@@ -134,6 +137,7 @@ pub async fn insert(env: &impl Platform, r: &Report, idempotency: Option<&str>) 
                 r.duplicate_of.clone().into(),
                 r.created_at.as_str().into(),
                 r.due_at.as_str().into(),
+                attributes.into(),
             ],
         ),
         Statement::new(
@@ -199,6 +203,8 @@ pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<
         duplicate_of: opt_text(&r, "duplicate_of")?,
         created_at: r.str("created_at")?.to_owned(),
         due_at: r.str("due_at")?.to_owned(),
+        attributes: serde_json::from_str(r.str("attributes")?)
+            .map_err(|e| Error::Internal(format!("reports.attributes: {e}")))?,
     };
     let events = env
         .query(

@@ -554,3 +554,72 @@ fn input_is_refused_whole_never_cut() {
     assert!(reply.starts_with("Phan anh PA-241105-0001: Dang xu ly (So Giao thong van tai)"), "{reply}");
     assert!(reply.contains(" Doi duy tu ") && reply.ends_with("...") && reply.len() <= 160, "{reply}");
 }
+
+/// A form POST to an Open311 path (JSON format).
+fn post_form(env: &NativePlatform, path: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+    let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let req = Request::post(path).header("content-type", "application/x-www-form-urlencoded").body(Bytes::from(body));
+    let resp = block_on(report_submission::handle(req.unwrap(), env));
+    (resp.status(), serde_json::from_slice(resp.body()).unwrap())
+}
+
+#[test]
+fn an_agencys_system_moves_its_reports_under_the_officer_rules() {
+    let env = env().with_config("open311_api_keys", "client, gtvt-key=so-gtvt, rac-key=moi-truong");
+    let (_, filed) = call(&env, "POST", "/reports", &[], &json!({"category": "road-damage", "description": "Ổ gà",
+        "address": "Đường 2/9", "phone": "0905000111"}));
+    let code = filed["code"].as_str().unwrap().to_owned();
+    let update = |key: &str, uid: &str, status: &str, description: &str| {
+        let mut fields = vec![("api_key", key), ("service_request_id", code.as_str()), ("update_id", uid), ("status", status)];
+        if !description.is_empty() {
+            fields.push(("description", description));
+        }
+        post_form(&env, "/open311/v2/servicerequestupdates.json", &fields)
+    };
+    // A response that keeps the status, twice from the same system: one event.
+    assert_eq!(update("gtvt-key", "a", "ACTION_SCHEDULED", "Sẽ vá trong tuần").0, StatusCode::OK);
+    let (status, first) = update("gtvt-key", "b", "IN_PROGRESS", "Đã có lịch");
+    assert_eq!((status, first[0]["update_id"].as_str()), (StatusCode::OK, Some(format!("{code}.3").as_str())));
+    assert_eq!(update("gtvt-key", "b", "IN_PROGRESS", "Đã có lịch").1, first, "a repeat answers the first result");
+    assert_eq!(update("client", "c", "FIXED", "").0, StatusCode::FORBIDDEN, "a client key only files");
+    assert_eq!(update("rac-key", "c", "FIXED", "").0, StatusCode::FORBIDDEN, "another agency's report");
+    let (status, why) = update("gtvt-key", "c", "fixed", "");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{why}");
+    // A rejection without a description records the reason the status names.
+    assert_eq!(update("gtvt-key", "d", "DUPLICATE", "").0, StatusCode::OK);
+    let (status, closed) = update("gtvt-key", "e", "OPEN", "");
+    assert_eq!(status, StatusCode::CONFLICT, "{closed}");
+    let (_, view) = call(&env, "GET", &format!("/reports/{code}"), &[], &Value::Null);
+    assert_eq!(view["status"], "rejected");
+    let notes: Vec<&str> = view["history"].as_array().unwrap().iter().map(|e| e["note"].as_str().unwrap_or("")).collect();
+    assert_eq!(notes, ["", "Sẽ vá trong tuần", "Đã có lịch", "Trùng với một phản ánh khác"]);
+    let (_, updates) = call(&env, "GET", "/open311/v2/servicerequestupdates.json", &[], &Value::Null);
+    let statuses: Vec<&str> = updates.as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["ACTION_SCHEDULED", "IN_PROGRESS", "DUPLICATE"]);
+}
+
+#[test]
+fn the_app_answers_a_categorys_questions() {
+    let env = env();
+    let admin = token(&env, &json!({"roles": ["admin"]}));
+    let mut with_questions = catalogue();
+    with_questions["categories"][1]["attributes"] = json!([
+        {"code": "size", "datatype": "singlevaluelist", "required": true, "description": "Bao nhiêu rác?",
+         "values": [{"key": "bag", "name": "Vài túi"}, {"key": "truck", "name": "Cả xe"}]}]);
+    let (status, v) = call(&env, "PUT", "/reports/categories", &[("authorization", &admin)], &with_questions);
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let rubbish = json!({"category": "rubbish", "description": "Rác", "address": "K30 Lê Duẩn", "phone": "0905000222"});
+    let (status, v) = call(&env, "POST", "/reports", &[], &rubbish);
+    assert_eq!((status, v["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("attributes.size")));
+    let mut answered = rubbish.clone();
+    answered["attributes"] = json!({"size": "truck"});
+    let (status, v) = call(&env, "POST", "/reports", &[], &answered);
+    assert_eq!((status, &v["attributes"]), (StatusCode::CREATED, &json!({"size": "truck"})));
+    let (_, list) = call(&env, "GET", "/reports/categories", &[], &Value::Null);
+    assert_eq!(list[1]["attributes"][0]["code"], "size");
+    // A definition that does not hold together is refused with the rest of the catalogue.
+    with_questions["categories"][1]["attributes"][0]["datatype"] = json!("number");
+    let (status, v) = call(&env, "PUT", "/reports/categories", &[("authorization", &admin)], &with_questions);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a number has no values: {v}");
+}
+

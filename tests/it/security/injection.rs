@@ -157,6 +157,8 @@ pub(super) fn sql_and_fts_metacharacters_are_plain_text(s: &Servers) -> Result<(
             format!("/open311/v2/requests.json?status={}&service_code={}", pct(v), pct(v)),
             format!("/open311/v2/requests/{}.json", segment(v)),
             format!("/open311/v2/tokens/{}.json", segment(v)),
+            format!("/open311/v2/services/{}.xml?jurisdiction_id={}", segment(v), pct(v)),
+            format!("/open311/v2/servicerequestupdates.xml?start_date={}&end_date={}", pct(v), pct(v)),
         ] {
             no_5xx(&query, &get(&s.reports.addr, &query)?)?;
         }

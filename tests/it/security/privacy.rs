@@ -76,6 +76,10 @@ pub(super) fn no_personal_data_in_public_answers(s: &Servers) -> Result<(), Stri
         format!("/open311/v2/requests/{o311}.json"),
         format!("/open311/v2/requests/{sms_code}.json"),
         format!("/open311/v2/tokens/{o311}.json"),
+        format!("/open311/v2/requests/{o311}.xml"),
+        "/open311/v2/requests.xml".to_owned(),
+        "/open311/v2/servicerequestupdates.json".to_owned(),
+        "/open311/v2/servicerequestupdates.xml".to_owned(),
     ];
     let mut leaks = Vec::new();
     for path in &public {

@@ -186,11 +186,29 @@ pub fn catalogue() -> Value {
                     routes.insert(d.name.to_owned(), json!(d.agency));
                 }
             }
-            json!({"code": code, "name_vi": vi, "name_en": en, "description_vi": dvi, "description_en": den,
-                "keywords": keywords, "deadline_hours": hours, "routes": routes})
+            let mut category = json!({"code": code, "name_vi": vi, "name_en": en, "description_vi": dvi,
+                "description_en": den, "keywords": keywords, "deadline_hours": hours, "routes": routes});
+            if *code == "street-light" {
+                category["attributes"] = street_light_questions();
+            }
+            category
         })
         .collect();
     json!({"agencies": agencies, "categories": categories})
+}
+
+/// The extra questions of the street-light category (its Open311 service definition), all
+/// optional so that the demo filings, which answer none, still file.
+fn street_light_questions() -> Value {
+    json!([
+        {"code": "pole", "datatype": "string", "order": 1, "description": "Số hiệu cột đèn (ghi trên cột)",
+         "datatype_description": "VD: HC-0412"},
+        {"code": "fault", "datatype": "multivaluelist", "order": 2, "description": "Đèn bị làm sao?",
+         "values": [{"key": "dark", "name": "Không sáng"}, {"key": "flicker", "name": "Chập chờn"},
+                    {"key": "day", "name": "Sáng cả ban ngày"}, {"key": "wiring", "name": "Dây điện hở"}]},
+        {"code": "safety", "datatype": "text", "variable": false, "order": 3,
+         "description": "Đừng chạm vào cột đèn hay dây điện bị hở; gọi 1022 nếu nguy hiểm."}
+    ])
 }
 
 /// `count` filings spread over the districts, in the body format of `POST /reports`.
