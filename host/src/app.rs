@@ -182,6 +182,10 @@ fn component_configs(
     let mut out = HashMap::new();
     for (id, def) in &manifest.components {
         let variables = variables::resolve_component_variables(id, &def.variables, app_vars).map_err(|e| anyhow!(e))?;
+        let defaults: BTreeMap<String, String> =
+            manifest.variables.iter().filter_map(|(k, d)| Some((k.clone(), d.default.clone()?))).collect();
+        AllowedHosts::check_defaults(&def.allowed_outbound_hosts, &defaults)
+            .map_err(|e| anyhow!("component {id:?} allowed_outbound_hosts: {e}"))?;
         let allowed_hosts = AllowedHosts::parse(&def.allowed_outbound_hosts, app_vars)
             .map_err(|e| anyhow!("component {id:?} allowed_outbound_hosts: {e}"))?;
         out.insert(

@@ -221,6 +221,26 @@ impl AllowedHosts {
             .map(AllowedHosts)
     }
 
+    /// Checks each entry against the variables' `defaults` as Spin (3.4 and later) does when
+    /// it loads an application: an entry whose variables all have a default must make a valid
+    /// host with those defaults, even when the values in force are others. So a default that
+    /// would not load on a genuine Spin (an empty one) does not load here either.
+    pub fn check_defaults(entries: &[String], defaults: &BTreeMap<String, String>) -> Result<(), String> {
+        for entry in entries {
+            let parts = crate::variables::parse_template(entry)?;
+            let all_defaulted = parts.iter().all(|p| match p {
+                crate::variables::Part::Variable(name) => defaults.contains_key(name),
+                crate::variables::Part::Literal(_) => true,
+            });
+            if all_defaulted {
+                AllowedHosts::parse(std::slice::from_ref(entry), defaults).map_err(|e| {
+                    format!("using default variable value(s) with template {entry:?} results in invalid config: {e}")
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether any entry allows `scheme://host[:port]`.
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         self.0.iter().any(|h| h.allows(scheme, host, port))
@@ -273,6 +293,18 @@ impl WasiHttpHooks for OutboundHooks {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn defaults_must_make_valid_hosts_as_on_spin() {
+        let defaults: BTreeMap<String, String> =
+            [("s3_endpoint", "https://s3.invalid"), ("empty", "")].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+        let entries = |e: &[&str]| e.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(AllowedHosts::check_defaults(&entries(&["{{ s3_endpoint }}", "https://x.vn"]), &defaults), Ok(()));
+        let err = AllowedHosts::check_defaults(&entries(&["{{ empty }}"]), &defaults).unwrap_err();
+        assert!(err.contains("using default variable value(s)"), "{err}");
+        // a variable without a default (required) is checked only with its value in force
+        assert_eq!(AllowedHosts::check_defaults(&entries(&["{{ required_one }}"]), &defaults), Ok(()));
+    }
+
     use super::*;
 
     fn hosts(entries: &[&str]) -> AllowedHosts {

@@ -122,6 +122,9 @@ pub enum Error {
     /// The body is larger than the route's cap (bytes).
     PayloadTooLarge(usize),
     UnsupportedMediaType,
+    /// The caller sent more than its share (uploads in the last hour); retry after this many
+    /// seconds, sent as `Retry-After` (RFC 6585 §4).
+    TooManyRequests(u64),
     /// A partner's service (a bank, a wallet) failed or refused; the text is logged, shown
     /// as a 502.
     Upstream(String),
@@ -148,6 +151,7 @@ impl fmt::Display for Error {
             Error::MethodNotAllowed(_) => f.write_str("method not allowed"),
             Error::PayloadTooLarge(n) => write!(f, "payload larger than {n} bytes"),
             Error::UnsupportedMediaType => f.write_str("unsupported media type"),
+            Error::TooManyRequests(n) => write!(f, "too many requests; retry after {n} s"),
             Error::Config(key) => write!(f, "missing configuration: {key}"),
             Error::Upstream(e) => write!(f, "partner service: {e}"),
             Error::Unavailable(e) => write!(f, "unavailable: {e}"),
@@ -194,6 +198,7 @@ impl Error {
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -215,6 +220,7 @@ impl Error {
             Error::UnsupportedMediaType => {
                 ("unsupported-media-type", "Kiểu dữ liệu không được hỗ trợ", "Unsupported media type")
             }
+            Error::TooManyRequests(_) => ("too-many-requests", "Gửi quá nhiều yêu cầu", "Too many requests"),
             Error::Config(_) | Error::Internal(_) => ("internal", "Lỗi hệ thống", "Internal error"),
             Error::Upstream(_) => ("upstream", "Đối tác thanh toán không phản hồi đúng", "The payment partner failed"),
             Error::Unavailable(_) => ("unavailable", "Dịch vụ tạm thời gián đoạn", "Service temporarily unavailable"),
@@ -229,6 +235,12 @@ impl Error {
                 return Some(match lang {
                     Lang::Vi => format!("Tối đa {n} byte"),
                     Lang::En => format!("At most {n} bytes"),
+                });
+            }
+            Error::TooManyRequests(n) => {
+                return Some(match lang {
+                    Lang::Vi => format!("Vui lòng thử lại sau {n} giây"),
+                    Lang::En => format!("Please try again in {n} seconds"),
                 });
             }
             Error::MethodNotAllowed(allowed) => {
@@ -273,6 +285,9 @@ impl Error {
             }
             Error::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            Error::TooManyRequests(n) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*n));
             }
             _ => {}
         }
@@ -404,6 +419,15 @@ mod tests {
         assert_eq!(resp.status(), 401);
         assert_eq!(resp.headers()[header::WWW_AUTHENTICATE], "Bearer");
         assert_eq!(body(&resp)["type"], "/problems/unauthorized");
+    }
+
+    #[test]
+    fn too_many_requests_says_when_to_retry() {
+        let resp = Error::TooManyRequests(1800).into_response(Lang::En);
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1800");
+        assert_eq!(body(&resp)["type"], "/problems/too-many-requests");
+        assert_eq!(body(&resp)["detail"], "Please try again in 1800 seconds");
     }
 
     #[test]

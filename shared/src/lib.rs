@@ -5,6 +5,7 @@
 //! - [`auth`]: bearer JWT verification and webhook signature helpers;
 //! - [`dossier`]: the national dossier code, shared by permit-status and payment-callback;
 //! - [`error`]: one error type, rendered as RFC 9457 problem+json in Vietnamese or English;
+//! - [`objects`]: object storage (photos) on the runtime's bucket, S3 or the database;
 //! - [`phone`]: Vietnamese phone numbers (plausible, the same line);
 //! - [`sms`]: the SMS gateway's webhook contract (signature, store before answer, replay);
 //! - [`text`]: Vietnamese text folding for search, and SMS rendering;
@@ -19,6 +20,7 @@ pub mod district;
 pub mod dossier;
 pub mod error;
 pub mod log;
+pub mod objects;
 pub mod phone;
 pub mod platform;
 pub mod sms;

@@ -42,7 +42,10 @@ const CONFIG: &[(&str, &str)] = &[
     ("zalopay_app_id", ZALOPAY_APP_ID),
     ("zalopay_key1", ZALOPAY_KEY1),
     ("zalopay_key2", ZALOPAY_KEY2),
-    ("open311_api_keys", "e2e-open311-key,another-client-key,e2e-lights-key=dien-chieu-sang,e2e-rubbish-key=moi-truong"),
+    (
+        "open311_api_keys",
+        "e2e-open311-key,another-client-key,e2e-lights-key=dien-chieu-sang,e2e-rubbish-key=moi-truong",
+    ),
     ("open311_jurisdiction_id", "danang.gov.vn"),
 ];
 
@@ -213,8 +216,22 @@ pub fn start_spin(seed: &[(&str, &str)]) -> Result<Server, String> {
     start_spin_on(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), seed)
 }
 
+/// [`start_spin`] on fresh data with more settings (`SPIN_VARIABLE_*`) than [`settings`]
+/// gives, e.g. the photos' S3 bucket.
+pub fn start_spin_with(extra: &[(&str, &str)]) -> Result<Server, String> {
+    start_spin_full(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), &[], extra)
+}
+
 /// [`start_spin`] on the data of an earlier host.
 pub fn start_spin_on(dir: Arc<tempfile::TempDir>, seed: &[(&str, &str)]) -> Result<Server, String> {
+    start_spin_full(dir, seed, &[])
+}
+
+fn start_spin_full(
+    dir: Arc<tempfile::TempDir>,
+    seed: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Result<Server, String> {
     let host = target_dir().join("debug/civic-host");
     let wasm = |stem: &str| target_dir().join(format!("wasm32-wasip2/release/{stem}.wasm"));
     for p in
@@ -231,6 +248,9 @@ pub fn start_spin_on(dir: Arc<tempfile::TempDir>, seed: &[(&str, &str)]) -> Resu
         .arg("--data")
         .arg(dir.path());
     for (key, value) in settings() {
+        cmd.env(format!("SPIN_VARIABLE_{}", key.to_uppercase()), value);
+    }
+    for (key, value) in extra {
         cmd.env(format!("SPIN_VARIABLE_{}", key.to_uppercase()), value);
     }
     let mut child = cmd

@@ -18,6 +18,7 @@ macro_rules! ensure {
 mod faults;
 mod food;
 mod harness;
+mod media;
 mod open311;
 mod payments;
 mod permits;
@@ -139,6 +140,16 @@ fn main() -> std::process::ExitCode {
             }));
         }
     }
+    // Photos of reports, on the local host (database store) and on workerd (R2), and on a
+    // host of their own that stores them in s3s-fs.
+    if let Some(reports) = find("report-submission") {
+        for (runtime, server) in [("spin", spin.clone()), ("workers", reports)] {
+            for (name, check) in media::CHECKS {
+                trials.push(trial(format!("{runtime}::media::{name}"), &server, *check));
+            }
+        }
+    }
+    trials.push(Trial::test("spin::media::s3_store_on_s3s_fs", || media::s3_store_on_s3s_fs().map_err(Failed::from)));
     for (name, run) in faults::trials() {
         trials.push(Trial::test(name, move || run().map_err(Failed::from)));
     }

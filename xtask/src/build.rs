@@ -227,12 +227,14 @@ pub fn test() -> Result<()> {
     let started = Instant::now();
     tools::targets(&["wasm32-wasip2", "wasm32-unknown-unknown"])?;
     let npm = tools::npm()?;
+    let s3s_fs = tools::s3s_fs()?;
     all()?;
     host()?;
     let mut child = cargo()
         .current_dir(root())
         .args(["test", "--workspace", "--no-fail-fast", "--color", "never"])
         .env("CIVIC_TOOLS", &npm)
+        .env("CIVIC_S3S_FS", &s3s_fs)
         .stdout(Stdio::piped())
         .spawn()
         .context("starting cargo test")?;

@@ -54,6 +54,11 @@ fn locked_version(package: &str) -> Result<String> {
 
 /// `cargo install` a tool unless the installed one prints the wanted version.
 fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Result<PathBuf> {
+    cargo_tool_with(bin, krate, version, locked, &[])
+}
+
+/// [`cargo_tool`] with cargo features of the crate.
+fn cargo_tool_with(bin: &str, krate: &str, version: &str, locked: bool, features: &[&str]) -> Result<PathBuf> {
     let path = cargo_bin(bin);
     let current = output(Command::new(&path).arg("--version")).unwrap_or_default();
     if !current.contains(version) {
@@ -63,9 +68,18 @@ fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Result<Pat
         if locked {
             cmd.arg("--locked");
         }
+        if !features.is_empty() {
+            cmd.args(["--features", &features.join(",")]);
+        }
         run(&mut cmd)?;
     }
     Ok(path)
+}
+
+/// s3s-fs, an S3-compatible server over a folder (crates.io, with its signature checks), for
+/// the end-to-end tests of the photos' S3 store (about 8 minutes to install once).
+pub fn s3s_fs() -> Result<PathBuf> {
+    cargo_tool_with("s3s-fs", "s3s-fs", "0.14.1", true, &["binary"])
 }
 
 /// cargo-fuzz, for `cargo xtask fuzz`.

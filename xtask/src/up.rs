@@ -128,7 +128,7 @@ pub fn load_demo(p: &NativePlatform) -> Result<()> {
         block_on(report_submission::category::save(p, &catalogue)).map_err(fail)?;
         let filings = demo::reports::filings(40);
         for f in &filings {
-            let filing = report_submission::report::parse(f, true).map_err(fail)?;
+            let filing = report_submission::report::parse(f, true, |_| false).map_err(fail)?;
             block_on(report_submission::report::file(p, &filing, None, "app", None)).map_err(fail)?;
         }
         eprintln!("xtask: loaded {} demo categories and {} demo reports", catalogue.categories.len(), filings.len());

@@ -9,6 +9,8 @@
 //! | GET | `/categories` | anyone | [`category`] |
 //! | GET | `?status=&category=&district=&bbox=&page=` | anyone | [`browse`] |
 //! | GET | `/stats?from=&to=` | anyone | [`browse`] |
+//! | POST | `/media` | anyone (a bearer token, if sent, must be valid) | [`media`] |
+//! | GET | `/media/{id}` | anyone | [`media`] |
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
 //! | PUT | `/categories` | admin | [`category`] |
 //! | POST | `` (the base) | a citizen, or anyone with a phone number | [`report`] |
@@ -29,6 +31,7 @@ pub mod browse;
 pub mod category;
 pub mod geo;
 pub mod lifecycle;
+pub mod media;
 pub mod open311;
 pub mod report;
 pub mod sms;
@@ -36,13 +39,20 @@ pub mod status;
 pub mod store;
 
 // The Spin and Workers entry points around `handle` (nothing natively).
-civic::entry_points!(crate::handle, crate::MAX_BODY);
+civic::entry_points!(crate::handle, crate::max_body);
 
 /// Where this function's routes live.
 pub const BASE: &str = "/reports";
 
-/// The largest body any route accepts (the category catalogue).
+/// The largest body any route accepts (the category catalogue), but `POST /reports/media`.
 pub const MAX_BODY: usize = 256 * 1024;
+
+/// The entry points' body cap for a request: [`media::MAX_REQUEST`] (8 MiB of photo and its
+/// multipart framing) for `POST /reports/media`, [`MAX_BODY`] for every other route.
+pub fn max_body(method: &Method, path: &str) -> usize {
+    let media = path.strip_prefix(BASE).is_some_and(|p| p.trim_end_matches('/') == "/media");
+    if method == Method::POST && media { media::MAX_REQUEST } else { MAX_BODY }
+}
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
@@ -62,12 +72,15 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::GET, []) => browse::list(req, env).await,
         (&Method::GET, ["stats"]) => browse::stats(req, env).await,
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
+        (&Method::POST, ["media"]) => media::post(req, env).await,
+        (&Method::GET, ["media", id]) => media::get(env, id).await,
         (&Method::PUT, ["categories"]) => category::put(req, env).await,
         (&Method::POST, []) => report::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
         (_, ["health" | "stats"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (_, ["categories"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
-        (_, ["selftest" | "sms"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
+        (_, ["selftest" | "sms" | "media"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
+        (_, ["media", _]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (&Method::GET, [code]) => report::get(req, env, code).await,
         (&Method::PATCH, [code]) => lifecycle::patch(req, env, code).await,
         (&Method::POST, [code, "rating"]) => lifecycle::rate(req, env, code).await,
@@ -92,9 +105,9 @@ mod tests {
     fn openapi_documents_the_routes() {
         let env = civic::testing::route_env(&[store::DB]);
         let call = |req| block_on(handle(req, &env));
-        let code = [("{code}", "PA-241105-0001")];
+        let code = [("{code}", "PA-241105-0001"), ("{id}", "AAAAAAAAAAAAAAAAAAAAAA")];
         let checked = civic::testing::check_openapi(BASE, &code, include_str!("lib.rs"), call);
-        assert_eq!(checked, Ok(OpenApiCheck { documented: 11, routed: 11, refused: 29 }));
+        assert_eq!(checked, Ok(OpenApiCheck { documented: 13, routed: 13, refused: 37 }));
         // Open311 paths end in `.{format}` (json or xml), which the router splits off before
         // it matches: its arms' patterns get the suffix back here.
         let doc = civic::testing::openapi();

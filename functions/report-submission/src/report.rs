@@ -1,10 +1,12 @@
 //! `POST /reports`: a citizen files a field report; `GET /reports/{code}`: anyone follows it.
 //!
 //! Body (JSON): `{"category", "description", "lat", "lng", "address", "media_urls",
-//! "anonymous", "name", "phone", "attributes"}`. A citizen's bearer JWT identifies the reporter; without
+//! "media_ids", "anonymous", "name", "phone", "attributes"}`. A citizen's bearer JWT identifies the reporter; without
 //! one, `phone` is required (anonymous filing). `description` is plain text, at most 4,000
 //! characters; the place is `lat`/`lng` inside the province, or an `address`, or both; at
-//! most 5 `media_urls`, `https://` only. `anonymous` hides nothing more publicly (the public
+//! most 5 photos in all: `media_urls` (`https://`, or our own photo URLs) and `media_ids`
+//! (ids `POST /reports/media` answered; the report keeps their URLs); an id or own URL that
+//! names no uploaded photo is a 422. `anonymous` hides nothing more publicly (the public
 //! view never shows who reported) but is kept for the agency's view. `attributes` answers
 //! the category's extra questions (`{"code": answer}`, [`crate::attribute`]); a required
 //! one unanswered is a 422.
@@ -52,6 +54,9 @@ pub struct Filing {
     pub lng: Option<f64>,
     pub address: Option<String>,
     pub media_urls: Vec<String>,
+    /// Photos uploaded to `POST /reports/media`, by id (their URLs join `media_urls` when
+    /// the report is filed).
+    pub media_ids: Vec<String>,
     pub anonymous: bool,
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -73,19 +78,31 @@ fn plain_text(s: &str) -> bool {
     !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
 }
 
-/// Validates a filing, naming every bad field.
-pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
+/// Validates a filing, naming every bad field; `ours` tells a URL of our own photos (which
+/// may be `http://` on a local run) from the outside ones, which must be `https://`.
+pub fn parse(body: &Value, phone_required: bool, ours: impl Fn(&str) -> bool) -> Result<Filing, Error> {
     let mut errors: Vec<FieldError> = Vec::new();
     let mut f = Fields::new(String::new(), &mut errors);
-    let keys =
-        ["category", "description", "lat", "lng", "address", "media_urls", "anonymous", "name", "phone", "attributes"];
+    let keys = [
+        "category",
+        "description",
+        "lat",
+        "lng",
+        "address",
+        "media_urls",
+        "media_ids",
+        "anonymous",
+        "name",
+        "phone",
+        "attributes",
+    ];
     let Some(obj) = f.object("", body, &keys) else {
         return Err(Error::Validation(errors));
     };
     let category = f.text(obj, "", "category", category::MAX_CODE);
     let description = description(&mut f, obj);
     let (lat, lng, address) = place(&mut f, obj);
-    let media_urls = media_urls(&mut f, obj);
+    let (media_urls, media_ids) = media(&mut f, obj, ours);
     let anonymous = match obj.get("anonymous") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -108,9 +125,19 @@ pub fn parse(body: &Value, phone_required: bool) -> Result<Filing, Error> {
         }
     };
     match (category, description) {
-        (Some(category), Some(description)) if errors.is_empty() => {
-            Ok(Filing { category, description, lat, lng, address, media_urls, anonymous, name, phone, attributes })
-        }
+        (Some(category), Some(description)) if errors.is_empty() => Ok(Filing {
+            category,
+            description,
+            lat,
+            lng,
+            address,
+            media_urls,
+            media_ids,
+            anonymous,
+            name,
+            phone,
+            attributes,
+        }),
         _ => Err(Error::Validation(errors)),
     }
 }
@@ -171,28 +198,67 @@ fn place(f: &mut Fields<'_>, obj: &Map<String, Value>) -> (Option<f64>, Option<f
     (lat, lng, address)
 }
 
-/// `media_urls`: at most [`MAX_MEDIA`] `https://` URLs; each bad one is named by its index.
-fn media_urls(f: &mut Fields<'_>, obj: &Map<String, Value>) -> Vec<String> {
-    let mut urls = Vec::new();
-    match obj.get("media_urls") {
+/// One list of texts (`media_urls` or `media_ids`): each item `ok` by `check`, else named
+/// by its index with `wrong`.
+fn texts(
+    f: &mut Fields<'_>,
+    obj: &Map<String, Value>,
+    key: &str,
+    check: impl Fn(&str) -> bool,
+    wrong: &Msg,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    match obj.get(key) {
         None | Some(Value::Null) => {}
         Some(Value::Array(list)) => {
-            if list.len() > MAX_MEDIA {
-                f.err("media_urls", Msg::new(format!("Tối đa {MAX_MEDIA} ảnh"), format!("at most {MAX_MEDIA}")));
-            }
             for (i, u) in list.iter().enumerate() {
                 match u.as_str() {
-                    Some(u) if https_url(u) => urls.push(u.to_owned()),
-                    _ => f.err(
-                        &format!("media_urls[{i}]"),
-                        Msg::new("Phải là liên kết https://", "must be an https:// URL"),
-                    ),
+                    Some(u) if check(u) => out.push(u.to_owned()),
+                    _ => f.err(&format!("{key}[{i}]"), wrong.clone()),
                 }
             }
         }
-        Some(_) => f.err("media_urls", Msg::new("Phải là danh sách liên kết", "must be a list of URLs")),
+        Some(_) => f.err(key, Msg::new("Phải là danh sách", "must be a list")),
     }
-    urls
+    out
+}
+
+/// `media_urls` (each `https://` or `ours`) and `media_ids` (each an id as uploads have
+/// them), at most [`MAX_MEDIA`] in all; each bad one is named by its index.
+fn media(f: &mut Fields<'_>, obj: &Map<String, Value>, ours: impl Fn(&str) -> bool) -> (Vec<String>, Vec<String>) {
+    let url = |u: &str| https_url(u) || (u.len() <= MAX_URL && ours(u));
+    let urls = texts(f, obj, "media_urls", url, &Msg::new("Phải là liên kết https://", "must be an https:// URL"));
+    let ids = texts(f, obj, "media_ids", crate::media::valid_id, &Msg::new("Không phải mã ảnh", "not a photo id"));
+    let given = |k: &str| obj.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+    if given("media_urls") + given("media_ids") > MAX_MEDIA {
+        let at_most = Msg::new(format!("Tối đa {MAX_MEDIA} ảnh"), format!("at most {MAX_MEDIA} in all"));
+        f.err(if given("media_urls") > MAX_MEDIA { "media_urls" } else { "media_ids" }, at_most);
+    }
+    (urls, ids)
+}
+
+/// The photos of a filing as the report keeps them: its `media_urls`, then the URLs of its
+/// `media_ids`; an id, or one of our own URLs, that names no uploaded photo is refused
+/// (422, by its field and index).
+async fn photos(env: &impl Platform, filing: &Filing) -> Result<Vec<String>, Error> {
+    let mut errors = Vec::new();
+    let mut out = Vec::with_capacity(filing.media_urls.len() + filing.media_ids.len());
+    let missing = || Msg::new("Không có ảnh này", "no photo was uploaded with this id");
+    for (i, u) in filing.media_urls.iter().enumerate() {
+        if let Some(id) = crate::media::id_in(env, u)
+            && crate::media::url_of(env, id).await?.is_none()
+        {
+            errors.push(FieldError::new(format!("media_urls[{i}]"), missing()));
+        }
+        out.push(u.clone());
+    }
+    for (i, id) in filing.media_ids.iter().enumerate() {
+        match crate::media::url_of(env, id).await? {
+            Some(url) => out.push(url),
+            None => errors.push(FieldError::new(format!("media_ids[{i}]"), missing())),
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(Error::Validation(errors)) }
 }
 
 /// `phone`: a Vietnamese number; required when `required` (filing without a sign-in).
@@ -256,9 +322,13 @@ pub async fn file(
     let known = category::get(env, &filing.category).await?.ok_or_else(|| {
         Error::Validation(vec![FieldError::new("category", Msg::new("Không có lĩnh vực này", "no such category"))])
     })?;
-    let attributes = attribute::answers(&known.attributes, &filing.attributes, channel != "sms").map_err(|refused| {
-        Error::Validation(refused.into_iter().map(|(code, msg)| FieldError::new(format!("attributes.{code}"), msg)).collect())
-    })?;
+    let media_urls = photos(env, filing).await?;
+    let attributes =
+        attribute::answers(&known.attributes, &filing.attributes, channel != "sms").map_err(|refused| {
+            Error::Validation(
+                refused.into_iter().map(|(code, msg)| FieldError::new(format!("attributes.{code}"), msg)).collect(),
+            )
+        })?;
     let district = match (filing.lat, filing.lng) {
         (Some(lat), Some(lng)) => Some(geo::district_at(lat, lng)),
         _ => filing.address.as_deref().and_then(civic::district::named_in),
@@ -280,7 +350,7 @@ pub async fn file(
         lng: filing.lng,
         address: filing.address.clone(),
         district: district.map(str::to_owned),
-        media_urls: filing.media_urls.clone(),
+        media_urls,
         agency: agency.code,
         status: Status::Received,
         reporter_sub: reporter_sub.map(str::to_owned),
@@ -307,7 +377,7 @@ pub async fn file(
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     let who = civic::auth::authenticate_if_present(env, req.headers())?;
     let body: Value = civic::web::read_json(req, MAX_BODY)?;
-    let mut filing = parse(&body, who.is_none())?;
+    let mut filing = parse(&body, who.is_none(), |u| crate::media::id_in(env, u).is_some())?;
     if filing.phone.is_none() {
         filing.phone = who.as_ref().and_then(|w| w.phone.clone());
     }
@@ -356,7 +426,7 @@ mod tests {
     use super::*;
 
     fn fields(body: Value, phone_required: bool) -> Vec<String> {
-        match parse(&body, phone_required) {
+        match parse(&body, phone_required, |_| false) {
             Err(Error::Validation(list)) => list.into_iter().map(|e| e.field).collect(),
             other => panic!("expected a validation error, got {other:?}"),
         }
@@ -366,7 +436,7 @@ mod tests {
     fn filing_table() {
         let ok = json!({"category": "road-damage", "description": "Ổ gà lớn trước số 12", "lat": 16.0719, "lng": 108.2203,
             "media_urls": ["https://cdn.example.vn/a.jpg"]});
-        let f = parse(&ok, false).unwrap();
+        let f = parse(&ok, false, |_| false).unwrap();
         assert_eq!((f.lat, f.media_urls.len(), f.anonymous), (Some(16.0719), 1, false));
         assert_eq!(fields(json!({"category": "x", "description": "d"}), false), ["address"]);
         assert_eq!(fields(ok.clone(), true), ["phone"], "anonymous filing needs a phone");
@@ -381,10 +451,10 @@ mod tests {
         assert_eq!(fields(long, false), ["description"]);
         let mut exactly = ok;
         exactly["description"] = json!("ơ".repeat(MAX_DESCRIPTION));
-        assert!(parse(&exactly, false).is_ok());
+        assert!(parse(&exactly, false, |_| false).is_ok());
         exactly["description"] = json!("Ổ gà lớn.\nXe máy dễ ngã.");
         assert_eq!(
-            parse(&exactly, false).unwrap().description,
+            parse(&exactly, false, |_| false).unwrap().description,
             "Ổ gà lớn.\nXe máy dễ ngã.",
             "line breaks are plain text"
         );

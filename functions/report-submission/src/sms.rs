@@ -103,6 +103,7 @@ async fn file(env: &impl Platform, id: &str, from: &str, text: &str, short: &str
         lng: None,
         address: Some(address),
         media_urls: Vec::new(),
+        media_ids: Vec::new(),
         anonymous: false,
         name: None,
         phone: Some(from.to_owned()).filter(|p| !p.is_empty()),

@@ -566,11 +566,18 @@ fn post_form(env: &NativePlatform, path: &str, fields: &[(&str, &str)]) -> (Stat
 #[test]
 fn an_agencys_system_moves_its_reports_under_the_officer_rules() {
     let env = env().with_config("open311_api_keys", "client, gtvt-key=so-gtvt, rac-key=moi-truong");
-    let (_, filed) = call(&env, "POST", "/reports", &[], &json!({"category": "road-damage", "description": "Ổ gà",
-        "address": "Đường 2/9", "phone": "0905000111"}));
+    let (_, filed) = call(
+        &env,
+        "POST",
+        "/reports",
+        &[],
+        &json!({"category": "road-damage", "description": "Ổ gà",
+        "address": "Đường 2/9", "phone": "0905000111"}),
+    );
     let code = filed["code"].as_str().unwrap().to_owned();
     let update = |key: &str, uid: &str, status: &str, description: &str| {
-        let mut fields = vec![("api_key", key), ("service_request_id", code.as_str()), ("update_id", uid), ("status", status)];
+        let mut fields =
+            vec![("api_key", key), ("service_request_id", code.as_str()), ("update_id", uid), ("status", status)];
         if !description.is_empty() {
             fields.push(("description", description));
         }
@@ -591,7 +598,8 @@ fn an_agencys_system_moves_its_reports_under_the_officer_rules() {
     assert_eq!(status, StatusCode::CONFLICT, "{closed}");
     let (_, view) = call(&env, "GET", &format!("/reports/{code}"), &[], &Value::Null);
     assert_eq!(view["status"], "rejected");
-    let notes: Vec<&str> = view["history"].as_array().unwrap().iter().map(|e| e["note"].as_str().unwrap_or("")).collect();
+    let notes: Vec<&str> =
+        view["history"].as_array().unwrap().iter().map(|e| e["note"].as_str().unwrap_or("")).collect();
     assert_eq!(notes, ["", "Sẽ vá trong tuần", "Đã có lịch", "Trùng với một phản ánh khác"]);
     let (_, updates) = call(&env, "GET", "/open311/v2/servicerequestupdates.json", &[], &Value::Null);
     let statuses: Vec<&str> = updates.as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
@@ -623,3 +631,38 @@ fn the_app_answers_a_categorys_questions() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a number has no values: {v}");
 }
 
+#[test]
+fn a_report_names_its_uploaded_photos_by_id_or_by_our_url() {
+    let env = env().with_config("public_base_url", "http://127.0.0.1:3000").with_config("open311_api_keys", "k");
+    let png = include_bytes!("../../../tests/data/photo-gps.png");
+    let upload = civic::testing::call(
+        |r| report_submission::handle(r, &env),
+        "POST",
+        "/reports/media",
+        &[("content-type", "image/png")],
+        Bytes::from_static(png),
+    );
+    assert_eq!(upload.0, StatusCode::CREATED, "{}", upload.1);
+    let (id, url) = (upload.1["id"].as_str().unwrap(), upload.1["url"].as_str().unwrap());
+    assert_eq!(url, format!("http://127.0.0.1:3000/reports/media/{id}"));
+    let mut filing = json!({"category": "rubbish", "description": "Rác", "address": "K30 Lê Duẩn", "phone": "0905000333",
+        "media_ids": [id], "media_urls": ["https://cdn.example.vn/a.jpg"]});
+    let (status, v) = call(&env, "POST", "/reports", &[], &filing);
+    assert_eq!((status, &v["media_urls"]), (StatusCode::CREATED, &json!(["https://cdn.example.vn/a.jpg", url])));
+    filing["media_ids"] = json!(["AAAAAAAAAAAAAAAAAAAAAA"]);
+    let (status, v) = call(&env, "POST", "/reports", &[], &filing);
+    assert_eq!((status, v["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("media_ids[0]")));
+    // Open311: our own URL (http on a local run) is taken; one that names no photo is not.
+    let fields = [("api_key", "k"), ("service_code", "rubbish"), ("address_string", "K30"), ("description", "Rác")];
+    let with = |u: &str| {
+        let mut all = fields.to_vec();
+        all.push(("media_url", u));
+        post_form(&env, "/open311/v2/requests.json", &all)
+    };
+    let (status, v) = with(url);
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = with("http://127.0.0.1:3000/reports/media/AAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v[0]["description"].as_str().unwrap().starts_with("media_url"), "{v}");
+    assert_eq!(with("http://elsewhere.vn/a.jpg").0, StatusCode::BAD_REQUEST, "outside URLs stay https only");
+}

@@ -37,7 +37,9 @@ pub mod spin;
 pub mod workers;
 
 /// A function's two entry points around its `handle` (`async fn(http::Request<Bytes>, &impl
-/// Platform) -> http::Response<Bytes>`), reading bodies of at most `max_body` bytes:
+/// Platform) -> http::Response<Bytes>`), reading bodies of at most `max_body` bytes (a
+/// [`BodyCap`]: one number for every route, or a function of the method and path for a
+/// function with one route that takes more than the others):
 ///
 /// - on Spin (`target_os = "wasi"`), a `#[spin_sdk::http_component]` that calls
 ///   `civic::platform::spin::serve` (`wasi:http/incoming-handler`);
@@ -49,6 +51,7 @@ pub mod workers;
 ///
 /// ```text
 /// civic::entry_points!(crate::handle, crate::MAX_BODY);
+/// civic::entry_points!(crate::handle, crate::max_body); // fn(&http::Method, &str) -> usize
 /// ```
 #[macro_export]
 macro_rules! entry_points {
@@ -59,7 +62,7 @@ macro_rules! entry_points {
         mod spin_entry {
             #[::spin_sdk::http_component]
             async fn entry(req: ::spin_sdk::http::IncomingRequest) -> ::http::Response<Vec<u8>> {
-                $crate::platform::spin::serve(req, $max_body, async |req, env| $handle(req, env).await).await
+                $crate::platform::spin::serve_capped(req, $max_body, async |req, env| $handle(req, env).await).await
             }
         }
 
@@ -73,10 +76,32 @@ macro_rules! entry_points {
                 env: ::worker::Env,
                 _ctx: ::worker::Context,
             ) -> ::worker::Result<::http::Response<::http_body_util::Full<::bytes::Bytes>>> {
-                $crate::platform::workers::serve(req, env, $max_body, async |req, env| $handle(req, env).await).await
+                $crate::platform::workers::serve_capped(req, env, $max_body, async |req, env| $handle(req, env).await)
+                    .await
             }
         }
     };
+}
+
+/// The most bytes an entry point reads of a request body before it answers 413: a `usize`
+/// for every route alike, or a function of the request's method and path
+/// (`fn(&http::Method, &str) -> usize`) when one route takes more than the others (a photo
+/// upload), so that the rest keep their small cap before anything is read.
+pub trait BodyCap {
+    /// The cap for a request to `path` with `method`, in bytes.
+    fn cap(&self, method: &http::Method, path: &str) -> usize;
+}
+
+impl BodyCap for usize {
+    fn cap(&self, _: &http::Method, _: &str) -> usize {
+        *self
+    }
+}
+
+impl<F: Fn(&http::Method, &str) -> usize> BodyCap for F {
+    fn cap(&self, method: &http::Method, path: &str) -> usize {
+        self(method, path)
+    }
 }
 
 /// A SQLite value, as bound to a parameter or read from a column.
@@ -261,7 +286,29 @@ impl fmt::Display for FetchError {
 }
 impl std::error::Error for FetchError {}
 
+/// A stored object: its bytes and the media type they are served with (`image/jpeg`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    pub content_type: String,
+    pub bytes: Bytes,
+}
+
+/// Object storage failed (no such bucket bound, the store refused or was unreachable); the
+/// text is for logs, never for responses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectError(pub String);
+
+impl fmt::Display for ObjectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for ObjectError {}
+
 /// What a function may ask of its runtime. Futures are not `Send`: Workers is single-threaded.
+///
+/// The last four methods have defaults (no client address, no bucket), so an adapter that
+/// has neither, such as a test double, implements only the first seven.
 #[allow(async_fn_in_trait)]
 pub trait Platform {
     /// Runs a statement that returns rows (`SELECT`, or anything with `RETURNING`).
@@ -279,4 +326,31 @@ pub trait Platform {
     fn random_bytes(&self, buf: &mut [u8]);
     /// Outbound HTTP, limited to the hosts the deployment allows.
     async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError>;
+
+    /// The address of the client that sent the request with these headers, as the runtime
+    /// reports it in a header the client cannot set: Spin's `spin-client-addr` (`ip:port`),
+    /// Cloudflare's `CF-Connecting-IP`. `None` when the runtime gives none (natively).
+    fn client_addr(&self, headers: &http::HeaderMap) -> Option<std::net::IpAddr> {
+        let _ = headers;
+        None
+    }
+
+    /// Whether the runtime binds an object bucket under the name `bucket` (an R2 binding on
+    /// Workers). Without one, [`crate::objects`] stores elsewhere.
+    fn has_bucket(&self, bucket: &str) -> bool {
+        let _ = bucket;
+        false
+    }
+
+    /// Stores `object` under `key` in the bound bucket `bucket`, replacing any object there.
+    async fn bucket_put(&self, bucket: &str, key: &str, object: Object) -> Result<(), ObjectError> {
+        let _ = (key, object);
+        Err(ObjectError(format!("no bucket {bucket} is bound")))
+    }
+
+    /// The object under `key` in the bound bucket `bucket`; `Ok(None)` when there is none.
+    async fn bucket_get(&self, bucket: &str, key: &str) -> Result<Option<Object>, ObjectError> {
+        let _ = key;
+        Err(ObjectError(format!("no bucket {bucket} is bound")))
+    }
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use spin_sdk::sqlite::{Connection, QueryResult, Value as SpinValue};
 
-use super::{DbError, FetchError, Platform, Rows, Statement, Value};
+use super::{BodyCap, DbError, FetchError, Platform, Rows, Statement, Value};
 use crate::error::Error;
 
 /// The Spin adapter; build one per request.
@@ -120,6 +120,13 @@ impl Platform for SpinPlatform {
         buf.copy_from_slice(&bytes[..buf.len()]);
     }
 
+    /// Spin's `spin-client-addr` (`ip:port`), which Spin sets on every request, replacing a
+    /// header of that name the client sent.
+    fn client_addr(&self, headers: &http::HeaderMap) -> Option<std::net::IpAddr> {
+        let value = headers.get("spin-client-addr")?.to_str().ok()?;
+        value.parse::<std::net::SocketAddr>().map(|a| a.ip()).or_else(|_| value.parse()).ok()
+    }
+
     async fn fetch(&self, mut request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
         // A declared length, not a chunked body: some partners' servers take no other.
         if !request.headers().contains_key(http::header::CONTENT_LENGTH) && request.method() != http::Method::GET {
@@ -142,6 +149,15 @@ pub async fn serve(
     max: usize,
     handle: impl AsyncFnOnce(http::Request<Bytes>, &SpinPlatform) -> http::Response<Bytes>,
 ) -> http::Response<Vec<u8>> {
+    serve_capped(req, max, handle).await
+}
+
+/// [`serve`] with the body cap chosen per request by its method and path ([`BodyCap`]).
+pub async fn serve_capped(
+    req: spin_sdk::http::IncomingRequest,
+    cap: impl BodyCap,
+    handle: impl AsyncFnOnce(http::Request<Bytes>, &SpinPlatform) -> http::Response<Bytes>,
+) -> http::Response<Vec<u8>> {
     use futures::StreamExt;
 
     let mut builder = http::Request::builder().method(req.method().to_string().as_str()).uri(req.uri());
@@ -150,6 +166,9 @@ pub async fn serve(
     }
     let empty = http::HeaderMap::new();
     let headers = builder.headers_ref().unwrap_or(&empty).clone();
+    let path = builder.uri_ref().map(|u| u.path().to_owned()).unwrap_or_default();
+    let method = builder.method_ref().cloned().unwrap_or_default();
+    let max = cap.cap(&method, &path);
     if crate::web::declares_more_than(&headers, max) {
         return crate::web::too_large(&headers, max).map(Vec::from);
     }

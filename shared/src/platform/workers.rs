@@ -13,7 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, Env};
 
-use super::{DbError, FetchError, Platform, Rows, Statement, Value};
+use super::{BodyCap, DbError, FetchError, Object as Stored, ObjectError, Platform, Rows, Statement, Value};
 
 /// The Workers adapter, built from the `Env` of a fetch event.
 pub struct WorkersPlatform {
@@ -182,6 +182,39 @@ impl Platform for WorkersPlatform {
         }
     }
 
+    /// Cloudflare's `CF-Connecting-IP`, which its edge sets (a client cannot).
+    fn client_addr(&self, headers: &http::HeaderMap) -> Option<std::net::IpAddr> {
+        headers.get("cf-connecting-ip")?.to_str().ok()?.trim().parse().ok()
+    }
+
+    fn has_bucket(&self, bucket: &str) -> bool {
+        self.env.bucket(bucket).is_ok()
+    }
+
+    /// R2's `put`, with the content type as the object's HTTP metadata.
+    async fn bucket_put(&self, bucket: &str, key: &str, object: Stored) -> Result<(), ObjectError> {
+        let err = |e: worker::Error| ObjectError(format!("R2 {bucket}: {e}"));
+        let metadata = worker::HttpMetadata { content_type: Some(object.content_type), ..Default::default() };
+        let r2 = self.env.bucket(bucket).map_err(err)?;
+        r2.put(key, worker::Data::Bytes(object.bytes.to_vec())).http_metadata(metadata).execute().await.map_err(err)?;
+        Ok(())
+    }
+
+    /// R2's `get`; an object stored without a content type reads as `application/octet-stream`.
+    async fn bucket_get(&self, bucket: &str, key: &str) -> Result<Option<Stored>, ObjectError> {
+        let err = |e: worker::Error| ObjectError(format!("R2 {bucket}: {e}"));
+        let r2 = self.env.bucket(bucket).map_err(err)?;
+        let Some(found) = r2.get(key).execute().await.map_err(err)? else {
+            return Ok(None);
+        };
+        let content_type = found.http_metadata().content_type.unwrap_or_else(|| "application/octet-stream".to_owned());
+        let bytes = match found.body() {
+            Some(body) => body.bytes().await.map_err(err)?,
+            None => Vec::new(),
+        };
+        Ok(Some(Stored { content_type, bytes: Bytes::from(bytes) }))
+    }
+
     async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
         let err = |e: worker::Error| FetchError(e.to_string());
         let (parts, body) = request.into_parts();
@@ -216,7 +249,18 @@ pub async fn serve(
     max: usize,
     handle: impl AsyncFnOnce(http::Request<Bytes>, &WorkersPlatform) -> http::Response<Bytes>,
 ) -> worker::Result<http::Response<Full<Bytes>>> {
+    serve_capped(req, env, max, handle).await
+}
+
+/// [`serve`] with the body cap chosen per request by its method and path ([`BodyCap`]).
+pub async fn serve_capped(
+    req: worker::HttpRequest,
+    env: Env,
+    cap: impl BodyCap,
+    handle: impl AsyncFnOnce(http::Request<Bytes>, &WorkersPlatform) -> http::Response<Bytes>,
+) -> worker::Result<http::Response<Full<Bytes>>> {
     let (parts, body) = req.into_parts();
+    let max = cap.cap(&parts.method, parts.uri.path());
     if crate::web::declares_more_than(&parts.headers, max) {
         return Ok(crate::web::too_large(&parts.headers, max).map(Full::new));
     }

@@ -236,7 +236,7 @@ mod tests {
         assert!(c.categories.len() >= 12);
         assert_eq!(report_submission::category::check(&c), Vec::new());
         for f in filings(40) {
-            report_submission::report::parse(&f, true).unwrap();
+            report_submission::report::parse(&f, true, |_| false).unwrap();
         }
     }
 }

@@ -403,7 +403,8 @@ async fn post(form: &Form, env: &impl Platform) -> Answer {
         "name": name,
         "phone": get("phone"),
     });
-    let filing = Filing { attributes: attribute::from_form(form), ..report::parse(&body, false)? };
+    let ours = |u: &str| crate::media::id_in(env, u).is_some();
+    let filing = Filing { attributes: attribute::from_form(form), ..report::parse(&body, false, ours)? };
     let account = get("account_id");
     let sub = account.as_ref().map(|a| format!("open311:{a}"));
     let (code, _) = report::file(env, &filing, sub.as_deref(), "open311", None).await?;
@@ -429,10 +430,7 @@ const REQUESTS: &str = "SELECT r.code, r.status, r.category, r.description, r.ad
 fn as_request(r: &civic::platform::Row<'_>) -> Result<Node, Error> {
     let status = Status::stored(r.str("status")?)?;
     let due = civic::web::vn_time(r.str("due_at")?);
-    let mut v = vec![
-        ("service_request_id", text(r.str("code")?)),
-        ("status", text(status.open311().as_str())),
-    ];
+    let mut v = vec![("service_request_id", text(r.str("code")?)), ("status", text(status.open311().as_str()))];
     if let Some(note) = r.opt_str("note")? {
         v.push(("status_notes", text(note)));
     }
