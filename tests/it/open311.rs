@@ -6,7 +6,7 @@
 use roxmltree::{Document, Node};
 use serde_json::{Map, Value, json};
 
-use crate::harness::{Resp, Server, get, post_form, request};
+use crate::harness::{Resp, Server, bearer_with, get, post_form, request, unix_now};
 use crate::reports::set_catalogue;
 
 /// A JSON type as the Open311 GeoReport v2 schemas state it.
@@ -287,7 +287,13 @@ pub fn fixmystreet_exchange(s: &Server) -> Result<(), String> {
     ensure!(text_of(attributes[3], "variable")? == "false", "a note takes no answer: {definition}");
     ensure!(text_of(attributes[0], "datatype_description")? == "VD: HC-0412", "{definition}");
 
-    // POST requests.xml as FixMyStreet sends it: its fields, and the attributes.
+    // The citizen's photo first (its GPS must not reach the city's server), then POST
+    // requests.xml as FixMyStreet sends it: its fields, the attributes, the photo's URL.
+    let who = bearer_with(&json!({"sub": format!("e2e-open311-photo-{}", unix_now())}));
+    let upload = [("authorization", who.as_str()), ("content-type", "image/jpeg")];
+    let photo = request(&s.addr, "POST", "/reports/media", &upload, crate::media::JPEG)?;
+    ensure!(photo.status == 201, "photo: {} {}", photo.status, String::from_utf8_lossy(&photo.body));
+    let photo_url = photo.json()?["url"].as_str().unwrap_or_default().to_owned();
     let fields = [
         ("api_key", "e2e-open311-key"),
         ("jurisdiction_id", "danang.gov.vn"),
@@ -304,6 +310,7 @@ pub fn fixmystreet_exchange(s: &Server) -> Result<(), String> {
         ("attribute[fault][]", "dark"),
         ("attribute[fault][]", "flicker"),
         ("attribute[lamps]", "2"),
+        ("media_url", photo_url.as_str()),
     ];
     let created = post_form(s, "/open311/v2/requests.xml", &form(&fields))?;
     ensure!(created.status == 200, "POST requests.xml: {} {}", created.status, String::from_utf8_lossy(&created.body));
@@ -342,6 +349,11 @@ pub fn fixmystreet_exchange(s: &Server) -> Result<(), String> {
         "{back}"
     );
     ensure!(!back.contains("0905111222") && !back.contains("an@example.vn"), "personal data shown: {back}");
+    ensure!(text_of(r, "media_url")? == photo_url, "media_url in {back}");
+    let path = photo_url.find("/reports/media/").map_or("", |at| &photo_url[at..]);
+    let served = get(&s.addr, path)?;
+    ensure!(served.status == 200 && served.header("content-type") == Some("image/jpeg"), "photo {}", served.status);
+    ensure!(!served.body.windows(10).any(|w| w == b"CivicPhone"), "the photo kept its EXIF");
     let native = get(&s.addr, &format!("/reports/{id}"))?.json()?;
     ensure!(native["attributes"] == json!({"pole": "HC-0412", "fault": ["dark", "flicker"], "lamps": 2.0}), "{native}");
 
