@@ -159,7 +159,13 @@ pub fn run(args: &[String]) -> Result<()> {
     if let Ok(token) = demo_token(&["admin"]) {
         eprintln!("xtask: a demo admin token (24 h, demo secret only):\n{token}");
     }
-    let status = Command::new(host)
+    let mut host = Command::new(host);
+    // Photo URLs and Open311 discovery are built on public_base_url: where `up` listens,
+    // unless the caller says otherwise.
+    if std::env::var_os("SPIN_VARIABLE_PUBLIC_BASE_URL").is_none() {
+        host.env("SPIN_VARIABLE_PUBLIC_BASE_URL", format!("http://{}", o.listen));
+    }
+    let status = host
         .current_dir(root())
         .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &o.listen])
         .arg("--data")

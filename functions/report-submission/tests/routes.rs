@@ -666,3 +666,22 @@ fn a_report_names_its_uploaded_photos_by_id_or_by_our_url() {
     assert!(v[0]["description"].as_str().unwrap().starts_with("media_url"), "{v}");
     assert_eq!(with("http://elsewhere.vn/a.jpg").0, StatusCode::BAD_REQUEST, "outside URLs stay https only");
 }
+
+#[test]
+fn open311_follows_the_specification_where_it_is_lenient() {
+    let env = env().with_config("open311_api_keys", "k").with_config("public_base_url", "https://api.danang.gov.vn/");
+    let (_, discovery) = call(&env, "GET", "/open311/v2/discovery.json", &[], &Value::Null);
+    assert_eq!(discovery["endpoints"][0]["url"], "https://api.danang.gov.vn/open311/v2", "{discovery}");
+    // `description` is optional: the service's name stands for it.
+    let fields = [("api_key", "k"), ("service_code", "rubbish"), ("address_string", "K30 Lê Duẩn")];
+    let (status, filed) = post_form(&env, "/open311/v2/requests.json", &fields);
+    assert_eq!(status, StatusCode::OK, "{filed}");
+    let code = filed[0]["service_request_id"].as_str().unwrap();
+    let (_, back) = call(&env, "GET", &format!("/open311/v2/requests/{code}.json"), &[], &Value::Null);
+    assert_eq!(back[0]["description"], "Rác thải");
+    // `status` takes both, comma-separated; anything else is a 400.
+    let (status, both) = call(&env, "GET", "/open311/v2/requests.json?status=open,closed", &[], &Value::Null);
+    assert_eq!((status, both.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let (status, _) = call(&env, "GET", "/open311/v2/requests.json?status=open,done", &[], &Value::Null);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

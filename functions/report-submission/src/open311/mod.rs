@@ -5,10 +5,13 @@
 //! required format) or `{name}.json`, each answer built once and written in either
 //! ([`doc`]).
 //!
-//! - `GET discovery.{fmt}`, `GET services.{fmt}`, `GET services/{code}.{fmt}` (the service
+//! - `GET discovery.{fmt}` (the endpoint's `url` is built on `public_base_url`),
+//!   `GET services.{fmt}`, `GET services/{code}.{fmt}` (the service
 //!   definition: the category's attributes, [`crate::attribute`]);
 //! - `POST requests.{fmt}` (form-encoded; `api_key` one of `open311_api_keys`):
-//!   `service_code`, `lat` and `long` or `address_string`, `description`, `media_url`,
+//!   `service_code`, `lat` and `long` or `address_string`, `description` (optional: the
+//!   service's name stands for a missing one), `media_url` (`https://`, or a photo URL of
+//!   `POST /reports/media`),
 //!   `email`, `phone`, `first_name`, `last_name`, `device_id`, `account_id`, and the
 //!   answers `attribute[code]` (`attribute[code][]` repeated for a `multivaluelist`)
 //!   (`email` and `device_id` are accepted and not kept; a field it reads given twice is a
@@ -16,7 +19,8 @@
 //!   `account_id`;
 //! - `GET requests.{fmt}?service_request_id=&service_code=&start_date=&end_date=&status=`
 //!   (every listed `service_request_id`, however many, the other parameters then ignored;
-//!   else the last 90 days and at most 1000, newest first), `GET requests/{id}.{fmt}`,
+//!   else the last 90 days and at most 1000, newest first; `status` is `open`, `closed` or
+//!   both, comma-separated), `GET requests/{id}.{fmt}`,
 //!   `GET tokens/{token}.{fmt}` (requests are created at once, so a token is its request id);
 //! - `GET` and `POST servicerequestupdates.{fmt}`: the FixMyStreet extension, [`updates`].
 //!
@@ -235,7 +239,7 @@ async fn answer(req: &Request<Bytes>, env: &impl Platform, path: &[&str]) -> Ans
     };
     jurisdiction(given, env)?;
     match (req.method().as_str(), path) {
-        ("GET", ["discovery"]) => Ok(discovery(req)),
+        ("GET", ["discovery"]) => Ok(discovery(req, env)),
         ("GET", ["services"]) => services(env).await,
         ("GET", ["services", code]) => service(env, code).await,
         ("GET", ["requests"]) => requests(req, env).await,
@@ -254,13 +258,23 @@ fn text(s: impl Into<String>) -> Node {
     Node::Text(s.into())
 }
 
-fn discovery(req: &Request<Bytes>) -> Doc {
+/// Where this deployment answers: `public_base_url`, else the request's own `Host`.
+fn public_base(req: &Request<Bytes>, env: &impl Platform) -> String {
+    if let Some(base) = env.config("public_base_url").map(|b| b.trim().trim_end_matches('/').to_owned())
+        && !base.is_empty()
+    {
+        return base;
+    }
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let scheme = if host.starts_with("127.0.0.1") || host.starts_with("localhost") { "http" } else { "https" };
+    format!("{scheme}://{host}")
+}
+
+fn discovery(req: &Request<Bytes>, env: &impl Platform) -> Doc {
     let changeset = "2026-11-30T00:00:00+07:00";
     let endpoint = Node::Map(vec![
         ("specification", text("http://wiki.open311.org/GeoReport_v2")),
-        ("url", text(format!("{scheme}://{host}{BASE}"))),
+        ("url", text(format!("{}{BASE}", public_base(req, env)))),
         ("changeset", text(changeset)),
         ("type", text("production")),
         ("formats", list("format", vec![text("text/xml"), text("application/json")])),
@@ -385,17 +399,19 @@ async fn post(form: &Form, env: &impl Platform) -> Answer {
     let Some(service_code) = get("service_code") else {
         return Err(refuse(StatusCode::BAD_REQUEST, "service_code is required"));
     };
-    if crate::category::get(env, &service_code).await?.is_none() {
-        return Err(refuse(StatusCode::NOT_FOUND, "no such service_code"));
-    }
     let number = |k: &str| get(k).map(|v| v.parse::<f64>().ok());
     let name = match (get("first_name"), get("last_name")) {
         (Some(f), Some(l)) => Some(format!("{l} {f}")),
         (f, l) => f.or(l),
     };
+    // `description` is optional in the specification: a report without one is described by
+    // its service's name.
+    let Some(known) = crate::category::get(env, &service_code).await? else {
+        return Err(refuse(StatusCode::NOT_FOUND, "no such service_code"));
+    };
     let body = serde_json::json!({
         "category": service_code,
-        "description": get("description").unwrap_or_default(),
+        "description": get("description").unwrap_or(known.name_vi),
         "lat": number("lat").map(|v| v.map_or(serde_json::Value::String("x".into()), serde_json::Value::from)),
         "lng": number("long").map(|v| v.map_or(serde_json::Value::String("x".into()), serde_json::Value::from)),
         "address": get("address_string"),
@@ -545,9 +561,16 @@ fn list_filter<'a>(q: impl Fn(&str) -> Option<&'a str>, now: DateTime<Utc>) -> R
             filter.any_of("r.category", codes);
         }
     }
-    if let Some(status) = q("status") {
-        let status = Open311::parse(status).ok_or("status must be open or closed")?;
-        filter.any_of("r.status", Status::json_list(&status.statuses()));
+    if let Some(list) = q("status") {
+        // One or both of `open` and `closed`, comma-separated.
+        let mut statuses = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            statuses
+                .extend(Open311::parse(item).ok_or("status must be open, closed or both, comma-separated")?.statuses());
+        }
+        if !statuses.is_empty() {
+            filter.any_of("r.status", Status::json_list(&statuses));
+        }
     }
     Ok(filter)
 }
