@@ -170,6 +170,12 @@ impl<'e> Fields<'e> {
     }
 }
 
+/// Plain text over several lines: no control characters but line breaks and tabs (`\n`,
+/// `\r`, `\t`). A one-line field refuses those too ([`Fields::text`]).
+pub fn plain_text(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,14 @@ use crate::error::{Error, Msg};
 use crate::platform::{Platform, contract};
 
 /// A JSON response.
+/// This deployment's public address, `public_base_url`, trimmed and without a trailing `/`
+/// (`https://api.danang.gov.vn`): what links to our own routes are built on (wallet
+/// callbacks, photo URLs, Open311 discovery). [`Error::Config`] when unset or blank.
+pub fn public_base_url(env: &impl Platform) -> Result<String, Error> {
+    let base = env.config("public_base_url").map(|b| b.trim().trim_end_matches('/').to_owned()).unwrap_or_default();
+    if base.is_empty() { Err(Error::Config("public_base_url")) } else { Ok(base) }
+}
+
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<Bytes>, Error> {
     let body = serde_json::to_vec(value).map_err(|e| Error::Internal(format!("serialize: {e}")))?;
     let mut resp = Response::new(Bytes::from(body));

@@ -33,9 +33,9 @@ const EXAMPLES: &str = "20";
 /// The Python tools folder (`$CIVIC_PYTHON`, default `~/.cache/civic/python`): a venv with
 /// the pinned schemathesis, made or refreshed when `tools/requirements.txt` changed.
 pub fn venv() -> Result<PathBuf> {
-    let dir = std::env::var_os("CIVIC_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/civic/python")
-    });
+    let dir = std::env::var_os("CIVIC_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/civic/python"));
     let requirements = root().join("tools/requirements.txt");
     let want = std::fs::read_to_string(&requirements).context("reading tools/requirements.txt")?;
     let stamp = dir.join(".installed-from");
@@ -63,10 +63,7 @@ pub fn check() -> Result<bool> {
 
 /// The operations whose callers have another role than admin, with that role: the token
 /// they get instead, so the run reaches past their 403.
-const ROLES: &[(&str, &str)] = &[
-    ("POST /payments/orders", "citizen"),
-    ("PUT /permits/{code}", "system"),
-];
+const ROLES: &[(&str, &str)] = &[("POST /payments/orders", "citizen"), ("PUT /permits/{code}", "system")];
 
 /// `schemathesis.toml` for the run: an admin bearer token on every request, and the role each
 /// operation of [`ROLES`] wants.

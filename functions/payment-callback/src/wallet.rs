@@ -67,13 +67,13 @@ pub fn momo_request(
 
 /// MoMo's `payUrl` for the order.
 pub async fn momo(env: &impl Platform, o: &NewOrder<'_>) -> Result<String, Error> {
-    let base = setting(env, "public_base_url")?;
+    let base = civic::web::public_base_url(env)?;
     let body = momo_request(
         &setting(env, "momo_partner_code")?,
         &setting(env, "momo_access_key")?,
         &setting(env, "momo_secret_key")?,
         o,
-        &format!("{}/payments/momo/ipn", base.trim_end_matches('/')),
+        &format!("{base}/payments/momo/ipn"),
         &setting(env, "payment_return_url")?,
     );
     let url = format!("{}/v2/gateway/api/create", setting(env, "momo_endpoint")?.trim_end_matches('/'));
@@ -128,12 +128,12 @@ pub fn zalopay_mac(key1: &str, fields: [&str; 7]) -> String {
 
 /// ZaloPay's `order_url` for the order.
 pub async fn zalopay(env: &impl Platform, o: &NewOrder<'_>) -> Result<String, Error> {
-    let base = setting(env, "public_base_url")?;
+    let base = civic::web::public_base_url(env)?;
     let fields = zalopay_request(
         &setting(env, "zalopay_app_id")?,
         &setting(env, "zalopay_key1")?,
         o,
-        &format!("{}/payments/zalopay/callback", base.trim_end_matches('/')),
+        &format!("{base}/payments/zalopay/callback"),
         &setting(env, "payment_return_url")?,
     );
     let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&fields).finish();

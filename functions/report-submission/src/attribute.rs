@@ -246,7 +246,7 @@ fn answer(a: &Attribute, g: &Given) -> Result<Option<Value>, Refusal> {
     let text = |max: usize, lines: bool| {
         if one.chars().count() > max {
             Err(refuse(&a.code, &format!("Tối đa {max} ký tự"), &format!("at most {max} characters")))
-        } else if one.chars().any(|c| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t'))) {
+        } else if !(if lines { civic::validate::plain_text(one) } else { !one.chars().any(char::is_control) }) {
             Err(refuse(&a.code, "Chỉ văn bản thường", "plain text only"))
         } else {
             Ok(Some(Value::String(one.to_owned())))

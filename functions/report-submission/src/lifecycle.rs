@@ -27,7 +27,7 @@ use crate::store::{self, DB, Report, stamp};
 
 const MAX_BODY: usize = 8 * 1024;
 /// The longest officer's note, in characters.
-const MAX_NOTE: usize = 2_000;
+pub const MAX_NOTE: usize = 2_000;
 /// The longest `status` text worth reading (the longest status, `in_progress`, has 11).
 const MAX_STATUS: usize = 16;
 /// The longest rating comment, in characters.

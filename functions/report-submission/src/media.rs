@@ -416,12 +416,6 @@ fn uploads_per_hour(env: &impl Platform) -> i64 {
         .unwrap_or(DEFAULT_UPLOADS_PER_HOUR)
 }
 
-/// `public_base_url` without a trailing slash; `Error::Config` when unset.
-fn base_url(env: &impl Platform) -> Result<String, Error> {
-    let base = env.config("public_base_url").ok_or(Error::Config("public_base_url"))?;
-    Ok(base.trim().trim_end_matches('/').to_owned())
-}
-
 fn key_of(id: &str) -> String {
     format!("media/{id}")
 }
@@ -437,7 +431,7 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     let image = upload(req).await?;
     let kind = Kind::sniff(&image).ok_or(Error::UnsupportedMediaType)?;
     let clean = strip(kind, image)?;
-    let base = base_url(env)?;
+    let base = civic::web::public_base_url(env)?;
     let store = objects::store(env, BUCKET, DB)?;
 
     let mut raw = [0u8; 16];
@@ -546,14 +540,14 @@ pub async fn url_of(env: &impl Platform, id: &str) -> Result<Option<String>, Err
     if rows.is_empty() {
         return Ok(None);
     }
-    Ok(Some(format!("{}{PATH}{id}", base_url(env)?)))
+    Ok(Some(format!("{}{PATH}{id}", civic::web::public_base_url(env)?)))
 }
 
 /// The id of `url` when it is one of ours: `{public_base_url}/reports/media/{id}` with a
 /// [valid](valid_id) id (whether it was uploaded is [`url_of`]'s question). `None` for any
 /// other URL, or when `public_base_url` is unset.
 pub fn id_in<'u>(env: &impl Platform, url: &'u str) -> Option<&'u str> {
-    let base = base_url(env).ok()?;
+    let base = civic::web::public_base_url(env).ok()?;
     let id = url.strip_prefix(base.as_str())?.strip_prefix(PATH)?;
     valid_id(id).then_some(id)
 }

@@ -74,10 +74,6 @@ pub fn https_url(u: &str) -> bool {
         })
 }
 
-fn plain_text(s: &str) -> bool {
-    !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-}
-
 /// Validates a filing, naming every bad field; `ours` tells a URL of our own photos (which
 /// may be `http://` on a local run) from the outside ones, which must be `https://`.
 pub fn parse(body: &Value, phone_required: bool, ours: impl Fn(&str) -> bool) -> Result<Filing, Error> {
@@ -151,7 +147,7 @@ fn description(f: &mut Fields<'_>, obj: &Map<String, Value>) -> Option<String> {
             if d.chars().count() > MAX_DESCRIPTION {
                 f.err("description", Msg::too_long(MAX_DESCRIPTION));
                 None
-            } else if !plain_text(d) {
+            } else if !civic::validate::plain_text(d) {
                 f.err("description", Msg::new("Chỉ văn bản thường", "plain text only"));
                 None
             } else {

@@ -684,4 +684,9 @@ fn open311_follows_the_specification_where_it_is_lenient() {
     assert_eq!((status, both.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
     let (status, _) = call(&env, "GET", "/open311/v2/requests.json?status=open,done", &[], &Value::Null);
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A POST where none is routed is a 405, whatever its body (it is not read).
+    let big = vec![("description", "x".repeat(20_000))];
+    let big: Vec<(&str, &str)> = big.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(post_form(&env, "/open311/v2/services.json", &big).0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post_form(&env, "/open311/v2/requests.json", &big).0, StatusCode::PAYLOAD_TOO_LARGE);
 }

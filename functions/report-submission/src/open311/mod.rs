@@ -230,8 +230,10 @@ pub async fn route(req: &Request<Bytes>, env: &impl Platform, segments: &[&str])
 }
 
 async fn answer(req: &Request<Bytes>, env: &impl Platform, path: &[&str]) -> Answer {
-    let form = if req.method() == http::Method::POST { read_form(req)? } else { Form::new() };
-    let given = if req.method() == http::Method::POST {
+    // Only the two POST routes read a form: a POST elsewhere is a 405 or 404, whatever its body.
+    let posted = req.method() == http::Method::POST && matches!(path, ["requests" | "servicerequestupdates"]);
+    let form = if posted { read_form(req)? } else { Form::new() };
+    let given = if posted {
         once(&form, &["jurisdiction_id"])?;
         field(&form, "jurisdiction_id")
     } else {
@@ -260,9 +262,7 @@ fn text(s: impl Into<String>) -> Node {
 
 /// Where this deployment answers: `public_base_url`, else the request's own `Host`.
 fn public_base(req: &Request<Bytes>, env: &impl Platform) -> String {
-    if let Some(base) = env.config("public_base_url").map(|b| b.trim().trim_end_matches('/').to_owned())
-        && !base.is_empty()
-    {
+    if let Ok(base) = civic::web::public_base_url(env) {
         return base;
     }
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
@@ -292,17 +292,21 @@ fn discovery(req: &Request<Bytes>, env: &impl Platform) -> Doc {
 
 async fn services(env: &impl Platform) -> Answer {
     let rows = env
-        .query(DB, "SELECT code, name_vi, description_vi, keywords, attributes FROM categories ORDER BY code", &[])
+        .query(
+            DB,
+            "SELECT code, name_vi, description_vi, keywords, json_array_length(attributes) > 0 AS metadata
+             FROM categories ORDER BY code",
+            &[],
+        )
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows.iter() {
-        let questions = crate::category::stored_attributes(r.str("attributes")?)?;
         let field = |c: &str| r.str(c).map(text);
         out.push(Node::Map(vec![
             ("service_code", field("code")?),
             ("service_name", field("name_vi")?),
             ("description", field("description_vi")?),
-            ("metadata", Node::Bool(!questions.is_empty())),
+            ("metadata", Node::Bool(r.i64("metadata")? == 1)),
             ("type", text("realtime")),
             ("keywords", field("keywords")?),
         ]));

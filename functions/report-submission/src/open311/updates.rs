@@ -46,8 +46,8 @@ use crate::report::{MAX_URL, https_url};
 use crate::status::{Status, Step};
 use crate::store::{self, DB, stamp};
 
-/// The longest `description` of an update, in characters (the officer route's note).
-pub const MAX_DESCRIPTION: usize = 2_000;
+/// The longest `description` of an update, in characters: the officer route's note.
+pub const MAX_DESCRIPTION: usize = lifecycle::MAX_NOTE;
 /// The longest `update_id`, in bytes.
 pub const MAX_UPDATE_ID: usize = 100;
 
@@ -190,7 +190,7 @@ fn parse(form: &Form) -> Result<Posted, super::Refusal> {
     if note.as_ref().is_some_and(|n| n.chars().count() > MAX_DESCRIPTION) {
         return Err(bad(format!("description is over {MAX_DESCRIPTION} characters")));
     }
-    if note.as_ref().is_some_and(|n| n.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))) {
+    if note.as_deref().is_some_and(|n| !civic::validate::plain_text(n)) {
         return Err(bad("description must be plain text".to_owned()));
     }
     let media_url = field(form, "media_url");
