@@ -3,6 +3,8 @@
 //! - [`platform`]: the port to the runtime (SQL, config, clock, randomness, outbound HTTP)
 //!   with its Spin, Workers and native adapters;
 //! - [`auth`]: bearer JWT verification and webhook signature helpers;
+//! - [`command`]: the signed `POST <prefix>/command` contract between chat, SMS and the
+//!   function that owns each answer;
 //! - [`dossier`]: the national dossier code, shared by permit-status and payment-callback;
 //! - [`error`]: one error type, rendered as RFC 9457 problem+json in Vietnamese or English;
 //! - [`objects`]: object storage (photos) on the runtime's bucket, S3 or the database;
@@ -13,6 +15,7 @@
 //! - [`web`]: small helpers on `http` types (JSON responses, body caps, query strings).
 
 pub mod auth;
+pub mod command;
 pub mod csv;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod demo;
