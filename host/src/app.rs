@@ -119,6 +119,9 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<RequestState>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("linking WASI: {e}"))?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
         .map_err(|e| anyhow!("linking wasi:http: {e}"))?;
+    // Chaining to an unknown component traps, as on Spin (see `crate::outbound`).
+    crate::outbound::add_outgoing_handler_to_linker(&mut linker)
+        .map_err(|e| anyhow!("linking wasi:http/outgoing-handler: {e}"))?;
     crate::bindings::CivicHost::add_to_linker::<RequestState, HasSelf<RequestState>>(&mut linker, |s| s)
         .map_err(|e| anyhow!("linking fermyon:spin: {e}"))?;
     Ok(linker)
@@ -180,6 +183,8 @@ fn component_configs(
     app_vars: &BTreeMap<String, String>,
 ) -> anyhow::Result<HashMap<String, Arc<ComponentConfig>>> {
     let mut out = HashMap::new();
+    // `http://*.spin.internal` allows chaining to every component of the application, as on Spin.
+    let ids: Vec<&str> = manifest.components.keys().map(String::as_str).collect();
     for (id, def) in &manifest.components {
         let variables = variables::resolve_component_variables(id, &def.variables, app_vars).map_err(|e| anyhow!(e))?;
         let defaults: BTreeMap<String, String> =
@@ -187,7 +192,8 @@ fn component_configs(
         AllowedHosts::check_defaults(&def.allowed_outbound_hosts, &defaults)
             .map_err(|e| anyhow!("component {id:?} allowed_outbound_hosts: {e}"))?;
         let allowed_hosts = AllowedHosts::parse(&def.allowed_outbound_hosts, app_vars)
-            .map_err(|e| anyhow!("component {id:?} allowed_outbound_hosts: {e}"))?;
+            .map_err(|e| anyhow!("component {id:?} allowed_outbound_hosts: {e}"))?
+            .expand_service_chaining(&ids);
         out.insert(
             id.clone(),
             Arc::new(ComponentConfig {

@@ -41,7 +41,7 @@ pub struct VariableDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpTrigger {
     /// The route pattern (`/x`, `/x/...`); `None` for `route = { private = true }`, which Spin
-    /// never routes to.
+    /// never routes to from the network: the component is reached by service chaining only.
     pub route: Option<String>,
     /// The id of the `[component.<id>]` that serves it.
     pub component: String,

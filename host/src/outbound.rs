@@ -12,7 +12,26 @@
 //! Entries may use `{{ variable }}` templates over application variables; they are resolved at
 //! start. An empty list allows nothing. A denied request fails with the wasi-http error code
 //! `HTTP-request-denied` (and a hint on stderr); allowed ones go to wasmtime-wasi-http's
-//! default sender.
+//! default sender, except those for local service chaining.
+//!
+//! # Local service chaining
+//!
+//! As in Spin (3.x and 4.0: `parse_service_chaining_target` in
+//! `crates/outbound-networking-config`, `OutboundHttpInterceptor` in `crates/trigger-http`):
+//! - a request whose host is `<id>.spin.internal` (the first label, then exactly
+//!   `spin.internal`, compared as written) goes in-process to the component `<id>` of the same
+//!   application, whatever its scheme and port; only the allow list looks at those;
+//! - the allow list is checked first, like any request's. `http://*.spin.internal` stands for
+//!   `http://<id>.spin.internal` for every component of the application (Spin expands it when it
+//!   loads the list), so it allows no other name; `http://food-safety.spin.internal` allows
+//!   that one (port 80, the scheme's, like any entry without a port);
+//! - a request the list allows to an id that is no HTTP component of the application makes the
+//!   calling component trap (Spin: `unknown routing destination`, raised as a trap, not as an
+//!   error code; here at `handle`, on Spin when the guest takes the response); a denied one
+//!   fails with `HTTP-request-denied` as usual;
+//! - the target runs as for a request from outside (see [`crate::server::handle_chained`]):
+//!   fresh instance, its own configuration, its own request line in the log. Spin drops the
+//!   `Host` header from the outgoing request; the target sees the authority in the request URI.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,7 +40,30 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi_http::p2::bindings::http::outgoing_handler;
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme as WasiScheme};
+use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
+use wasmtime_wasi_http::p2::{HttpError as WasiHttpError, HttpResult};
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView};
+
+use crate::app::App;
+use crate::server::RequestState;
+
+/// The domain of Spin's local service chaining: `http://<component-id>.spin.internal/...`.
+pub const SERVICE_CHAINING_DOMAIN: &str = "spin.internal";
+
+/// The component a host name (or `Host` header value, port allowed) chains to, read the way
+/// Spin reads it: the first label of a name whose rest is exactly `spin.internal`.
+/// `food-safety.spin.internal` gives `food-safety`; `a.b.spin.internal` and `spin.internal`
+/// give nothing.
+pub fn service_chaining_target(host: &str) -> Option<&str> {
+    let host = host.trim();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let (first, rest) = host.split_once('.')?;
+    (rest == SERVICE_CHAINING_DOMAIN).then_some(first)
+}
 
 /// Which schemes an entry allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +283,28 @@ impl AllowedHosts {
         Ok(())
     }
 
+    /// Replaces each `*.spin.internal` entry by one entry per component of the application
+    /// (`<id>.spin.internal`, same scheme and port), as Spin does when it loads the list: the
+    /// wildcard allows chaining to the application's components and to nothing else.
+    pub fn expand_service_chaining(self, component_ids: &[&str]) -> AllowedHosts {
+        let wildcard = format!(".{SERVICE_CHAINING_DOMAIN}");
+        let expanded = self
+            .0
+            .into_iter()
+            .flat_map(|entry| match &entry.host {
+                HostPattern::Subdomain(suffix) if *suffix == wildcard => component_ids
+                    .iter()
+                    .map(|id| AllowedHost {
+                        host: HostPattern::Exact(format!("{}{wildcard}", id.to_ascii_lowercase())),
+                        ..entry.clone()
+                    })
+                    .collect::<Vec<_>>(),
+                _ => vec![entry],
+            })
+            .collect();
+        AllowedHosts(expanded)
+    }
+
     /// Whether any entry allows `scheme://host[:port]`.
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         self.0.iter().any(|h| h.allows(scheme, host, port))
@@ -256,13 +320,45 @@ impl AllowedHosts {
 }
 
 /// The `wasi:http` hooks of one request's store: checks outbound requests against the
-/// component's allow list, then sends them the default way.
+/// component's allow list, then chains those for `*.spin.internal` to the application's
+/// components and sends the others the default way.
 pub struct OutboundHooks {
     pub component: Arc<str>,
     pub allowed: Arc<AllowedHosts>,
+    /// The application, for service chaining; `None` for a store outside a serving host (such
+    /// a store sends `*.spin.internal` requests to the network, where they fail).
+    pub app: Option<Arc<App>>,
 }
 
 type SendResult = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>;
+
+impl OutboundHooks {
+    fn deny(&self, uri: &http::Uri) {
+        let scheme = uri.scheme_str().unwrap_or("http");
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+        eprintln!(
+            "component {:?} tried an HTTP request to {scheme}://{authority}, which is not allowed; \
+             to allow it add \"{scheme}://{authority}\" to allowed_outbound_hosts of [component.{}]",
+            self.component, self.component
+        );
+    }
+
+    /// The chaining target of an outgoing request that the allow list lets through but that
+    /// names no HTTP component of the application: the request Spin answers with a trap.
+    fn unknown_chaining_target(&self, req: &HostOutgoingRequest) -> Option<String> {
+        let app = self.app.as_ref()?;
+        let authority: http::uri::Authority = req.authority.as_deref()?.parse().ok()?;
+        let target = service_chaining_target(authority.host())?;
+        let scheme = match &req.scheme {
+            Some(WasiScheme::Http) => "http",
+            // wasmtime-wasi-http's default scheme, for a request that sets none
+            Some(WasiScheme::Https) | None => "https",
+            Some(WasiScheme::Other(s)) => s.as_str(),
+        };
+        let allowed = self.allowed.allows(scheme, authority.host(), authority.port_u16());
+        (allowed && !app.components.contains_key(target)).then(|| target.to_owned())
+    }
+}
 
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(
@@ -274,14 +370,27 @@ impl WasiHttpHooks for OutboundHooks {
         drop(fut);
         let uri = request.uri();
         if !self.allowed.allows_uri(uri) {
-            let scheme = uri.scheme_str().unwrap_or("http");
-            let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
-            eprintln!(
-                "component {:?} tried an HTTP request to {scheme}://{authority}, which is not allowed; \
-                 to allow it add \"{scheme}://{authority}\" to allowed_outbound_hosts of [component.{}]",
-                self.component, self.component
-            );
+            self.deny(uri);
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        if let (Some(app), Some(target)) = (&self.app, uri.host().and_then(service_chaining_target)) {
+            let (app, target) = (app.clone(), target.to_owned());
+            return Box::new(async move {
+                let (mut parts, body) = request.into_parts();
+                // As Spin: the outgoing request loses its `Host` header (wasmtime-wasi-http sets
+                // it from the authority); the target reads the authority from the URI.
+                parts.headers.remove(http::header::HOST);
+                let request = http::Request::from_parts(parts, body);
+                match crate::server::handle_chained(&app, &target, request).await {
+                    Some(resp) => {
+                        use http_body_util::BodyExt;
+                        let resp = resp.map(|body| body.map_err(HttpError::from).boxed_unsync());
+                        Ok((resp, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
+                    }
+                    // `handle` below traps first; this is for a store without that check.
+                    None => Err(HttpError::InternalError(Some(format!("unknown routing destination {target:?}")))),
+                }
+            });
         }
         Box::new(async move {
             use http_body_util::BodyExt;
@@ -289,6 +398,52 @@ impl WasiHttpHooks for OutboundHooks {
             Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
     }
+}
+
+/// The `wasi:http/outgoing-handler` instance of wasmtime-wasi-http's `wasi:http` (its WIT
+/// version): [`add_outgoing_handler_to_linker`] replaces its `handle` there.
+const OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler@0.2.12";
+
+/// Replaces wasmtime-wasi-http's `wasi:http/outgoing-handler.handle` (already in `linker`) by
+/// [`outgoing_handle`]. wasmtime-wasi-http's hooks can only answer error codes, and its
+/// generated `Host` traits cannot be implemented for one function alone, hence a function
+/// defined by hand, with the same signature.
+pub fn add_outgoing_handler_to_linker(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
+    type Params = (Resource<HostOutgoingRequest>, Option<Resource<RequestOptions>>);
+    type Results = (Result<Resource<HostFutureIncomingResponse>, ErrorCode>,);
+    linker.allow_shadowing(true);
+    let defined = linker.instance(OUTGOING_HANDLER).and_then(|mut instance| {
+        instance.func_wrap(
+            "handle",
+            |mut store: StoreContextMut<'_, RequestState>, (request, options): Params| -> wasmtime::Result<Results> {
+                match outgoing_handle(store.data_mut(), request, options) {
+                    Ok(future) => Ok((Ok(future),)),
+                    Err(e) => e.downcast().map(|code| (Err(code),)),
+                }
+            },
+        )
+    });
+    linker.allow_shadowing(false);
+    defined
+}
+
+/// `wasi:http/outgoing-handler.handle`: wasmtime-wasi-http's, except that a request the allow
+/// list lets through to `<id>.spin.internal` for an `<id>` that is no HTTP component of the
+/// application traps, as on Spin (its interceptor fails with `unknown routing destination`,
+/// which reaches the guest as a trap when it takes the response).
+fn outgoing_handle(
+    state: &mut RequestState,
+    request: Resource<HostOutgoingRequest>,
+    options: Option<Resource<RequestOptions>>,
+) -> HttpResult<Resource<HostFutureIncomingResponse>> {
+    if let Some(target) = state.hooks.unknown_chaining_target(state.table.get(&request)?) {
+        return Err(WasiHttpError::trap(wasmtime::format_err!(
+            "component {:?} made a request to {target}.{SERVICE_CHAINING_DOMAIN}, but the application \
+             has no HTTP component {target:?} (unknown routing destination)",
+            state.component.id
+        )));
+    }
+    outgoing_handler::Host::handle(&mut state.http(), request, options)
 }
 
 #[cfg(test)]
@@ -390,6 +545,67 @@ mod tests {
         ] {
             assert!(AllowedHosts::parse(&[bad.to_owned()], &BTreeMap::new()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn service_chaining_targets_as_spin_reads_them() {
+        for (host, want) in [
+            ("food-safety.spin.internal", Some("food-safety")),
+            ("food-safety.spin.internal:8080", Some("food-safety")),
+            (" chat.spin.internal ", Some("chat")),
+            ("a.b.spin.internal", None),
+            ("spin.internal", None),
+            ("food-safety.spin.internal.evil.com", None),
+            ("food-safety.SPIN.internal", None),
+            ("food-safety.example.com", None),
+            ("127.0.0.1", None),
+            ("[::1]", None),
+        ] {
+            assert_eq!(service_chaining_target(host), want, "{host:?}");
+        }
+    }
+
+    fn app_hosts(entries: &[&str]) -> AllowedHosts {
+        hosts(entries).expand_service_chaining(&["food-safety", "chat", "report-submission"])
+    }
+
+    #[test]
+    fn service_chaining_entries_table() {
+        let table: &[Case<'_>] = &[
+            // the wildcard: every component of the application, over http on port 80
+            (&["http://*.spin.internal"], "http", "food-safety.spin.internal", None, true),
+            (&["http://*.spin.internal"], "http", "food-safety.spin.internal", Some(80), true),
+            (&["http://*.spin.internal"], "http", "report-submission.spin.internal", None, true),
+            (&["http://*.spin.internal"], "http", "Food-Safety.spin.internal", None, true),
+            (&["http://*.spin.internal"], "http", "nope.spin.internal", None, false),
+            (&["http://*.spin.internal"], "http", "a.food-safety.spin.internal", None, false),
+            (&["http://*.spin.internal"], "http", "spin.internal", None, false),
+            (&["http://*.spin.internal"], "http", "food-safety.spin.internal", Some(8080), false),
+            (&["http://*.spin.internal"], "https", "food-safety.spin.internal", None, false),
+            (&["http://*.spin.internal:*"], "http", "chat.spin.internal", Some(3000), true),
+            (&["*://*.spin.internal:*"], "https", "chat.spin.internal", Some(443), true),
+            // one component
+            (&["http://food-safety.spin.internal"], "http", "food-safety.spin.internal", None, true),
+            (&["http://food-safety.spin.internal"], "http", "chat.spin.internal", None, false),
+            (&["http://food-safety.spin.internal"], "https", "food-safety.spin.internal", None, false),
+            (&["http://food-safety.spin.internal"], "http", "food-safety.spin.internal", Some(81), false),
+            // an entry naming no component still allows its name (the request then traps)
+            (&["http://nope.spin.internal"], "http", "nope.spin.internal", None, true),
+            // other wildcards are not expanded
+            (&["http://*.internal"], "http", "nope.spin.internal", None, true),
+            (&["*://*:*"], "http", "nope.spin.internal", None, true),
+            (&["http://*.example.com"], "http", "chat.spin.internal", None, false),
+            (&["http://*.spin.internal", "https://api.example.com"], "https", "api.example.com", None, true),
+        ];
+        for (entries, scheme, host, port, want) in table {
+            let got = app_hosts(entries).allows(scheme, host, *port);
+            assert_eq!(got, *want, "{entries:?} vs {scheme}://{host}:{port:?}");
+        }
+        // Without components the wildcard allows nothing.
+        let none = hosts(&["http://*.spin.internal"]).expand_service_chaining(&[]);
+        assert!(!none.allows("http", "chat.spin.internal", None));
+        let uri: http::Uri = "http://food-safety.spin.internal/food-safety/command".parse().expect("uri");
+        assert!(app_hosts(&["http://*.spin.internal"]).allows_uri(&uri));
     }
 
     #[test]

@@ -82,7 +82,15 @@ pub struct RouteMatch<'r> {
     pub named: Vec<(String, String)>,
 }
 
-impl RouteMatch<'_> {
+impl<'r> RouteMatch<'r> {
+    /// The match Spin makes up for a chained request (`RouteMatch::synthetic` in its
+    /// `crates/routes`): `component` serves it, as if the whole `path` had matched a `/...`
+    /// route, so `spin-path-info` is the path, `spin-matched-route` and
+    /// `spin-raw-component-route` are `/...` and `spin-component-route` is empty.
+    pub fn synthetic(component: &'r str, path: String) -> RouteMatch<'r> {
+        RouteMatch { component, raw_route: "/...", based_route: "/...", path_info: path, named: Vec::new() }
+    }
+
     /// The route without its trailing `/...` (`spin-component-route`).
     pub fn component_route(&self) -> &str {
         self.raw_route.strip_suffix("/...").unwrap_or(self.raw_route)
@@ -292,6 +300,15 @@ mod tests {
 
     fn router(routes: &[(&str, &str)]) -> Router {
         Router::build(routes.iter().copied()).expect("routes build").0
+    }
+
+    #[test]
+    fn synthetic_matches_are_spins() {
+        let m = RouteMatch::synthetic("food-safety", "/food-safety/command".to_owned());
+        assert_eq!(m.component, "food-safety");
+        assert_eq!(m.path_info, "/food-safety/command");
+        assert_eq!((m.raw_route, m.based_route, m.component_route()), ("/...", "/...", ""));
+        assert!(m.named.is_empty());
     }
 
     #[test]

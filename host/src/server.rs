@@ -9,6 +9,14 @@
 //! the response head is ready). A running guest yields to the other requests at every epoch
 //! tick (see [`crate::app::spawn_epoch_ticker`]). `/.well-known/spin/health` answers `OK`, as
 //! in Spin.
+//!
+//! Requests a component sends to `http://<id>.spin.internal/...` (local service chaining, see
+//! [`crate::outbound`]) come in through [`handle_chained`] and go the same way, with what Spin
+//! gives a chained request: a synthetic match of the whole path against a `/...` route, the
+//! client address `0.0.0.0:0`, no `Host` header, and `spin-full-url` on `localhost` (Spin's
+//! fallback when a request has no `Host`). From the network, a `Host` header naming a
+//! `*.spin.internal` host is dropped as Spin drops it, so no client can pose as a component;
+//! a request left without an authority by that is refused (400).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -34,9 +42,16 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::app::{App, ComponentConfig, LoadedComponent};
-use crate::outbound::OutboundHooks;
+use crate::outbound::{OutboundHooks, service_chaining_target};
 use crate::routes::RouteMatch;
 use crate::sqlite::Databases;
+
+/// The body of a request on its way to a component: from the network or from another
+/// component's outgoing request.
+pub type RequestBody = wasmtime_wasi_http::WasiBody;
+
+/// The client address Spin reports (`spin-client-addr`) for a chained request.
+pub const CHAINED_CLIENT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 /// The data of one request's `Store`.
 pub struct RequestState {
@@ -50,7 +65,19 @@ pub struct RequestState {
 
 impl RequestState {
     /// The state of one request's store: the component's configuration and the databases.
+    /// Outbound requests to `*.spin.internal` are not chained (there is no application); see
+    /// [`RequestState::in_app`].
     pub fn new(component: Arc<ComponentConfig>, databases: Arc<Databases>) -> RequestState {
+        RequestState::with_app(component, databases, None)
+    }
+
+    /// The state of a request to `component` of a serving application, which its outbound
+    /// requests may chain to.
+    pub fn in_app(app: &Arc<App>, component: &LoadedComponent) -> RequestState {
+        RequestState::with_app(component.config.clone(), app.databases.clone(), Some(app.clone()))
+    }
+
+    fn with_app(component: Arc<ComponentConfig>, databases: Arc<Databases>, app: Option<Arc<App>>) -> RequestState {
         let wasi = WasiCtx::builder().envs(&component.environment).inherit_stdout().inherit_stderr().build();
         RequestState {
             wasi,
@@ -59,6 +86,7 @@ impl RequestState {
             hooks: OutboundHooks {
                 component: Arc::from(component.id.as_str()),
                 allowed: component.allowed_hosts.clone(),
+                app,
             },
             component,
             databases,
@@ -139,9 +167,27 @@ fn text(status: StatusCode, body: &'static str) -> Response<HyperOutgoingBody> {
     resp
 }
 
+/// Where a request comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Origin {
+    /// A client of the listening socket.
+    Network { client: SocketAddr, listen_addr: SocketAddr },
+    /// Another component of the application (local service chaining).
+    Chained,
+}
+
+impl Origin {
+    fn client_addr(self) -> SocketAddr {
+        match self {
+            Origin::Network { client, .. } => client,
+            Origin::Chained => CHAINED_CLIENT_ADDR,
+        }
+    }
+}
+
 /// Handles one request and logs it.
 pub async fn handle(
-    app: &App,
+    app: &Arc<App>,
     req: Request<Incoming>,
     client: SocketAddr,
     listen_addr: SocketAddr,
@@ -149,17 +195,37 @@ pub async fn handle(
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let resp = route(app, req, client, listen_addr).await;
-    println!("{method} {path} {} {}us", resp.status().as_u16(), start.elapsed().as_micros());
+    let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+    let resp = route(app, req, Origin::Network { client, listen_addr }).await;
+    log_request(&method, &path, &resp, start);
     resp
 }
 
-async fn route(
-    app: &App,
-    req: Request<Incoming>,
-    client: SocketAddr,
-    listen_addr: SocketAddr,
-) -> Response<HyperOutgoingBody> {
+/// Handles a request that a component of `app` sent to `http://<component_id>.spin.internal`
+/// (its allow list already checked), as Spin does: the whole path matched against a synthetic
+/// `/...` route, on a fresh instance of that component with its own configuration, logged like
+/// any request. `None` when the application has no HTTP component of that id.
+pub async fn handle_chained(
+    app: &Arc<App>,
+    component_id: &str,
+    req: Request<RequestBody>,
+) -> Option<Response<HyperOutgoingBody>> {
+    let start = Instant::now();
+    let component = app.components.get(component_id)?;
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let matched = RouteMatch::synthetic(&component.config.id, path.clone());
+    let resp = respond(app, component, &matched, req, Origin::Chained).await;
+    log_request(&method, &path, &resp, start);
+    Some(resp)
+}
+
+/// The request line: method, path without query, status, microseconds until the head.
+fn log_request(method: &http::Method, path: &str, resp: &Response<HyperOutgoingBody>, start: Instant) {
+    println!("{method} {path} {} {}us", resp.status().as_u16(), start.elapsed().as_micros());
+}
+
+async fn route(app: &Arc<App>, req: Request<RequestBody>, origin: Origin) -> Response<HyperOutgoingBody> {
     let path = req.uri().path().to_owned();
     if let Some(well_known) = path.strip_prefix("/.well-known/spin/") {
         return match well_known {
@@ -174,10 +240,22 @@ async fn route(
         eprintln!("route {:?} names component {:?}, which is not loaded", matched.raw_route, matched.component);
         return empty(StatusCode::INTERNAL_SERVER_ERROR);
     };
-    let req = match prepare_request(req, &matched, client, listen_addr) {
+    respond(app, component, &matched, req, origin).await
+}
+
+/// Runs the matched component on the request and turns a failure into a 500.
+async fn respond(
+    app: &Arc<App>,
+    component: &LoadedComponent,
+    matched: &RouteMatch<'_>,
+    req: Request<RequestBody>,
+    origin: Origin,
+) -> Response<HyperOutgoingBody> {
+    let path = req.uri().path().to_owned();
+    let req = match prepare_request(req, matched, origin) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("bad request from {client}: {e}");
+            eprintln!("bad request from {}: {e}", origin.client_addr());
             return text(StatusCode::BAD_REQUEST, "Bad Request");
         }
     };
@@ -191,30 +269,49 @@ async fn route(
     }
 }
 
-/// The authority the guest sees: the `Host` header, else the URI's, else the listen address.
-fn authority(req: &Request<Incoming>, listen_addr: SocketAddr) -> Result<Authority, String> {
-    if let Some(host) = req.headers().get(HOST) {
+/// The authority the guest sees: the `Host` header, else the URI's, else (from the network)
+/// the listen address. A chained request has its URI's.
+fn authority(parts: &http::request::Parts, origin: Origin) -> Result<Authority, String> {
+    if let Some(host) = parts.headers.get(HOST) {
         let host = host.to_str().map_err(|_| "the Host header is not valid text".to_owned())?;
         return host.parse().map_err(|_| format!("the Host header {host:?} is not a valid authority"));
     }
-    if let Some(a) = req.uri().authority() {
+    if let Some(a) = parts.uri.authority() {
         return Ok(a.clone());
     }
-    listen_addr.to_string().parse().map_err(|_| "invalid listen address".to_owned())
+    match origin {
+        Origin::Network { listen_addr, .. } => {
+            listen_addr.to_string().parse().map_err(|_| "invalid listen address".to_owned())
+        }
+        Origin::Chained => Err("a chained request without an authority".to_owned()),
+    }
 }
 
 /// Sets the absolute URI and the `spin-*` headers, as Spin's HTTP trigger does. Headers of the
-/// same names sent by the client are replaced, so the component can trust them.
+/// same names sent by the client are replaced, so the component can trust them. A `Host`
+/// header naming a service-chaining host is dropped first (see the module header).
 pub(crate) fn prepare_request(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     matched: &RouteMatch<'_>,
-    client: SocketAddr,
-    listen_addr: SocketAddr,
-) -> Result<Request<Incoming>, String> {
-    let authority = authority(&req, listen_addr)?;
+    origin: Origin,
+) -> Result<Request<RequestBody>, String> {
     let (mut parts, body) = req.into_parts();
+    if parts.headers.get(HOST).and_then(|h| h.to_str().ok()).and_then(service_chaining_target).is_some() {
+        parts.headers.remove(HOST);
+        if parts.uri.authority().is_none() {
+            return Err("the Host header names a *.spin.internal host, which Spin drops from requests \
+                        off the network, and the request has no other authority"
+                .to_owned());
+        }
+    }
+    let authority = authority(&parts, origin)?;
     let path_and_query = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let full_url = format!("http://{authority}{path_and_query}");
+    // Spin writes `spin-full-url` with the `Host` header, or `localhost` without one (a
+    // chained request); this host falls back to the authority for network requests.
+    let full_url = match origin {
+        Origin::Chained => format!("http://localhost{path_and_query}"),
+        Origin::Network { .. } => format!("http://{authority}{path_and_query}"),
+    };
     parts.uri = Uri::builder()
         .scheme(UriScheme::HTTP)
         .authority(authority)
@@ -234,7 +331,7 @@ pub(crate) fn prepare_request(
     set("spin-base-path", "/")?;
     set("spin-raw-component-route", matched.raw_route)?;
     set("spin-component-route", matched.component_route())?;
-    set("spin-client-addr", &client.to_string())?;
+    set("spin-client-addr", &origin.client_addr().to_string())?;
     // Spin names these SPIN_PATH_MATCH_<NAME> and turns `_` into `-` like its other headers.
     for (name, value) in &matched.named {
         let header = format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-"));
@@ -252,11 +349,11 @@ enum Failure {
 
 /// Runs the component on a fresh instance and waits for its response head.
 async fn invoke(
-    app: &App,
+    app: &Arc<App>,
     component: &LoadedComponent,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
 ) -> Result<Response<HyperOutgoingBody>, Failure> {
-    let state = RequestState::new(component.config.clone(), app.databases.clone());
+    let state = RequestState::in_app(app, component);
     let mut store = Store::new(&app.engine, state);
     store.epoch_deadline_async_yield_and_update(1);
     let (sender, receiver) = tokio::sync::oneshot::channel();

@@ -1,7 +1,7 @@
 //! The component itself (only built for WASI).
 
 use serde_json::{Value as Json, json};
-use spin_sdk::http::{IntoResponse, Request, Response};
+use spin_sdk::http::{IntoResponse, Method, Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::sqlite::{Connection, Value};
 use spin_sdk::variables;
@@ -16,7 +16,8 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         "/sqlite" => sqlite_round_trip(&param(&query, "label").unwrap_or_else(|| "main".into())),
         "/sqlite/open" => open(&param(&query, "label").unwrap_or_default()),
         "/var" => var(&param(&query, "name").unwrap_or_default()),
-        "/outbound" => outbound(&param(&query, "url").unwrap_or_default()).await,
+        "/outbound" => outbound(&req, &query).await,
+        "/respond" => return Ok(respond(&req, &query)),
         "/trap" => panic!("trap requested by the test"),
         _ => {
             return Ok(Response::builder().status(404).body(format!("no test route {info:?}")).build());
@@ -37,7 +38,7 @@ fn param(query: &str, name: &str) -> Option<String> {
 fn echo(req: &Request) -> Json {
     let mut spin = serde_json::Map::new();
     for (name, value) in req.headers() {
-        if name.starts_with("spin-") {
+        if name.starts_with("spin-") || name.starts_with("x-") {
             spin.insert(name.to_owned(), json!(value.as_str().unwrap_or_default()));
         }
     }
@@ -47,6 +48,7 @@ fn echo(req: &Request) -> Json {
         "query": req.query(),
         "method": format!("{:?}", req.method()),
         "headers": spin,
+        "host": req.header("host").and_then(|v| v.as_str()),
         "env": std::env::var("CIVIC_TEST_ENV").ok(),
         "body": String::from_utf8_lossy(req.body()),
     })
@@ -131,13 +133,42 @@ fn var(name: &str) -> Json {
     }
 }
 
-async fn outbound(url: &str) -> Json {
-    let req = Request::get(url).build();
-    match spin_sdk::http::send::<_, Response>(req).await {
-        Ok(resp) => json!({
-            "status": resp.status(),
-            "body": String::from_utf8_lossy(resp.body()),
-        }),
+/// Sends `method` (default GET) to `url` with this request's body and an `x-test` header.
+async fn outbound(req: &Request, query: &str) -> Json {
+    let url = param(query, "url").unwrap_or_default();
+    let method = match param(query, "method").as_deref() {
+        Some("POST") => Method::Post,
+        Some("PUT") => Method::Put,
+        _ => Method::Get,
+    };
+    let out = Request::builder().method(method).uri(url).header("x-test", "chained").body(req.body().to_vec()).build();
+    match spin_sdk::http::send::<_, Response>(out).await {
+        Ok(resp) => {
+            let headers: serde_json::Map<String, Json> = resp
+                .headers()
+                .filter(|(name, _)| name.starts_with("x-") || *name == "content-type")
+                .map(|(name, value)| (name.to_owned(), json!(value.as_str().unwrap_or_default())))
+                .collect();
+            json!({
+                "status": resp.status(),
+                "headers": headers,
+                "body": String::from_utf8_lossy(resp.body()),
+                "body_len": resp.body().len(),
+            })
+        }
         Err(e) => json!({ "error": format!("{e:?}") }),
     }
+}
+
+/// Answers `status` (default 200) with `body` or else the request's own body, and headers
+/// `x-from` (the `CIVIC_TEST_ENV` environment variable) and `x-method`.
+fn respond(req: &Request, query: &str) -> Response {
+    let status: u16 = param(query, "status").and_then(|s| s.parse().ok()).unwrap_or(200);
+    let body = param(query, "body").map(String::into_bytes).unwrap_or_else(|| req.body().to_vec());
+    Response::builder()
+        .status(status)
+        .header("x-from", std::env::var("CIVIC_TEST_ENV").unwrap_or_default())
+        .header("x-method", format!("{:?}", req.method()))
+        .body(body)
+        .build()
 }

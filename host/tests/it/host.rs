@@ -103,6 +103,68 @@ source = "{source}"
     )
 }
 
+/// The application of the service-chaining tests: components that call each other through
+/// `http://<id>.spin.internal`, each with its own permissions and configuration.
+pub fn chaining_manifest_for(wasm: &Path) -> String {
+    let source = wasm.display().to_string().replace('\\', "\\\\");
+    format!(
+        r#"spin_manifest_version = 2
+
+[application]
+name = "host-chaining-it"
+
+[variables]
+greeting = {{ default = "xin chào" }}
+
+[[trigger.http]]
+route = "/guest/..."
+component = "guest"
+
+[[trigger.http]]
+route = "/limited/..."
+component = "limited"
+
+[[trigger.http]]
+route = "/narrow/..."
+component = "narrow"
+
+[[trigger.http]]
+route = "/loose/..."
+component = "loose"
+
+[[trigger.http]]
+route = {{ private = true }}
+component = "target"
+
+[component.guest]
+source = "{source}"
+allowed_outbound_hosts = ["http://*.spin.internal"]
+environment = {{ CIVIC_TEST_ENV = "guest-env" }}
+
+[component.limited]
+source = "{source}"
+
+[component.narrow]
+source = "{source}"
+allowed_outbound_hosts = ["http://target.spin.internal"]
+
+[component.loose]
+source = "{source}"
+allowed_outbound_hosts = ["*://*:*"]
+
+[component.target]
+source = "{source}"
+sqlite_databases = ["main"]
+environment = {{ CIVIC_TEST_ENV = "target-env" }}
+[component.target.variables]
+greeting = "{{{{ greeting }}}}"
+
+[component.unrouted]
+source = "{source}"
+"#
+    )
+}
+
 const RUNTIME_CONFIG: &str = r#"
 [sqlite_database.main]
 type = "spin"

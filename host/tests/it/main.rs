@@ -9,6 +9,7 @@
 // Test code: the latency report measures time, which the workspace lint forbids for Wasm code.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)]
 
+mod chaining;
 mod client;
 mod host;
 
