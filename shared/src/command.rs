@@ -24,7 +24,7 @@
 //! for a choice the buttons to offer, each `value` being the text to send back when tapped.
 //!
 //! **Guard**: `X-Signature: <lowercase hex HMAC-SHA256(internal_secret, raw body)>`, checked
-//! before the body is read (401 otherwise; 503 when `internal_secret` is unset). It works the
+//! before the body is read (401 otherwise; 500 when `internal_secret` is unset). It works the
 //! same on Spin and Workers whatever JWT mode a deployment uses. Errors are problem+json.
 //!
 //! Callers reach a function by its Spin component id: [`call`] posts to

@@ -73,6 +73,28 @@ pub fn sms_within(s: &str, max: usize) -> String {
     format!("{head}...")
 }
 
+/// `s` with its whitespace collapsed: whole when it has at most `max` characters, else cut
+/// at a word (or inside a word longer than `max`) and ended with `…`, in `max` characters at
+/// most. For chat replies, which keep their diacritics ([`sms_within`] is the SMS form).
+pub fn cut(s: &str, max: usize) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() <= max {
+        return s;
+    }
+    let head: String = s.chars().take(max.saturating_sub(1)).collect();
+    let head = match head.rfind(' ') {
+        Some(i) if i > 0 => &head[..i],
+        _ => head.as_str(),
+    };
+    format!("{}…", head.trim_end_matches([' ', ',', ';', ':', '.', '-']))
+}
+
+/// `s` ended with a full stop, unless it already ends a sentence (`.`, `…`, `?`, `!`).
+pub fn sentence(s: &str) -> String {
+    let s = s.trim_end();
+    if s.ends_with(['.', '…', '?', '!']) { s.to_owned() } else { format!("{s}.") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +173,36 @@ mod tests {
         let out = sms(&one_word);
         assert_eq!(out.len(), SMS_MAX);
         assert!(out.ends_with("..."));
+    }
+
+    #[test]
+    fn cut_table() {
+        for (input, max, want) in [
+            ("Đang xử lý", 20, "Đang xử lý"),
+            ("  Đang   xử lý ", 20, "Đang xử lý"),
+            ("Đề nghị bổ sung bản vẽ", 12, "Đề nghị bổ…"),
+            ("Đề nghị, bổ sung", 12, "Đề nghị…"),
+            ("Phở Bà Hoa, 12 Trần Phú", 14, "Phở Bà Hoa…"),
+            ("Abcdefghijklmnop", 6, "Abcde…"),
+            ("Phởbàhoatrầnphú", 6, "Phởbà…"),
+            ("", 5, ""),
+            ("abc", 0, "…"),
+        ] {
+            assert_eq!(cut(input, max), want, "{input:?} {max}");
+            assert!(cut(input, max).chars().count() <= max.max(1));
+        }
+    }
+
+    #[test]
+    fn sentence_table() {
+        for (input, want) in [
+            ("Người nộp: Lê H.", "Người nộp: Lê H."),
+            ("Đã ký", "Đã ký."),
+            ("bổ…", "bổ…"),
+            ("Xong? ", "Xong?"),
+            ("", "."),
+        ] {
+            assert_eq!(sentence(input), want, "{input:?}");
+        }
     }
 }

@@ -104,6 +104,16 @@ impl<F: Fn(&http::Method, &str) -> usize> BodyCap for F {
     }
 }
 
+/// The Workers service binding that stands for a request to another function of the
+/// deployment: `http://<component>.spin.internal/...` (Spin's local service chaining) goes to
+/// the binding named after the component, upper-cased with `_` for `-`
+/// (`food-safety` → `FOOD_SAFETY`). `None` for any other URL.
+pub fn service_binding(uri: &http::Uri) -> Option<String> {
+    let component = uri.host()?.strip_suffix(".spin.internal")?;
+    let valid = !component.is_empty() && component.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    valid.then(|| component.to_ascii_uppercase().replace('-', "_"))
+}
+
 /// A SQLite value, as bound to a parameter or read from a column.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -307,8 +317,8 @@ impl std::error::Error for ObjectError {}
 
 /// What a function may ask of its runtime. Futures are not `Send`: Workers is single-threaded.
 ///
-/// The last four methods have defaults (no client address, no bucket), so an adapter that
-/// has neither, such as a test double, implements only the first seven.
+/// The last five methods have defaults (no waiting, no client address, no bucket), so an
+/// adapter that has none of them, such as a test double, implements only the first seven.
 #[allow(async_fn_in_trait)]
 pub trait Platform {
     /// Runs a statement that returns rows (`SELECT`, or anything with `RETURNING`).
@@ -324,8 +334,18 @@ pub trait Platform {
     fn now(&self) -> DateTime<Utc>;
     /// Fills `buf` from the runtime's secure random source.
     fn random_bytes(&self, buf: &mut [u8]);
-    /// Outbound HTTP, limited to the hosts the deployment allows.
+    /// Outbound HTTP, limited to the hosts the deployment allows. A request to
+    /// `http://<component>.spin.internal/...` reaches that function of the deployment: Spin's
+    /// local service chaining, or on Workers the service binding of [`service_binding`].
     async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError>;
+
+    /// Waits `duration` without holding up other requests (a short backoff while another
+    /// request finishes what this one needs). Spin: a `wasi:clocks` monotonic-clock pollable;
+    /// Workers: a `setTimeout` promise; natively: the thread sleeps. An adapter that cannot
+    /// wait (a test double) returns at once.
+    async fn sleep(&self, duration: std::time::Duration) {
+        let _ = duration;
+    }
 
     /// The address of the client that sent the request with these headers, as the runtime
     /// reports it in a header the client cannot set: Spin's `spin-client-addr` (`ip:port`),
@@ -352,5 +372,24 @@ pub trait Platform {
     async fn bucket_get(&self, bucket: &str, key: &str) -> Result<Option<Object>, ObjectError> {
         let _ = key;
         Err(ObjectError(format!("no bucket {bucket} is bound")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn service_bindings_table() {
+        let cases = [
+            ("http://food-safety.spin.internal/food-safety/command", Some("FOOD_SAFETY")),
+            ("http://report-submission.spin.internal/reports/media", Some("REPORT_SUBMISSION")),
+            ("http://chat.spin.internal/", Some("CHAT")),
+            ("https://food-safety.spin.internal.evil.com/x", None),
+            ("http://.spin.internal/x", None),
+            ("https://openapi.zalo.me/v3.0/oa/message/cs", None),
+        ];
+        for (uri, want) in cases {
+            let uri: http::Uri = uri.parse().unwrap();
+            assert_eq!(super::service_binding(&uri).as_deref(), want, "{uri}");
+        }
     }
 }

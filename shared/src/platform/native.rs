@@ -268,6 +268,10 @@ impl Platform for NativePlatform {
         assert!(ok.is_ok(), "no secure random source: {ok:?}");
     }
 
+    async fn sleep(&self, duration: std::time::Duration) {
+        std::thread::sleep(duration);
+    }
+
     async fn fetch(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
         fetch_blocking(&self.agent, &request, &self.allowed_hosts)
     }

@@ -120,6 +120,13 @@ impl Platform for SpinPlatform {
         buf.copy_from_slice(&bytes[..buf.len()]);
     }
 
+    /// A monotonic-clock pollable, blocked on: the instance serves this one request, and the
+    /// host goes on serving the others meanwhile.
+    async fn sleep(&self, duration: std::time::Duration) {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        wasi::clocks::monotonic_clock::subscribe_duration(nanos).block();
+    }
+
     /// Spin's `spin-client-addr` (`ip:port`), which Spin sets on every request, replacing a
     /// header of that name the client sent.
     fn client_addr(&self, headers: &http::HeaderMap) -> Option<std::net::IpAddr> {

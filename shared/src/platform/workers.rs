@@ -182,6 +182,10 @@ impl Platform for WorkersPlatform {
         }
     }
 
+    async fn sleep(&self, duration: std::time::Duration) {
+        worker::Delay::from(duration).await;
+    }
+
     /// Cloudflare's `CF-Connecting-IP`, which its edge sets (a client cannot).
     fn client_addr(&self, headers: &http::HeaderMap) -> Option<std::net::IpAddr> {
         headers.get("cf-connecting-ip")?.to_str().ok()?.trim().parse().ok()
@@ -229,6 +233,15 @@ impl Platform for WorkersPlatform {
             init.with_body(Some(Uint8Array::from(body.as_ref()).into()));
         }
         let req = worker::Request::new_with_init(&parts.uri.to_string(), &init).map_err(err)?;
+        // Another function of the deployment: its service binding, as Spin's local service
+        // chaining would route it.
+        if let Some(binding) = super::service_binding(&parts.uri) {
+            let fetcher = self.env.service(&binding).map_err(err)?;
+            let resp = fetcher.fetch_request(req).await.map_err(err)?;
+            let (head, body) = resp.into_parts();
+            let bytes = body.collect().await.map_err(|e| FetchError(e.to_string()))?.to_bytes();
+            return Ok(http::Response::from_parts(head, bytes));
+        }
         let mut resp = worker::Fetch::Request(req).send().await.map_err(err)?;
         let bytes = resp.bytes().await.map_err(err)?;
         let mut out = http::Response::builder().status(resp.status_code());
