@@ -3,7 +3,9 @@
 //! Citizens look up an establishment by name (diacritics optional) from the app, or text
 //! `ATTP <tên cơ sở>` to the SMS short code, and learn whether it holds a valid food-safety
 //! certificate (giấy chứng nhận cơ sở đủ điều kiện ATTP) and how many violations are on
-//! record. The province's registry imports establishments in bulk.
+//! record. Near a point, it lists the places around with their distances. The chat bot
+//! (Zalo, Telegram) asks the same in full Vietnamese through the signed `command` route, with
+//! buttons to pick a place. The province's registry imports establishments in bulk.
 //!
 //! Routes (base `/food-safety`):
 //!
@@ -11,23 +13,29 @@
 //! |---|---|---|---|
 //! | GET | `/health` | anyone | [`civic::web::health`] |
 //! | GET | `/establishments?q=&district=&limit=` | anyone | [`search`] |
+//! | GET | `/establishments?near=<lat>,<lng>&radius=&limit=` | anyone | [`search`], [`nearby`] |
 //! | GET | `/establishments/{id}` | anyone | [`establishment`] |
 //! | DELETE | `/establishments/{id}` | admin | [`establishment`] |
 //! | PUT | `/establishments` (JSON or CSV) | admin | [`import`] |
 //! | PUT | `/violations` (CSV or JSON) | admin | [`violations`] |
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
+//! | POST | `/command` | chat bot, internal (HMAC) | [`command`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 
 use bytes::Bytes;
 use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
+pub mod chat;
+pub mod command;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod demo;
 pub mod establishment;
 pub mod fuzzy;
+pub mod geo;
 pub mod import;
 pub mod model;
+pub mod nearby;
 pub mod phrase;
 pub mod rank;
 pub mod search;
@@ -42,8 +50,12 @@ civic::entry_points!(crate::handle, crate::MAX_BODY);
 pub const BASE: &str = "/food-safety";
 
 /// The largest body any route accepts (the bulk import); the entry points stop reading
-/// past it. Each route applies its own, smaller cap as well.
+/// past it. Each route applies its own, smaller cap as well (`sms`: [`civic::sms::MAX_BODY`],
+/// `command`: [`civic::command::MAX_BODY`]).
 pub const MAX_BODY: usize = import::MAX_BODY;
+
+// The entry points' cap lets every route's own cap through.
+const _: () = assert!(MAX_BODY >= civic::command::MAX_BODY && MAX_BODY >= civic::sms::MAX_BODY);
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
@@ -61,12 +73,13 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::DELETE, ["establishments", id]) => establishment::delete(req, id, env).await,
         (&Method::PUT, ["violations"]) => violations::put(req, env).await,
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
+        (&Method::POST, ["command"]) => command::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
         (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (_, ["establishments"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
         (_, ["establishments", _]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::DELETE])),
         (_, ["violations"]) => Err(Error::MethodNotAllowed(&[Method::PUT])),
-        (_, ["sms" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
+        (_, ["sms" | "command" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
         _ => Err(Error::NotFound),
     }
 }
@@ -75,19 +88,22 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
 mod tests {
     use super::*;
     use civic::platform::native::block_on;
-    use civic::testing::OpenApiCheck;
     use http::StatusCode;
 
     /// Both ways: every documented operation is routed (not 404/405), every route of the
     /// match arms above is documented, and a method not documented on a path is a 405 with
-    /// `Allow` naming the documented ones ([`civic::testing::check_openapi`]).
+    /// `Allow` naming the documented ones ([`civic::testing::check_openapi`], step by step).
     #[test]
     fn openapi_documents_the_routes() {
         let env = civic::testing::route_env(&["food"]);
         let call = |req| block_on(handle(req, &env));
-        let checked = civic::testing::check_openapi(BASE, &[("{id}", "DN-000123")], include_str!("lib.rs"), call);
-        // GET health, GET+PUT establishments, GET+DELETE establishment, PUT violations, POST sms, POST selftest
-        assert_eq!(checked, Ok(OpenApiCheck { documented: 8, routed: 8, refused: 22 }));
+        let doc = civic::testing::openapi();
+        let (documented, refused) = civic::testing::check_methods(&doc, BASE, &[("{id}", "DN-000123")], call).unwrap();
+        let routed = civic::testing::routed_operations(include_str!("lib.rs"), BASE);
+        let routed = civic::testing::check_routed_operations(&doc, BASE, &routed);
+        // GET health, GET+PUT establishments, GET+DELETE establishment, PUT violations, POST sms,
+        // POST command, POST selftest
+        assert_eq!((documented, routed, refused), (9, Ok(9), 26));
         let unknown = Request::get("/food-safety/nope").body(Bytes::new()).unwrap();
         assert_eq!(block_on(handle(unknown, &env)).status(), StatusCode::NOT_FOUND);
     }

@@ -13,6 +13,15 @@
 //! Without `q` (or with `page` or `page_size`, up to 500), it pages through every record by
 //! id for the province's open-data portal (`district` still filters): `{"results", "total",
 //! "page", "page_size"}`.
+//!
+//! With `near=<lat>,<lng>` (WGS 84 degrees) it finds the places within `radius` metres
+//! (default [`DEFAULT_RADIUS_M`], at most [`MAX_RADIUS_M`]) by great-circle distance, nearest
+//! first, at most `limit` (default [`DEFAULT_LIMIT`]): `{"results": [hit + "distance_m"],
+//! "total"}`, `distance_m` in whole metres, `total` how many places lie within the radius.
+//! Places without coordinates are never found (see [`crate::nearby`]). `near` is not
+//! combined with `q`, `district`, `page` or `page_size`, and `radius` needs `near`: 400
+//! naming the parameter, as for a malformed `near` or a `radius` that is not a whole number
+//! from 1 to 5000 (every such problem in the `detail`). A repeated `near` or `radius` is a 422.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -24,6 +33,7 @@ use http::{Request, Response, StatusCode};
 use serde::Serialize;
 
 use crate::model::{Certificate, CertificateStatus};
+use crate::nearby::{DEFAULT_RADIUS_M, MAX_RADIUS_M, Nearby};
 use crate::phrase::{Item, MAX_WORDS};
 use crate::rank::{Near, Score};
 use crate::store::{self, Summary};
@@ -63,6 +73,15 @@ impl<'a> Hit<'a> {
             violations: s.violations,
         }
     }
+}
+
+/// One place of a `near` search: a [`Hit`] and how far it is.
+#[derive(Debug, Serialize)]
+pub struct NearHit<'a> {
+    #[serde(flatten)]
+    pub hit: Hit<'a>,
+    /// The great-circle distance from `near`, in whole metres.
+    pub distance_m: i64,
 }
 
 /// Drops administrative prefixes so `Quận Hải Châu`, `q. hai chau` and `Hải Châu` match alike.
@@ -279,14 +298,73 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
     Ok(Found { ranked, total })
 }
 
+/// The parameters that are not combined with `near`.
+pub const NOT_WITH_NEAR: [&str; 4] = ["q", "district", "page", "page_size"];
+
+/// Reads a `near` search from its parameters: `Ok(None)` when neither `near` nor `radius` is
+/// given; the point and radius (metres) when they are fine; else a 400 ([`Error::BadRequest`])
+/// whose detail names every offending parameter: a malformed `near`, a `radius` that is not a
+/// whole number of metres from 1 to [`MAX_RADIUS_M`], a `radius` without `near`, or any of
+/// `given` (the other parameters present with a value, blank ones ignored) that
+/// [`NOT_WITH_NEAR`] lists.
+pub fn near_query(
+    near: Option<&str>,
+    radius: Option<&str>,
+    given: &[&str],
+) -> Result<Option<(civic::command::Location, u32)>, Error> {
+    if near.is_none() && radius.is_none() {
+        return Ok(None);
+    }
+    let mut vi: Vec<String> = Vec::new();
+    let mut en: Vec<String> = Vec::new();
+    let at = near.and_then(crate::nearby::parse_near);
+    match near {
+        None => {
+            vi.push("radius: chỉ dùng cùng near".into());
+            en.push("radius: only with near".into());
+        }
+        Some(_) if at.is_none() => {
+            vi.push("near: phải có dạng <vĩ độ>,<kinh độ> (độ, WGS 84), ví dụ 16.0719,108.2203".into());
+            en.push("near: must be <lat>,<lng> in WGS 84 degrees, e.g. 16.0719,108.2203".into());
+        }
+        Some(_) => {}
+    }
+    let metres = match radius {
+        None => Some(DEFAULT_RADIUS_M),
+        Some(r) => crate::nearby::parse_radius(r),
+    };
+    if metres.is_none() {
+        vi.push(format!("radius: phải là số mét nguyên từ 1 đến {MAX_RADIUS_M}"));
+        en.push(format!("radius: must be a whole number of metres from 1 to {MAX_RADIUS_M}"));
+    }
+    if near.is_some() {
+        for p in NOT_WITH_NEAR.iter().filter(|p| given.contains(p)) {
+            vi.push(format!("{p}: không dùng cùng near"));
+            en.push(format!("{p}: not combined with near"));
+        }
+    }
+    match (at, metres) {
+        (Some(at), Some(metres)) if vi.is_empty() => Ok(Some((at, metres))),
+        _ => Err(Error::BadRequest(Msg::new(vi.join("; "), en.join("; ")))),
+    }
+}
+
+/// The route (see the module docs): a `near` search, the open-data listing, or a text search,
+/// by the parameters given. 400 for a bad `near` search ([`near_query`]), 422 naming every
+/// other bad parameter, 503 when the database fails.
 pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
+    let near = civic::web::query_param(req, "near")?;
+    let radius = civic::web::query_param(req, "radius")?;
     let mut q = String::new();
     let mut district = None;
     let mut limit = DEFAULT_LIMIT;
     let mut limit_given = false;
     let (mut page, mut page_size, mut paged) = (1i64, 100i64, false);
     let mut errors = Vec::new();
-    for (k, v) in civic::web::query_pairs(req) {
+    let pairs = civic::web::query_pairs(req);
+    let given: Vec<&str> =
+        NOT_WITH_NEAR.into_iter().filter(|p| pairs.iter().any(|(k, v)| k == p && !v.trim().is_empty())).collect();
+    for (k, v) in pairs {
         match k.as_str() {
             "q" => q = v,
             "district" => district = Some(v),
@@ -323,6 +401,12 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
             _ => {}
         }
     }
+    if let Some((at, radius_m)) = near_query(near.as_deref(), radius.as_deref(), &given)? {
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        return near_get(env, at, radius_m, limit).await;
+    }
     if paged && !words(&q).is_empty() {
         errors.push(FieldError::new(
             "page",
@@ -354,6 +438,20 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
     let district = district.map(|d| area_key(&d)).filter(|d| !d.is_empty());
     let Found { ranked, total } = find(env, &crate::phrase::parse(&q), district.as_deref()).await?;
     let results: Vec<Hit<'_>> = ranked.iter().take(limit).map(|(_, s)| Hit::of(s, today)).collect();
+    civic::web::json(StatusCode::OK, &serde_json::json!({"results": results, "total": total}))
+}
+
+/// The places within `radius_m` of `at`, nearest first, at most `limit`.
+async fn near_get(
+    env: &impl Platform,
+    at: civic::command::Location,
+    radius_m: u32,
+    limit: usize,
+) -> Result<Response<Bytes>, Error> {
+    let Nearby { places, total } = crate::nearby::find(env, at, radius_m, limit, None).await?;
+    let today = civic::web::vn_today(env.now());
+    let results: Vec<NearHit<'_>> =
+        places.iter().map(|(d, s)| NearHit { hit: Hit::of(s, today), distance_m: d.round() as i64 }).collect();
     civic::web::json(StatusCode::OK, &serde_json::json!({"results": results, "total": total}))
 }
 

@@ -9,101 +9,54 @@
 //! fit alike ([`list`]: each told apart by its street, with how many more matched), which
 //! `ATTP <số>` then picks from; a text of more than [`MAX_WORDS`] words is told so; anything
 //! else gets a short help text.
+//!
+//! The webhook is a thin caller of [`crate::command::answer`], which `POST
+//! /food-safety/command` answers with too (channel `sms`, the same replies); this module holds
+//! the SMS texts, [`crate::chat`] the chat ones.
 
 use bytes::Bytes;
 use chrono::NaiveDate;
-use civic::text::{SMS_MAX, fold, sms, sms_within, words};
+use civic::command::Channel;
+use civic::text::{SMS_MAX, fold, sms, sms_within};
 use civic::{Error, Platform};
 use http::{Request, Response};
 
+use crate::command::CHOICE_MINUTES;
 use crate::model::{CertificateStatus, Establishment};
-use crate::phrase::{Item, MAX_WORDS};
-use crate::search::{self, Found};
-use crate::store::{self, DB, Summary};
+use crate::phrase::MAX_WORDS;
+use crate::store::{DB, Summary};
 
-pub const KEYWORD: &str = "attp";
-
+/// The gateway's message as a [`civic::command::Command`] (channel `sms`, the phone as user
+/// and phone, the gateway's message id as id), answered by [`crate::command::answer`] with the
+/// short code it was sent to.
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    civic::sms::webhook(req, env, DB, async |msg| answer(env, &msg.text, &msg.to, &msg.from).await).await
+    civic::sms::webhook(req, env, DB, async |msg| {
+        let cmd = civic::command::Command {
+            phone: Some(msg.from.clone()),
+            id: Some(msg.id.clone()),
+            ..civic::command::Command::text(Channel::Sms, msg.from.as_str(), msg.text.as_str())
+        };
+        Ok(crate::command::answer(env, &cmd, &msg.to).await?.reply)
+    })
+    .await
 }
 
-/// How many matches a list shows at most, and how long `ATTP <number>` can pick from it.
+/// How many matches a list shows at most (`ATTP <number>` picks from it for
+/// [`CHOICE_MINUTES`] minutes).
 pub const LIST_LEN: usize = 3;
-pub const CHOICE_MINUTES: i64 = 10;
 
-/// The sender's key for [`CHOICE_MINUTES`]: a keyed hash of the phone's digits, so the food
-/// database holds no phone numbers.
-fn phone_key(env: &impl Platform, phone: &str) -> String {
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-    let key = env.config("sms_webhook_secret").unwrap_or_default();
-    civic::auth::hmac_sha256_hex(key.as_bytes(), digits.as_bytes())
-}
+/// The parsed `ATTP` message ([`crate::command::Ask`]), under the name it had when only SMS
+/// asked.
+pub use crate::command::Ask as Command;
 
-async fn remember_list(env: &impl Platform, phone: &str, ids: &[&str]) -> Result<(), Error> {
-    let ids = serde_json::to_string(ids).map_err(|e| Error::Internal(e.to_string()))?;
-    let at = civic::web::stamp(env.now());
-    env.execute(
-        DB,
-        "INSERT INTO sms_choices (phone_hash, ids, at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (phone_hash) DO UPDATE SET ids = excluded.ids, at = excluded.at",
-        &[phone_key(env, phone).into(), ids.into(), at.into()],
-    )
-    .await?;
-    Ok(())
-}
-
-/// The `n`th (1-based) entry of the sender's list, if they got one in the last
-/// [`CHOICE_MINUTES`] minutes.
-async fn chosen(env: &impl Platform, phone: &str, n: usize) -> Result<Option<String>, Error> {
-    let since = civic::web::stamp(env.now() - chrono::Duration::minutes(CHOICE_MINUTES));
-    let rows = env
-        .query(
-            DB,
-            "SELECT ids FROM sms_choices WHERE phone_hash = ?1 AND at >= ?2",
-            &[phone_key(env, phone).into(), since.into()],
-        )
-        .await?;
-    let Some(r) = rows.first() else { return Ok(None) };
-    let ids: Vec<String> = serde_json::from_str(r.str("ids")?).unwrap_or_default();
-    Ok(n.checked_sub(1).and_then(|i| ids.get(i).cloned()))
-}
-
-/// A parsed `ATTP` command.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Command {
-    /// What was asked (the text after the keyword), and its search items.
-    Lookup {
-        asked: String,
-        items: Vec<Item>,
-    },
-    /// `ATTP 2`: the second entry of the last list.
-    Pick(usize),
-    /// More than [`MAX_WORDS`] words after the keyword.
-    TooLong,
-    Help,
-}
-
+/// An SMS as an `ATTP` command ([`crate::command::parse`] for the SMS channel): `ATTP <n>`
+/// picks for `n` up to [`LIST_LEN`].
 pub fn parse(text: &str) -> Command {
-    let (keyword, rest) = civic::sms::keyword(text);
-    if keyword != KEYWORD {
-        return Command::Help;
-    }
-    if let Ok(n) = rest.trim().parse::<usize>()
-        && (1..=LIST_LEN).contains(&n)
-    {
-        return Command::Pick(n);
-    }
-    if crate::phrase::too_long(rest) {
-        return Command::TooLong;
-    }
-    let items = crate::phrase::parse(rest);
-    if items.is_empty() {
-        return Command::Help;
-    }
-    Command::Lookup { asked: words(rest).join(" "), items }
+    crate::command::parse(text, Channel::Sms)
 }
 
-fn help(short_code: &str) -> String {
+/// The help text, quoting the short code the message was sent to ([`civic::sms::short_code`]).
+pub fn help(short_code: &str) -> String {
     let code = civic::sms::short_code(short_code);
     sms(&format!(
         "Tra cứu an toàn thực phẩm: soạn ATTP <tên cơ sở>[, <quận/phường>] gửi {code}. VD: ATTP Pho Ba Hoa, Hai Chau"
@@ -172,14 +125,14 @@ fn place_parts(e: &Establishment) -> [&str; PLACE_PARTS] {
 
 /// An entry's label: its name (unless the list says it once for all), then its first
 /// `parts` address parts.
-fn label(e: &Establishment, parts: usize, with_name: bool) -> String {
+pub(crate) fn label(e: &Establishment, parts: usize, with_name: bool) -> String {
     let name = with_name.then_some(e.name.as_str());
     name.into_iter().chain(place_parts(e).into_iter().take(parts)).collect::<Vec<_>>().join(", ")
 }
 
 /// Per entry, the fewest address parts that tell it from the other entries (the street when
 /// not even the district does: twins in the registry are told apart by their number only).
-fn parts_needed(entries: &[&Summary]) -> Vec<usize> {
+pub(crate) fn parts_needed(entries: &[&Summary]) -> Vec<usize> {
     let key = |s: &Summary, parts: usize| fold(&label(&s.establishment, parts, true));
     let distinct = |i: usize, parts: usize| {
         entries.iter().enumerate().all(|(j, o)| j == i || key(o, parts) != key(entries[i], parts))
@@ -240,80 +193,38 @@ pub fn list(matches: &[&Summary], total: i64, today: NaiveDate) -> (String, usiz
     (sms(&render(&matches[..shown], 0, false, total, today)), shown)
 }
 
-/// The reply to one message.
-pub async fn answer(env: &impl Platform, text: &str, short_code: &str, from: &str) -> Result<String, Error> {
-    let (asked, items) = match parse(text) {
-        Command::Lookup { asked, items } => (asked, items),
-        Command::Help => return Ok(help(short_code)),
-        Command::TooLong => {
-            return Ok(sms(&format!(
-                "Tin nhắn dài quá {MAX_WORDS} từ. Soạn ATTP <tên cơ sở>[, <quận/phường>], VD: ATTP Pho Ba Hoa, Hai Chau"
-            )));
-        }
-        Command::Pick(n) => {
-            let today = civic::web::vn_today(env.now());
-            return Ok(match chosen(env, from, n).await? {
-                Some(id) => match store::summary_of(env, &id).await? {
-                    Some(s) => detail(&s, today),
-                    None => sms("Cơ sở này không còn trong danh sách. Soạn ATTP <tên cơ sở>, <quận/phường>"),
-                },
-                None => sms(&format!(
-                    "Không có danh sách gần đây (trong {CHOICE_MINUTES} phút) để chọn số {n}. Soạn ATTP <tên cơ sở>, <quận/phường>"
-                )),
-            });
-        }
-    };
-    let Found { ranked, total } = search::find(env, &items, None).await?;
-    let today = civic::web::vn_today(env.now());
-    Ok(match ranked.as_slice() {
-        [] => sms(&format!("Không tìm thấy cơ sở \"{asked}\". Soạn ATTP <tên cơ sở>, <quận/phường>")),
-        [(_, only)] => detail(only, today),
-        [(top, best), (second, _), ..] if top - second >= crate::rank::DECISIVE => detail(best, today),
-        many => {
-            let top: Vec<&Summary> = many.iter().take(LIST_LEN).map(|(_, s)| s).collect();
-            let (text, shown) = list(&top, total, today);
-            let ids: Vec<&str> = top.iter().take(shown).map(|s| s.establishment.id.as_str()).collect();
-            remember_list(env, from, &ids).await?;
-            text
-        }
-    })
+/// More than [`MAX_WORDS`] words after the keyword.
+pub fn too_long() -> String {
+    sms(&format!(
+        "Tin nhắn dài quá {MAX_WORDS} từ. Soạn ATTP <tên cơ sở>[, <quận/phường>], VD: ATTP Pho Ba Hoa, Hai Chau"
+    ))
+}
+
+/// Nothing matches `asked` (the folded words after the keyword).
+pub fn not_found(asked: &str) -> String {
+    sms(&format!("Không tìm thấy cơ sở \"{asked}\". Soạn ATTP <tên cơ sở>, <quận/phường>"))
+}
+
+/// The picked place was removed from the registry since the list was sent.
+pub fn gone() -> String {
+    sms("Cơ sở này không còn trong danh sách. Soạn ATTP <tên cơ sở>, <quận/phường>")
+}
+
+/// `ATTP <n>` without a list of [`CHOICE_MINUTES`] minutes with an `n`th entry.
+pub fn no_list(n: usize) -> String {
+    sms(&format!(
+        "Không có danh sách gần đây (trong {CHOICE_MINUTES} phút) để chọn số {n}. Soạn ATTP <tên cơ sở>, <quận/phường>"
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Certificate, Establishment};
 
-    fn d(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
+    use crate::chat::tests::d;
 
     fn place(name: &str, cert: Option<(&str, &str)>, violations: i64) -> Summary {
-        Summary {
-            establishment: Establishment {
-                id: "DN-1".into(),
-                name: name.into(),
-                address: "12 Trần Phú".into(),
-                ward: "Thạch Thang".into(),
-                district: "Hải Châu".into(),
-                province: "Đà Nẵng".into(),
-                kind: "restaurant".into(),
-                certificate: cert.map(|(number, expires)| Certificate {
-                    number: number.into(),
-                    issued: d("2020-01-01"),
-                    expires: d(expires),
-                    authority: "Ban Quản lý ATTP Đà Nẵng".into(),
-                }),
-                violations: Vec::new(),
-                lat: None,
-                lng: None,
-            },
-            name_folded: civic::text::fold(name),
-            place_folded: String::new(),
-            ward_folded: String::new(),
-            district_folded: String::new(),
-            violations,
-        }
+        crate::chat::tests::place("DN-1", name, "12 Trần Phú", "Thạch Thang", cert, violations)
     }
 
     #[test]

@@ -232,6 +232,69 @@ pub async fn page(
     Ok((list, total))
 }
 
+/// Candidates of a `near` search: the places of the bounding box (`lat`/`lng` ranges, through
+/// the index `establishments_near`) whose planar key ([`crate::geo::Planar`]) is within the
+/// radius with [`crate::geo::SLACK`], at most `?11`, best first by the `ORDER BY` spliced in
+/// (a constant of [`near`]); `total` counts those within the radius itself. The inner
+/// selects read the covering index only; the full rows are read for the candidates alone.
+pub const NEAR: &str = "WITH near AS (
+    SELECT seq, cert_issued, cert_expires,
+           (lat - ?1) * (lat - ?1) + ((lng - ?2) * (?3 - ?4 * (lat - ?1))) * ((lng - ?2) * (?3 - ?4 * (lat - ?1))) AS d2
+    FROM establishments
+    WHERE lat BETWEEN ?5 AND ?6 AND lng BETWEEN ?7 AND ?8
+  )
+  SELECT {COLUMNS}, (SELECT count(*) FROM near WHERE d2 <= ?9) AS total
+  FROM establishments
+  WHERE seq IN (SELECT seq FROM near WHERE d2 <= ?10 ORDER BY {ORDER} LIMIT ?11)";
+
+/// Nearest first.
+const BY_DISTANCE: &str = "d2, seq";
+/// Places holding a certificate valid on day `?12` (issued on or before it, expiring on or
+/// after it: valid or expiring) first, then nearest first.
+const CERTIFIED_FIRST: &str = "coalesce(cert_issued <= ?12 AND cert_expires >= ?12, 0) DESC, d2, seq";
+
+/// The SQL of a `near` search (see [`NEAR`]).
+pub fn near_sql(certified_first: bool) -> String {
+    NEAR.replace("{COLUMNS}", COLUMNS).replace("{ORDER}", if certified_first { CERTIFIED_FIRST } else { BY_DISTANCE })
+}
+
+/// Candidates for the places within `metres` of `at`, in one statement: at most `take`
+/// places with coordinates, nearest first (or, with `certified_on`, those with a certificate
+/// valid that day first), and how many lie within `metres`. The order and the count use the
+/// planar key, which agrees with the great-circle distance to millimetres; the caller
+/// measures exactly ([`crate::nearby::find`]). Places without coordinates are never found.
+pub async fn near(
+    env: &impl Platform,
+    at: civic::command::Location,
+    metres: f64,
+    take: usize,
+    certified_on: Option<NaiveDate>,
+) -> Result<(Vec<Summary>, i64), Error> {
+    use crate::geo::{Planar, SLACK, bounding_box, planar_bound};
+    let key = Planar::at(at);
+    let b = bounding_box(at, metres * (1.0 + SLACK));
+    let mut params: Vec<Value> = vec![
+        key.lat0.into(),
+        key.lng0.into(),
+        key.c.into(),
+        key.s.into(),
+        b.south.into(),
+        b.north.into(),
+        b.west.into(),
+        b.east.into(),
+        planar_bound(metres).into(),
+        planar_bound(metres * (1.0 + SLACK)).into(),
+        i64::try_from(take).unwrap_or(i64::MAX).into(),
+    ];
+    if let Some(day) = certified_on {
+        params.push(day.to_string().into());
+    }
+    let rows = env.query(DB, &near_sql(certified_on.is_some()), &params).await?;
+    let total = rows.first().map(|r| r.i64("total")).transpose()?.unwrap_or(0);
+    let list = rows.iter().map(|r| summary(&r)).collect::<Result<Vec<_>, _>>()?;
+    Ok((list, total))
+}
+
 /// Removes an establishment (a place that closed) with its violations; `false` when there was
 /// none with that id.
 pub async fn delete(env: &impl Platform, id: &str) -> Result<bool, Error> {

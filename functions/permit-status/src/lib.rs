@@ -13,6 +13,7 @@
 //! | GET | `/{code}[?phone=<last 4 digits>]` | anyone; the applicant sees more | [`lookup`] |
 //! | PUT | `/{code}` | system | [`push`] |
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
+//! | POST | `/command` | the chat bot and internal callers (HMAC with `internal_secret`) | [`command`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 //!
 //! Databases: `permits` (written here), `payments` (read: is the fee paid, [`fee`]).
@@ -21,6 +22,7 @@ use bytes::Bytes;
 use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
+pub mod command;
 pub mod dossier;
 pub mod fee;
 pub mod lookup;
@@ -38,6 +40,9 @@ pub const BASE: &str = "/permits";
 /// The largest body any route accepts (a push); the entry points stop reading past it.
 pub const MAX_BODY: usize = push::MAX_BODY;
 
+// A command (`POST /permits/command`) must get through the entry points whole.
+const _: () = assert!(MAX_BODY >= civic::command::MAX_BODY && MAX_BODY >= civic::sms::MAX_BODY);
+
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
     civic::web::respond(&req, route(&req, env).await)
@@ -49,9 +54,10 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
     match (req.method(), segments.as_slice()) {
         (&Method::GET, ["health"]) => civic::web::health(env, store::DB, "dossiers").await,
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
+        (&Method::POST, ["command"]) => command::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
         (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
-        (_, ["sms" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
+        (_, ["sms" | "command" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
         (&Method::GET, [code]) => lookup::get(req, env, code).await,
         (&Method::PUT, [code]) => push::put(req, env, code).await,
         (_, [_]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
@@ -73,9 +79,15 @@ mod tests {
         let env = civic::testing::route_env(&[store::DB, fee::PAYMENTS]);
         let call = |req| block_on(handle(req, &env));
         let params = [("{code}", "000.00.19.H57-241105-0012")];
-        let checked = civic::testing::check_openapi(BASE, &params, include_str!("lib.rs"), call);
-        // GET health, GET+PUT {code}, POST sms, POST selftest
-        assert_eq!(checked, Ok(OpenApiCheck { documented: 5, routed: 5, refused: 15 }));
+        let doc = civic::testing::openapi();
+        let (documented, refused) = civic::testing::check_methods(&doc, BASE, &params, call).unwrap();
+        let routed = civic::testing::routed_operations(include_str!("lib.rs"), BASE);
+        let routed = civic::testing::check_routed_operations(&doc, BASE, &routed).unwrap();
+        // GET health, GET+PUT {code}, POST sms, POST command, POST selftest
+        assert_eq!(
+            OpenApiCheck { documented, routed, refused },
+            OpenApiCheck { documented: 6, routed: 6, refused: 19 }
+        );
     }
 
     /// The documented push body is the one parsed, field for field.

@@ -1,48 +1,71 @@
 //! POST /permits/sms
 //!
 //! The SMS gateway's webhook for the keyword `HS`, on the contract of [`civic::sms`] (signed
-//! body, stored before it is answered, redeliveries get the same reply). `HS <mã hồ sơ>`
-//! answers one SMS (at most 160 characters of printable ASCII) with the public facts only:
+//! body, stored before it is answered, redeliveries get the same reply). The message becomes
+//! a [`Command`] on the `sms` channel and is answered by [`crate::command::answer`], the code
+//! behind `POST /permits/command`; this module writes its SMS texts.
+//!
+//! `HS <mã hồ sơ>` answers one SMS (at most 160 characters of printable ASCII) with the public
+//! facts only:
 //! `Ho so 000.00.19.H57-241105-0012: Dang xu ly, hen tra 15/11/2024 (tre 3 ngay). Le phi: da nop.`
+//! `HS <mã hồ sơ> <4 số cuối điện thoại>` adds the masked applicant name when the four digits
+//! are right and it still fits (` Nguoi nop: Nguyen V. A.`); a wrong four gets the public reply.
 //! An unknown code, a malformed one and anything else each get a short text saying what to send.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use civic::command::{Channel, Command};
 use civic::text::{SMS_MAX, sms, sms_within};
 use civic::{Error, Lang, Platform};
 use http::{Request, Response};
 
 use crate::dossier::{Code, Timeliness};
-use crate::store::{self, DB, Dossier};
+use crate::store::{DB, Dossier};
 
+/// The keyword, folded.
 pub const KEYWORD: &str = "hs";
-const EXAMPLE: &str = "000.00.19.H57-241105-0012";
+/// The code the help texts show.
+pub const EXAMPLE: &str = "000.00.19.H57-241105-0012";
 
+/// `POST /permits/sms`: `200 {"reply": "<one SMS>"}`; 401 for a bad signature, 400 for a
+/// body that is not the gateway's message, 413 past [`civic::sms::MAX_BODY`].
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    civic::sms::webhook(req, env, DB, async |msg| answer(env, &msg.text, &msg.to).await).await
+    civic::sms::webhook(req, env, DB, async |msg| {
+        let cmd = Command {
+            phone: Some(msg.from.clone()).filter(|p| !p.trim().is_empty()),
+            id: Some(msg.id.clone()),
+            ..Command::text(Channel::Sms, msg.from.as_str(), msg.text.as_str())
+        };
+        Ok(crate::command::answer(env, &cmd, &msg.to).await?.reply)
+    })
+    .await
 }
 
-/// The reply to one message.
-pub async fn answer(env: &impl Platform, text: &str, short_code: &str) -> Result<String, Error> {
-    let (keyword, rest) = civic::sms::keyword(text);
-    let Some(given) = rest.split_whitespace().next().filter(|_| keyword == KEYWORD) else {
-        let to = civic::sms::short_code(short_code);
-        return Ok(sms(&format!("Tra cứu hồ sơ: soạn HS <mã hồ sơ> gửi {to}. VD: HS {EXAMPLE}")));
-    };
-    let Some(code) = Code::parse(given) else {
-        let given = sms_within(given, 40);
-        return Ok(sms(&format!(
-            "Mã hồ sơ \"{given}\" không đúng. Mã có dạng <cơ quan>-<YYMMDD>-<NNNN>, VD: HS {EXAMPLE}"
-        )));
-    };
-    let Some(dossier) = store::get(env, &code).await? else {
-        return Ok(sms(&format!(
-            "Không tìm thấy hồ sơ {}. Kiểm tra lại mã trên giấy tiếp nhận và hẹn trả kết quả.",
-            code.as_str()
-        )));
-    };
-    let fee_paid = crate::fee::paid(env, &code, dossier.update.fee_vnd).await;
-    Ok(reply(&dossier, env.now(), fee_paid))
+/// What to send, with the short code the message came to (or the province's).
+pub fn help(short_code: &str) -> String {
+    let to = civic::sms::short_code(short_code);
+    sms(&format!("Tra cứu hồ sơ: soạn HS <mã hồ sơ> gửi {to}. VD: HS {EXAMPLE}"))
+}
+
+/// A code that is not one, echoed (cut to 40 characters).
+pub fn malformed(given: &str) -> String {
+    let given = sms_within(given, 40);
+    sms(&format!("Mã hồ sơ \"{given}\" không đúng. Mã có dạng <cơ quan>-<YYMMDD>-<NNNN>, VD: HS {EXAMPLE}"))
+}
+
+/// No dossier has this code.
+pub fn not_found(code: &Code) -> String {
+    sms(&format!("Không tìm thấy hồ sơ {}. Kiểm tra lại mã trên giấy tiếp nhận và hẹn trả kết quả.", code.as_str()))
+}
+
+/// [`reply`], and for the verified applicant their masked name (`applicant`, from
+/// [`crate::dossier::mask_name`]) after it when the whole still fits in one SMS.
+pub fn status(d: &Dossier, now: DateTime<Utc>, fee_paid: Option<bool>, applicant: Option<&str>) -> String {
+    let public = reply(d, now, fee_paid);
+    applicant
+        .map(|name| sms_within(&civic::text::sentence(&format!("{public} Người nộp: {name}")), usize::MAX))
+        .filter(|text| text.len() <= SMS_MAX)
+        .unwrap_or(public)
 }
 
 /// The day of `t` in Vietnam, as replies write dates.
@@ -50,8 +73,8 @@ fn dmy(t: DateTime<Utc>) -> String {
     civic::sms::date(civic::web::vn_today(t))
 }
 
-/// `150.000đ`
-fn vnd(amount: i64) -> String {
+/// An amount of đồng as replies write it: `150.000đ`.
+pub fn vnd(amount: i64) -> String {
     let digits = amount.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -167,6 +190,23 @@ mod tests {
                 text.contains("Yeu cau thuc hien nghia vu tai chinh, hen tra 15/11/2024 (tre 777 ngay)."),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn the_verified_reply_adds_the_masked_name_when_it_fits() {
+        let now = t("2024-11-18T10:00:00+07:00");
+        let short = dossier("000.00.19.H57-241105-0012", 4, 150_000, None);
+        let long = dossier("000.00.19.ABCDEFGH.ABCDEFGH.ABCDEFGH.H57-241105-0012", 6, 999_999_999_999, None);
+        let cases = [
+            (&short, None, reply(&short, now, Some(false))),
+            (&short, Some("Nguyễn V. A."), format!("{} Nguoi nop: Nguyen V. A.", reply(&short, now, Some(false)))),
+            (&long, Some("Nguyễn V. A."), reply(&long, now, Some(false))),
+        ];
+        for (d, name, want) in cases {
+            let text = status(d, now, Some(false), name);
+            assert_eq!(text, want);
+            assert!(text.len() <= SMS_MAX, "{text}");
         }
     }
 

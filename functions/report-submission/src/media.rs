@@ -14,11 +14,13 @@
 //! |---|---|
 //! | 201 | `{"id", "url"}`, `Location: url`; `url` is `{public_base_url}/reports/media/{id}` |
 //! | 400 | an empty body; a multipart body without a boundary, malformed, or with no file or two |
-//! | 401 | an `Authorization` header that is not a valid bearer token |
+//! | 400 | also: an `X-Channel-User` that is not `<channel>:<user id>` (see **Caller**) |
+//! | 401 | an `Authorization` header that is not a valid bearer token; an `X-Channel-User` without a valid `X-Signature` |
 //! | 413 | an image over [`MAX_PHOTO`] bytes (a request over [`MAX_REQUEST`] is refused before it is read) |
 //! | 415 | a `Content-Type` other than the above, or bytes that are not JPEG, PNG or WebP (a text file named `.jpg`) |
 //! | 422 | JPEG, PNG or WebP by its signature but damaged past reading (`errors[0].field` = `file`) |
 //! | 429 | the caller stored [`DEFAULT_UPLOADS_PER_HOUR`] photos (setting `media_uploads_per_hour`) in the last hour; `Retry-After` in seconds |
+//! | 500 | an `X-Channel-User` while the setting `internal_secret` is unset |
 //! | 503 | the store failed, with `Retry-After` |
 //!
 //! **Metadata removed** ([`strip`]) before anything is stored: EXIF (with its GPS position,
@@ -33,6 +35,18 @@
 //! address as the runtime gives it ([`Platform::client_addr`]: Spin's `spin-client-addr`,
 //! Cloudflare's `CF-Connecting-IP`; an IPv6 address counts by its /64), kept only as a keyed
 //! hash (HMAC-SHA256 with `jwt_hs256_secret`) for an hour in `media_uploads`.
+//!
+//! **Internal callers.** The chat bot downloads a citizen's photo from Zalo or Telegram and
+//! stores it here, for every citizen from its one address. It sends
+//! `X-Channel-User: <channel>:<user id>` ([`CHANNEL_USER`]: `zalo:2468458835296117922`;
+//! channel `sms`, `zalo` or `telegram`, the id 1 to [`civic::command::MAX_ID`] visible ASCII
+//! characters) and `X-Signature: <hex HMAC-SHA256(internal_secret, raw body)>`
+//! ([`civic::command::SIGNATURE`], compared in constant time by [`civic::auth`]). With both
+//! right, the limit counts per that channel user (the same keyed hash, of
+//! `channel:<channel>:<user id>`) instead of per client address or token. `X-Channel-User`
+//! with a missing or wrong signature is a 401, with a malformed value a 400, and while
+//! `internal_secret` is unset a 500; without `X-Channel-User` the route is as above (an
+//! `X-Signature` alone is ignored).
 //!
 //! **Storage**: [`civic::objects`] under the key `media/{id}` (R2 binding [`BUCKET`] on
 //! Workers; an S3-compatible bucket when `s3_bucket` is set; else the `reports` database),
@@ -391,10 +405,60 @@ async fn multipart_file(body: Bytes, content_type: &str) -> Result<Bytes, Error>
     file.ok_or_else(|| bad("Không có tệp ảnh trong nội dung multipart", "the multipart body holds no file"))
 }
 
-/// The caller's key for the limit: a keyed hash of `sub:<JWT subject>`, or of
-/// `ip:<address>` (an IPv6 address by its /64), or of `ip:unknown`. A bad token is a 401.
+/// The header an internal caller (the chat bot) names the citizen with: `<channel>:<user id>`.
+pub const CHANNEL_USER: &str = "x-channel-user";
+
+/// The channel user of an internal upload (`zalo:2468458835296117922`), or `None` without
+/// [`CHANNEL_USER`]. With it, the body's `X-Signature` must be its HMAC-SHA256 with
+/// `internal_secret` (401 otherwise, 500 when unset), and the value `<channel>:<user id>`
+/// (400 otherwise).
+pub fn channel_user(req: &Request<Bytes>, env: &impl Platform) -> Result<Option<String>, Error> {
+    let Some(value) = req.headers().get(CHANNEL_USER) else {
+        return Ok(None);
+    };
+    let secret = env.config("internal_secret").ok_or(Error::Config("internal_secret"))?;
+    let signature = req.headers().get(civic::command::SIGNATURE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !civic::auth::verify_hmac_sha256_hex(secret.as_bytes(), req.body(), signature) {
+        return Err(Error::BadSignature);
+    }
+    let parsed = value.to_str().ok().and_then(|v| v.split_once(':')).filter(|(channel, user)| {
+        matches!(*channel, "sms" | "zalo" | "telegram")
+            && !user.is_empty()
+            && user.len() <= civic::command::MAX_ID
+            && user.bytes().all(|b| b.is_ascii_graphic())
+    });
+    match parsed {
+        Some((channel, user)) => Ok(Some(format!("{channel}:{user}"))),
+        None => Err(Error::BadRequest(Msg::new(
+            format!(
+                "X-Channel-User phải có dạng <kênh>:<mã người dùng> (sms, zalo hoặc telegram; mã tối đa {} ký tự)",
+                civic::command::MAX_ID
+            ),
+            format!(
+                "X-Channel-User must be <channel>:<user id> (sms, zalo or telegram; an id of 1 to {} visible characters)",
+                civic::command::MAX_ID
+            ),
+        ))),
+    }
+}
+
+/// The caller's key for the limit: a keyed hash of `channel:<channel>:<user id>` for an
+/// internal caller ([`channel_user`]), of `sub:<JWT subject>`, or of `ip:<address>` (an IPv6
+/// address by its /64), or of `ip:unknown`. A bad token or signature is a 401.
 fn caller_key(req: &Request<Bytes>, env: &impl Platform) -> Result<String, Error> {
-    let who = match civic::auth::authenticate_if_present(env, req.headers())? {
+    let internal = channel_user(req, env)?;
+    let who = match internal {
+        Some(user) => format!("channel:{user}"),
+        None => caller(req, env)?,
+    };
+    let key = env.config("jwt_hs256_secret").unwrap_or_default();
+    Ok(civic::auth::hmac_sha256_hex(key.as_bytes(), who.as_bytes()))
+}
+
+/// `sub:<JWT subject>`, else the client's `ip:<address>` (an IPv6 address by its /64), else
+/// `ip:unknown`.
+fn caller(req: &Request<Bytes>, env: &impl Platform) -> Result<String, Error> {
+    Ok(match civic::auth::authenticate_if_present(env, req.headers())? {
         Some(principal) => format!("sub:{}", principal.subject),
         None => match env.client_addr(req.headers()) {
             Some(std::net::IpAddr::V6(v6)) => {
@@ -404,9 +468,7 @@ fn caller_key(req: &Request<Bytes>, env: &impl Platform) -> Result<String, Error
             Some(ip) => format!("ip:{ip}"),
             None => "ip:unknown".to_owned(),
         },
-    };
-    let key = env.config("jwt_hs256_secret").unwrap_or_default();
-    Ok(civic::auth::hmac_sha256_hex(key.as_bytes(), who.as_bytes()))
+    })
 }
 
 fn uploads_per_hour(env: &impl Platform) -> i64 {
@@ -824,6 +886,37 @@ mod tests {
         assert_eq!(post("alice").status(), 201, "an hour after the first, one more");
         let rows = civic::platform::native::block_on(env.query(DB, "SELECT caller FROM media_uploads", &[])).unwrap();
         assert!(rows.iter().all(|r| r.str("caller").unwrap().len() == 64), "only keyed hashes are kept");
+    }
+
+    #[test]
+    fn the_chat_bot_uploads_for_each_channel_user() {
+        let env = env().with_config("media_uploads_per_hour", "1").with_config("internal_secret", "in-s3cret");
+        let signed = civic::command::sign("in-s3cret", PNG);
+        let upload = |env: &civic::platform::native::NativePlatform, user: &str, signature: &str| {
+            let headers = [("x-channel-user", user), ("x-signature", signature), ("content-type", "image/png")];
+            send(env, "POST", "/reports/media", &headers, PNG).status()
+        };
+        assert_eq!(upload(&env, "zalo:2468458835296117922", &signed), 201);
+        assert_eq!(upload(&env, "zalo:2468458835296117922", &signed), 429, "that citizen's share is used");
+        assert_eq!(upload(&env, "zalo:1", &signed), 201, "another citizen, from the bot's same address");
+        assert_eq!(upload(&env, "telegram:2468458835296117922", &signed), 201, "the same id on another channel");
+        assert_eq!(send(&env, "POST", "/reports/media", &[], PNG).status(), 201, "the address keeps its own share");
+        // status by header: a bad or missing signature, a malformed value, an unset secret
+        let cases = [
+            ("zalo:3", civic::command::sign("not-the-secret", PNG), 401),
+            ("zalo:3", civic::command::sign("in-s3cret", b"another body"), 401),
+            ("zalo:3", String::new(), 401),
+            ("zalo", signed.clone(), 400),
+            ("fax:3", signed.clone(), 400),
+            ("zalo:", signed.clone(), 400),
+            ("zalo:a b", signed.clone(), 400),
+        ];
+        for (user, signature, want) in cases {
+            assert_eq!(upload(&env, user, &signature), want, "{user} {signature:?}");
+        }
+        assert_eq!(upload(&super::tests::env(), "zalo:3", &signed), 500, "internal_secret unset");
+        let rows = civic::platform::native::block_on(env.query(DB, "SELECT caller FROM media_uploads", &[])).unwrap();
+        assert!(rows.iter().all(|r| !r.str("caller").unwrap().contains("zalo")), "only keyed hashes are kept");
     }
 
     #[test]

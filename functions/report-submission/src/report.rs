@@ -62,6 +62,9 @@ pub struct Filing {
     pub phone: Option<String>,
     /// Answers to the category's questions, as given (checked when filed).
     pub attributes: Vec<Given>,
+    /// The sender's id on the filing channel, for a report filed by a command
+    /// ([`crate::command`]); `None` from the app and Open311 ([`parse`] never sets it).
+    pub channel_user: Option<String>,
 }
 
 /// An `https://` URL with a host, at most [`MAX_URL`] bytes, without spaces or control
@@ -133,6 +136,7 @@ pub fn parse(body: &Value, phone_required: bool, ours: impl Fn(&str) -> bool) ->
             name,
             phone,
             attributes,
+            channel_user: None,
         }),
         _ => Err(Error::Validation(errors)),
     }
@@ -299,10 +303,16 @@ fn scope(sub: Option<&str>, phone: Option<&str>) -> String {
     }
 }
 
+/// Whether filings on `channel` can answer a category's questions: the app and Open311 can;
+/// SMS and the chat bots (`sms`, `zalo`, `telegram`) cannot ask them.
+pub fn can_ask(channel: &str) -> bool {
+    !matches!(channel, "sms" | "zalo" | "telegram")
+}
+
 /// Files a validated report; returns its code and whether it was filed now (`false`: the
 /// idempotency key had filed it before). Its answers are checked against the category's
 /// questions here (422 naming `attributes.<code>` for each refused one); a required one must
-/// be answered except by SMS, which cannot ask.
+/// be answered except over SMS and chat (`sms`, `zalo`, `telegram`), which cannot ask.
 pub async fn file(
     env: &impl Platform,
     filing: &Filing,
@@ -320,7 +330,7 @@ pub async fn file(
     })?;
     let media_urls = photos(env, filing).await?;
     let attributes =
-        attribute::answers(&known.attributes, &filing.attributes, channel != "sms").map_err(|refused| {
+        attribute::answers(&known.attributes, &filing.attributes, can_ask(channel)).map_err(|refused| {
             Error::Validation(
                 refused.into_iter().map(|(code, msg)| FieldError::new(format!("attributes.{code}"), msg)).collect(),
             )
@@ -354,6 +364,7 @@ pub async fn file(
         reporter_phone: filing.phone.clone(),
         anonymous: filing.anonymous,
         channel: channel.to_owned(),
+        channel_user: filing.channel_user.clone(),
         duplicate_of,
         created_at: stamp(now),
         due_at: stamp(now + Duration::hours(known.deadline_hours)),
@@ -425,6 +436,14 @@ mod tests {
         match parse(&body, phone_required, |_| false) {
             Err(Error::Validation(list)) => list.into_iter().map(|e| e.field).collect(),
             other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_the_app_and_open311_can_ask_a_categorys_questions() {
+        for (channel, asks) in [("app", true), ("open311", true), ("sms", false), ("zalo", false), ("telegram", false)]
+        {
+            assert_eq!(can_ask(channel), asks, "{channel}");
         }
     }
 

@@ -2,7 +2,9 @@
 //!
 //! The SMS gateway's webhook for the keywords `PA` and `TT`, on the contract of
 //! [`civic::sms`] (signed body, stored before it is answered, redeliveries get the same
-//! reply). Replies are one ASCII SMS.
+//! reply). The message becomes a [`Command`] on the `sms` channel, answered by
+//! [`crate::command::answer`], the code behind `POST /reports/command`; this module writes
+//! its replies, one ASCII SMS each.
 //!
 //! - `PA <nội dung>` files a report from the sender's phone: its category is the one whose
 //!   keywords the text contains (the longest keyword wins), else `other`; its place is the
@@ -13,17 +15,30 @@
 
 use bytes::Bytes;
 use chrono::DateTime;
+use civic::command::{Channel, Command};
 use civic::text::sms;
 use civic::{Error, Platform};
 use http::{Request, Response};
 
-use crate::report::{self, Filing};
-use crate::store::{self, DB};
+use crate::command::Outcome;
+use crate::report;
+use crate::store::DB;
 
+/// `POST /reports/sms`: `200 {"reply": "<one SMS>"}`; 401 for a bad signature, 400 for a
+/// body that is not the gateway's message, 413 past [`civic::sms::MAX_BODY`].
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    civic::sms::webhook(req, env, DB, async |msg| answer(env, &msg.id, &msg.from, &msg.text, &msg.to).await).await
+    civic::sms::webhook(req, env, DB, async |msg| {
+        let cmd = Command {
+            phone: Some(msg.from.clone()).filter(|p| !p.is_empty()),
+            id: Some(msg.id.clone()),
+            ..Command::text(Channel::Sms, msg.from.as_str(), msg.text.as_str())
+        };
+        Ok(crate::command::answer(env, &cmd, &msg.to).await?.reply)
+    })
+    .await
 }
 
+/// A stored time as SMS replies write it: `09:00 06/11/2024` (Vietnam time).
 fn when(t: &str) -> String {
     DateTime::parse_from_rfc3339(t).map(|t| civic::sms::date_time(&t)).unwrap_or_default()
 }
@@ -47,6 +62,45 @@ fn status_reply(head: &str, note: &str) -> String {
     format!("{head} {}", civic::text::sms_within(note, room))
 }
 
+/// The SMS reply for `outcome` (one SMS of printable ASCII); `short` is the short code the
+/// message was sent to, quoted when the reply says what to send. The outcomes only chat
+/// commands come to are written as their chat text, made an SMS.
+pub fn text(outcome: &Outcome, short: &str) -> String {
+    let short = civic::sms::short_code(short);
+    match outcome {
+        Outcome::Help => sms(&format!(
+            "Phản ánh hiện trường: soạn PA <nội dung> gửi {short}. Tra cứu: soạn TT <mã phản ánh>. VD: PA Ổ gà trước 12 Trần Phú, Hải Châu"
+        )),
+        // Refused, not cut: a report filed from part of a message would say less than the
+        // citizen wrote, without their knowing.
+        Outcome::TooLong => sms(&format!(
+            "Phản ánh dài quá {} ký tự; vui lòng gửi ngắn hơn hoặc dùng ứng dụng.",
+            report::MAX_DESCRIPTION
+        )),
+        Outcome::NoCategory => {
+            sms("Chưa xác định được lĩnh vực của phản ánh; vui lòng gọi đường dây nóng 1022 hoặc dùng ứng dụng.")
+        }
+        Outcome::Filed(f) => sms(&format!(
+            "Đã nhận phản ánh {}, giao {} xử lý trước {}. Tra cứu: soạn TT {} gửi {short}",
+            f.code,
+            f.agency,
+            when(&f.due_at),
+            f.code
+        )),
+        Outcome::Unknown(given) => {
+            let given = civic::text::sms_within(given, MAX_ECHOED_CODE);
+            sms(&format!("Không tìm thấy phản ánh {given}. Mã có dạng PA-YYMMDD-NNNN."))
+        }
+        Outcome::Standing(s) => {
+            let head = format!("Phản ánh {}: {} ({}), hạn {}.", s.code, s.status.label_vi(), s.agency, when(&s.due_at));
+            status_reply(&head, s.last_note.as_ref().map_or("", |(_, note)| note.as_str()))
+        }
+        Outcome::NotPlainText | Outcome::NeedPlace | Outcome::OutsideProvince | Outcome::ForeignMedia(_) => {
+            sms(&crate::command::chat_text(outcome))
+        }
+    }
+}
+
 /// The category whose keywords the text contains (longest keyword first), else `other`.
 pub async fn category_for(env: &impl Platform, text: &str) -> Result<Option<String>, Error> {
     let folded = format!(" {} ", civic::text::words(text).join(" "));
@@ -65,69 +119,4 @@ pub async fn category_for(env: &impl Platform, text: &str) -> Result<Option<Stri
         }
     }
     Ok(best.map(|(_, c)| c).or(other))
-}
-
-/// The reply to one message.
-pub async fn answer(env: &impl Platform, id: &str, from: &str, text: &str, to: &str) -> Result<String, Error> {
-    let (keyword, rest) = civic::sms::keyword(text);
-    let short = civic::sms::short_code(to);
-    match keyword.as_str() {
-        "pa" if !rest.is_empty() => file(env, id, from, rest, short).await,
-        "tt" if !rest.is_empty() => status(env, rest).await,
-        _ => Ok(sms(&format!(
-            "Phản ánh hiện trường: soạn PA <nội dung> gửi {short}. Tra cứu: soạn TT <mã phản ánh>. VD: PA Ổ gà trước 12 Trần Phú, Hải Châu"
-        ))),
-    }
-}
-
-/// `PA <text>` from `from`, gateway message `id`: files the report once; the reply gives its
-/// code, agency and due time.
-async fn file(env: &impl Platform, id: &str, from: &str, text: &str, short: &str) -> Result<String, Error> {
-    if text.chars().count() > report::MAX_DESCRIPTION {
-        // Refused, not cut: a report filed from part of a message would say less than the
-        // citizen wrote, without their knowing.
-        let max = report::MAX_DESCRIPTION;
-        return Ok(sms(&format!("Phản ánh dài quá {max} ký tự; vui lòng gửi ngắn hơn hoặc dùng ứng dụng.")));
-    }
-    let Some(category) = category_for(env, text).await? else {
-        return Ok(sms(
-            "Chưa xác định được lĩnh vực của phản ánh; vui lòng gọi đường dây nóng 1022 hoặc dùng ứng dụng.",
-        ));
-    };
-    let address = civic::district::named_in(text)
-        .map_or_else(|| "Không rõ (gửi qua SMS)".to_owned(), |d| format!("Quận {}", d.name));
-    let filing = Filing {
-        category,
-        description: text.to_owned(),
-        lat: None,
-        lng: None,
-        address: Some(address),
-        media_urls: Vec::new(),
-        media_ids: Vec::new(),
-        anonymous: false,
-        name: None,
-        phone: Some(from.to_owned()).filter(|p| !p.is_empty()),
-        attributes: Vec::new(),
-    };
-    let (code, _) = report::file(env, &filing, None, "sms", Some(format!("sms:{id}"))).await?;
-    let (r, _) = store::get(env, &code).await?.ok_or(Error::NotFound)?;
-    let agency = store::agency_name(env, &r.agency).await?;
-    Ok(sms(&format!(
-        "Đã nhận phản ánh {code}, giao {agency} xử lý trước {}. Tra cứu: soạn TT {code} gửi {short}",
-        when(&r.due_at)
-    )))
-}
-
-/// `TT <code>`: the report's status, agency, due time and last note (words after the code
-/// are ignored: people add thanks).
-async fn status(env: &impl Platform, text: &str) -> Result<String, Error> {
-    let code = text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-    let Some((r, history)) = store::get(env, &code).await? else {
-        let given = civic::text::sms_within(&code, MAX_ECHOED_CODE);
-        return Ok(sms(&format!("Không tìm thấy phản ánh {given}. Mã có dạng PA-YYMMDD-NNNN.")));
-    };
-    let agency = store::agency_name(env, &r.agency).await?;
-    let last_note = history.iter().rev().find_map(|e| e.note.clone()).unwrap_or_default();
-    let head = format!("Phản ánh {code}: {} ({agency}), hạn {}.", r.status.label_vi(), when(&r.due_at));
-    Ok(status_reply(&head, &last_note))
 }

@@ -89,6 +89,9 @@ pub struct Report {
     pub reporter_phone: Option<String>,
     pub anonymous: bool,
     pub channel: String,
+    /// The sender's id on `channel` when filed through a command (Zalo user id, Telegram
+    /// chat id, SMS phone number), to message them back; personal data, never shown publicly.
+    pub channel_user: Option<String>,
     pub duplicate_of: Option<String>,
     pub created_at: String,
     pub due_at: String,
@@ -116,8 +119,8 @@ pub async fn insert(env: &impl Platform, r: &Report, idempotency: Option<&str>) 
         Statement::new(
             "INSERT INTO reports (code, category, description, lat, lng, address, district, media_urls, agency, status,
                                   reporter_sub, reporter_name, reporter_phone, anonymous, channel, duplicate_of,
-                                  created_at, due_at, attributes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                                  created_at, due_at, attributes, channel_user)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             vec![
                 r.code.as_str().into(),
                 r.category.as_str().into(),
@@ -138,6 +141,7 @@ pub async fn insert(env: &impl Platform, r: &Report, idempotency: Option<&str>) 
                 r.created_at.as_str().into(),
                 r.due_at.as_str().into(),
                 attributes.into(),
+                r.channel_user.clone().into(),
             ],
         ),
         Statement::new(
@@ -200,6 +204,7 @@ pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<
         reporter_phone: opt_text(&r, "reporter_phone")?,
         anonymous: r.i64("anonymous")? == 1,
         channel: r.str("channel")?.to_owned(),
+        channel_user: opt_text(&r, "channel_user")?,
         duplicate_of: opt_text(&r, "duplicate_of")?,
         created_at: r.str("created_at")?.to_owned(),
         due_at: r.str("due_at")?.to_owned(),

@@ -685,8 +685,209 @@ fn open311_follows_the_specification_where_it_is_lenient() {
     let (status, _) = call(&env, "GET", "/open311/v2/requests.json?status=open,done", &[], &Value::Null);
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // A POST where none is routed is a 405, whatever its body (it is not read).
-    let big = vec![("description", "x".repeat(20_000))];
+    let big = [("description", "x".repeat(20_000))];
     let big: Vec<(&str, &str)> = big.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(post_form(&env, "/open311/v2/services.json", &big).0, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(post_form(&env, "/open311/v2/requests.json", &big).0, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// A signed command through `handle` (`internal_secret` `in-s3cret`).
+fn command(env: &NativePlatform, body: &Value) -> (StatusCode, Value) {
+    let body = body.to_string();
+    let sig = civic::command::sign("in-s3cret", body.as_bytes());
+    call_raw(env, "/reports/command", &[("x-signature", &sig)], Bytes::from(body))
+}
+
+fn call_raw(env: &NativePlatform, path: &str, headers: &[(&str, &str)], body: Bytes) -> (StatusCode, Value) {
+    civic::testing::call(|r| report_submission::handle(r, env), "POST", path, headers, body)
+}
+
+fn command_env() -> NativePlatform {
+    env()
+        .with_config("internal_secret", "in-s3cret")
+        .with_config("sms_webhook_secret", "sms-secret")
+        .with_config("public_base_url", "https://api.danang.gov.vn")
+}
+
+const ZALO_USER: &str = "2468458835296117922";
+
+#[test]
+fn a_chat_pa_files_one_report_at_its_place_and_keeps_who_sent_it() {
+    let env = command_env();
+    let pa = json!({"channel": "zalo", "user": ZALO_USER, "phone": "0905123456", "text": "PA Ổ gà lớn giữa đường",
+        "location": {"lat": 16.0719, "lng": 108.2203}, "id": "msg-1"});
+    let (status, v) = command(&env, &pa);
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["reply"],
+        "Đã nhận phản ánh PA-241105-0001 (lĩnh vực Hư hỏng mặt đường). Cơ quan xử lý: UBND quận Hải Châu, hạn xử lý \
+         trước 09:00 ngày 08/11/2024. Để theo dõi, nhắn TT PA-241105-0001."
+    );
+    assert_eq!(v["choices"], json!([{"label": "Theo dõi PA-241105-0001", "value": "TT PA-241105-0001"}]));
+    assert_eq!(command(&env, &pa).1, v, "a repeated id answers the same code");
+    let mut other = pa.clone();
+    other["id"] = json!("msg-2");
+    other["channel"] = json!("telegram");
+    other.as_object_mut().unwrap().remove("location");
+    other["address"] = json!("Trước số 5 Lê Lợi, Thanh Khê");
+    let (_, v) = command(&env, &other);
+    assert!(v["reply"].as_str().unwrap().starts_with("Đã nhận phản ánh PA-241105-0002"), "{v}");
+    assert!(v["reply"].as_str().unwrap().contains("Sở Giao thông vận tải"), "an address outside Hải Châu: {v}");
+    let rows = block_on(env.query(
+        "reports",
+        "SELECT code, channel, channel_user, reporter_phone, address FROM reports ORDER BY code",
+        &[],
+    ))
+    .unwrap();
+    let stored: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (r.str("code").unwrap().into(), r.str("channel").unwrap().into(), r.str("channel_user").unwrap().into())
+        })
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("PA-241105-0001".into(), "zalo".into(), ZALO_USER.into()),
+            ("PA-241105-0002".into(), "telegram".into(), ZALO_USER.into())
+        ],
+        "filed once each, with the channel user"
+    );
+    // The channel user is never shown: the report, the lists, Open311, the agency's view.
+    let officer = token(&env, &json!({"roles": ["officer"], "agency": "hai-chau"}));
+    for (path, auth) in [
+        ("/reports/PA-241105-0001", None),
+        ("/reports/PA-241105-0001", Some(officer.as_str())),
+        ("/reports", None),
+        ("/open311/v2/requests.json", None),
+        ("/open311/v2/requests/PA-241105-0001.json", None),
+        ("/open311/v2/requests.xml", None),
+    ] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let resp = block_on(report_submission::handle(
+            headers.iter().fold(Request::get(path), |r, (k, v)| r.header(*k, *v)).body(Bytes::new()).unwrap(),
+            &env,
+        ));
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let body = String::from_utf8_lossy(resp.body()).to_string();
+        assert!(!body.contains(ZALO_USER) && !body.contains("channel_user"), "{path}: {body}");
+    }
+}
+
+#[test]
+fn a_chat_pa_without_a_usable_place_or_with_outside_photos_files_nothing() {
+    let env = command_env();
+    let base = json!({"channel": "zalo", "user": ZALO_USER, "text": "PA Rác đổ trộm đầu kiệt"});
+    let with = |extra: Value| {
+        let mut cmd = base.clone();
+        cmd.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        command(&env, &cmd).1["reply"].as_str().unwrap().to_owned()
+    };
+    let cases = [
+        (json!({}), "Vui lòng cho biết nơi cần xử lý: chia sẻ vị trí, hoặc ghi địa chỉ"),
+        (json!({"location": {"lat": 21.0285, "lng": 105.8542}}), "Vị trí bạn chia sẻ nằm ngoài địa bàn thành phố."),
+        (
+            json!({"address": "K12 Trần Cao Vân", "media": ["https://api.danang.gov.vn/reports/media/AAAAAAAAAAAAAAAAAAAAAA", "https://cdn.example.vn/a.jpg"]}),
+            "Ảnh thứ 2 không phải ảnh đã gửi qua hệ thống phản ánh",
+        ),
+        (json!({"address": "K12 Trần Cao Vân", "text": "PA Đèn đường hỏng"}), "Chưa xác định được lĩnh vực"),
+        (
+            json!({"address": "K12 Trần Cao Vân", "text": "PA Rác\u{0007}"}),
+            "Nội dung hoặc địa chỉ có ký tự không hợp lệ",
+        ),
+        (json!({"address": "K12", "text": "pa"}), "Gửi phản ánh hiện trường: nhắn PA <nội dung>"),
+    ];
+    for (extra, want) in cases {
+        let reply = with(extra.clone());
+        assert!(reply.starts_with(want), "{extra}: {reply}");
+    }
+    assert_eq!(call(&env, "GET", "/reports", &[], &Value::Null).1["total"], 0, "nothing filed");
+    // our URL of a photo never uploaded: the bot's mistake, a 422 naming it
+    let (status, v) = command(
+        &env,
+        &json!({"channel": "zalo", "user": ZALO_USER, "text": "PA Rác", "address": "K12",
+            "media": ["https://api.danang.gov.vn/reports/media/AAAAAAAAAAAAAAAAAAAAAA"]}),
+    );
+    assert_eq!((status, &v["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("media[0]")));
+}
+
+#[test]
+fn a_chat_pa_keeps_the_photos_the_bot_uploaded() {
+    let env = command_env();
+    let png = include_bytes!("../../../tests/data/photo-gps.png");
+    let headers = [
+        ("content-type", "image/png"),
+        ("x-channel-user", "zalo:2468458835296117922"),
+        ("x-signature", &civic::command::sign("in-s3cret", png)),
+    ];
+    let (status, upload) = call_raw(&env, "/reports/media", &headers, Bytes::from_static(png));
+    assert_eq!(status, StatusCode::CREATED, "{upload}");
+    let url = upload["url"].as_str().unwrap();
+    let (_, v) = command(
+        &env,
+        &json!({"channel": "telegram", "user": "42", "text": "PA Rác", "address": "K12 Hải Châu", "media": [url], "id": "u-9"}),
+    );
+    assert!(v["reply"].as_str().unwrap().starts_with("Đã nhận phản ánh PA-241105-0001"), "{v}");
+    let (_, report) = call(&env, "GET", "/reports/PA-241105-0001", &[], &Value::Null);
+    assert_eq!(report["media_urls"], json!([url]));
+}
+
+#[test]
+fn tt_on_chat_gives_status_agency_due_time_and_the_whole_last_note() {
+    let env = command_env();
+    file_potholes(&env, 1);
+    let officer = token(&env, &json!({"roles": ["officer"], "agency": "so-gtvt"}));
+    let note = "Đội duy tu đã khảo sát hiện trường và sẽ vá ổ gà trong tuần này; đề nghị người dân đi chậm, chú ý biển báo tạm thời.";
+    env.set_now(env.now() + Duration::hours(1));
+    let (status, v) = call(
+        &env,
+        "PATCH",
+        "/reports/PA-241105-0001",
+        &[("authorization", &officer)],
+        &json!({"status": "in_progress", "note": note}),
+    );
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let tt = |channel: &str, text: &str| {
+        command(&env, &json!({"channel": channel, "user": "84905123456", "text": text})).1["reply"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        tt("zalo", "tt pa-241105-0001 cảm ơn"),
+        format!(
+            "Phản ánh PA-241105-0001 (Hư hỏng mặt đường): Đang xử lý. Cơ quan xử lý: Sở Giao thông vận tải, hạn xử lý \
+             09:00 ngày 08/11/2024. Ghi chú mới nhất (10:00 ngày 05/11/2024): {note}"
+        )
+    );
+    env.set_now(env.now() + Duration::days(4));
+    assert!(tt("telegram", "TT PA-241105-0001").contains("hạn xử lý 09:00 ngày 08/11/2024, đã quá hạn."));
+    assert!(tt("zalo", "TT PA-000000-0000").starts_with("Không tìm thấy phản ánh PA-000000-0000."));
+    // on SMS, the command answers what the SMS webhook answers
+    assert_eq!(tt("sms", "TT PA-241105-0001"), sms(&env, "m-tt", "TT PA-241105-0001"));
+    assert_eq!(tt("sms", "xin chào"), sms(&env, "m-help", "xin chào").replace("gui 1022", "gui 8188"));
+}
+
+#[test]
+fn the_command_route_checks_its_signature_and_fields() {
+    let env = command_env();
+    let body = json!({"channel": "zalo", "user": ZALO_USER, "text": "TT PA-241105-0001"}).to_string();
+    let forged = civic::command::sign("not-the-secret", body.as_bytes());
+    assert_eq!(
+        call_raw(&env, "/reports/command", &[("x-signature", &forged)], Bytes::from(body)).0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, v) = command(
+        &env,
+        &json!({"channel": "zalo", "user": ZALO_USER, "text": "PA x", "address": " ",
+        "media": ["a", "b", "c", "d", "e", "f"]}),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["address", "media"]
+    );
+    assert_eq!(call(&env, "GET", "/reports/command", &[], &Value::Null).0, StatusCode::METHOD_NOT_ALLOWED);
+    let big = Bytes::from(vec![b' '; civic::command::MAX_BODY + 1]);
+    assert_eq!(call_raw(&env, "/reports/command", &[("x-signature", "00")], big).0, StatusCode::PAYLOAD_TOO_LARGE);
 }
