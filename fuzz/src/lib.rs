@@ -14,6 +14,9 @@
 //! - partner callbacks: a correctly signed one is never refused as forged, a VNPay IPN never
 //!   answers `99` (unknown error) and every answer is one of VNPay's documented codes;
 //! - SMS: every text message gets a non-empty reply that fits the SMS size;
+//! - chat: every signed Zalo event and every Telegram update with the secret is answered
+//!   (200, or a 400 for an update that is not one), and every signed command gets a
+//!   non-empty reply, one plain SMS for the `sms` channel;
 //! - dossier codes: a parsed code parses again to itself.
 //!
 //! Inputs are bytes; where a target has modes, the first byte picks one, so libFuzzer's
@@ -37,6 +40,10 @@ const ZALO_KEY2: &str = "fuzz-zalo-key2";
 const OPEN311_KEY: &str = "fuzz-open311-key";
 /// The key of the agency [`REPORT`] is routed to (it posts `servicerequestupdates`).
 const OPEN311_AGENCY_KEY: &str = "fuzz-agency-key";
+const INTERNAL_SECRET: &str = "fuzz-internal-secret";
+const ZALO_APP_ID: &str = "4500000000000000001";
+const ZALO_OA_SECRET: &str = "fuzz-zalo-oa-secret";
+const TELEGRAM_SECRET: &str = "fuzz-telegram-secret";
 /// A dossier with a fee, and its pending orders (one per provider), made by [`world`].
 pub const DOSSIER: &str = "000.00.19.H57-241105-0012";
 pub const VNPAY_TXN: &str = "241122_FUZZVNPAY";
@@ -71,7 +78,7 @@ pub fn world() -> &'static World {
 
 fn make_world() -> Result<World, String> {
     let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-    let env = NativePlatform::in_memory_migrated(&["food", "permits", "payments", "reports"], &migrations)
+    let env = NativePlatform::in_memory_migrated(&["food", "permits", "payments", "reports", "chat"], &migrations)
         .map_err(|e| e.to_string())?;
     let mut env = env;
     for (k, v) in [
@@ -96,6 +103,18 @@ fn make_world() -> Result<World, String> {
         ("payment_return_url", "https://dichvucong.example.vn/ket-qua"),
         ("open311_api_keys", &format!("{OPEN311_KEY},{OPEN311_AGENCY_KEY}=so-gtvt")),
         ("open311_jurisdiction_id", "danang.gov.vn"),
+        // chat: the other functions and the platforms' APIs are out of reach (no host is
+        // allowed), so every reply that needs them is the bot's apology or goes to the outbox.
+        ("internal_secret", INTERNAL_SECRET),
+        ("zalo_app_id", ZALO_APP_ID),
+        ("zalo_oa_secret_key", ZALO_OA_SECRET),
+        ("zalo_app_secret_key", "fuzz-zalo-app-secret"),
+        ("zalo_refresh_token", "fuzz-zalo-refresh"),
+        ("zalo_api_base", "http://127.0.0.1:9"),
+        ("zalo_oauth_base", "http://127.0.0.1:9"),
+        ("telegram_bot_token", "fuzz-telegram-token"),
+        ("telegram_secret_token", TELEGRAM_SECRET),
+        ("telegram_api_base", "http://127.0.0.1:9"),
     ] {
         env = env.with_config(k, v);
     }
@@ -231,6 +250,8 @@ impl World {
             block_on(permit_status::handle(req, env))
         } else if uri.starts_with("/payments") {
             block_on(payment_callback::handle(req, env))
+        } else if uri.starts_with("/chat") {
+            block_on(chat::handle(req, env))
         } else {
             block_on(report_submission::handle(req, env))
         }
@@ -459,6 +480,63 @@ pub fn dossier_code(data: &[u8]) {
     check("permit lookup (signed in)", &resp, false);
 }
 
+/// The chat bot's webhooks and the command routes it calls. Bits 0-1 of the mode pick what
+/// the rest is: 0 the text of a signed Zalo `user_send_text`, 1 a whole Zalo event (signed
+/// over its own `timestamp` field), 2 a whole Telegram update (with the secret), 3 the text
+/// of a signed command to the function bits 2-3 pick, on the channel bits 4-5 pick.
+pub fn chat(data: &[u8]) {
+    let (mode, rest) = split(data);
+    let w = world();
+    let text = String::from_utf8_lossy(rest).into_owned();
+    let zalo = |body: String| {
+        let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let ts = match &value["timestamp"] {
+            Value::String(t) => t.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => String::new(),
+        };
+        // signed as Zalo signs, to reach what lies past the signature
+        let sig = chat::zalo::signature(ZALO_APP_ID, body.as_bytes(), &ts, ZALO_OA_SECRET);
+        w.send("POST", "/chat/zalo", Auth::None, &[("content-type", JSON), ("x-zevent-signature", &sig)], body.into())
+    };
+    match mode & 3 {
+        0 => {
+            let event = json!({"app_id": ZALO_APP_ID, "sender": {"id": "9000000000000000001"},
+                "recipient": {"id": "1"}, "event_name": "user_send_text",
+                "message": {"text": text, "msg_id": message_id()},
+                "timestamp": now().timestamp_millis().to_string()});
+            let resp = zalo(event.to_string());
+            check("zalo text", &resp, false);
+            assert_eq!(resp.status(), StatusCode::OK, "{text:?}: {}", String::from_utf8_lossy(resp.body()));
+        }
+        1 => check("zalo event", &zalo(text), false),
+        2 => {
+            let headers = [("content-type", JSON), ("x-telegram-bot-api-secret-token", TELEGRAM_SECRET)];
+            let resp = w.send("POST", "/chat/telegram", Auth::None, &headers, Bytes::from(text));
+            check("telegram update", &resp, false);
+        }
+        _ => {
+            let path = ["/food-safety/command", "/permits/command", "/reports/command", "/reports/command"]
+                [usize::from((mode >> 2) & 3)];
+            let channel = ["sms", "zalo", "telegram", "zalo"][usize::from((mode >> 4) & 3)];
+            let cmd = json!({"channel": channel, "user": "9000000000000000002", "text": text,
+                "location": {"lat": 16.0719, "lng": 108.2203}, "id": message_id()});
+            let body = Bytes::from(cmd.to_string());
+            let sig = civic::auth::hmac_sha256_hex(INTERNAL_SECRET.as_bytes(), &body);
+            let resp = w.send("POST", path, Auth::None, &[("content-type", JSON), ("x-signature", &sig)], body);
+            check(path, &resp, false);
+            if resp.status() == StatusCode::OK {
+                let v: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+                let reply = v["reply"].as_str().unwrap_or("");
+                assert!(!reply.trim().is_empty(), "{path} {text:?}: empty reply");
+                if channel == "sms" {
+                    assert!(reply.len() <= civic::text::SMS_MAX && reply.is_ascii(), "{path} {text:?}: {reply:?}");
+                }
+            }
+        }
+    }
+}
+
 /// The inputs each target starts from: one valid request of each kind, and a few near misses.
 pub fn seeds(target: &str) -> Vec<Vec<u8>> {
     let with = |mode: u8, body: &str| {
@@ -474,6 +552,27 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             with(2, "PA PA-241122-0001"),
             with(2, "PA o ga truoc 12 Tran Phu, Hai Chau"),
             with(4, r#"{"id":"m1","from":"84905123456","to":"8188","text":"ATTP quan"}"#),
+        ],
+        "chat" => vec![
+            with(0, "ATTP pho ba"),
+            with(0, "PA Đèn đường hỏng"),
+            with(0, "2"),
+            with(
+                1,
+                &format!(
+                    r#"{{"app_id":"{ZALO_APP_ID}","sender":{{"id":"9"}},"event_name":"user_send_location","message":{{"msg_id":"l1","attachments":[{{"type":"location","payload":{{"coordinates":{{"latitude":"16.07","longitude":"108.22"}}}}}}]}},"timestamp":"{}"}}"#,
+                    now().timestamp_millis()
+                ),
+            ),
+            with(
+                2,
+                r#"{"update_id":1,"message":{"message_id":1,"chat":{"id":42},"text":"HS 000.00.19.H57-241105-0012"}}"#,
+            ),
+            with(2, r#"{"update_id":2,"callback_query":{"id":"q","from":{"id":42},"data":"GUI"}}"#),
+            with(3, "ATTP pho ba hoa"),
+            with(3 | 4, "HS 000.00.19.H57-241105-0012 3456"),
+            with(3 | 8 | 16, "PA Ổ gà trước 12 Trần Phú"),
+            with(3 | 8, "TT PA-241122-0001"),
         ],
         "vnpay" => {
             let q = format!(
@@ -563,5 +662,11 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
 /// The targets, by name, for the replay and for `cargo xtask fuzz`.
 pub type Target = (&'static str, fn(&[u8]));
 
-pub const TARGETS: [Target; 5] =
-    [("sms", sms), ("vnpay", vnpay), ("open311", open311), ("bodies", bodies), ("dossier_code", dossier_code)];
+pub const TARGETS: [Target; 6] = [
+    ("sms", sms),
+    ("vnpay", vnpay),
+    ("open311", open311),
+    ("bodies", bodies),
+    ("dossier_code", dossier_code),
+    ("chat", chat),
+];

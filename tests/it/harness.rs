@@ -25,6 +25,8 @@ pub const ZALOPAY_APP_ID: &str = "2553";
 pub const ZALOPAY_KEY2: &str = "e2e-zalopay-key2";
 
 pub const ZALOPAY_KEY1: &str = "e2e-zalopay-key1";
+/// The HMAC key of the functions' internal routes (`<base>/command`).
+pub const INTERNAL_SECRET: &str = "e2e-internal-secret-0123456789";
 
 /// The settings both runtimes get (Spin variables, Workers vars), besides the wallets'
 /// endpoints that [`settings`] adds; the VNPay URLs keep their defaults from spin.toml and
@@ -47,6 +49,7 @@ const CONFIG: &[(&str, &str)] = &[
         "e2e-open311-key,another-client-key,e2e-lights-key=dien-chieu-sang,e2e-rubbish-key=moi-truong",
     ),
     ("open311_jurisdiction_id", "danang.gov.vn"),
+    ("internal_secret", INTERNAL_SECRET),
 ];
 
 pub fn root() -> PathBuf {
@@ -84,13 +87,16 @@ pub struct Suite {
 /// Where the wallet stand-in listens, once [`start_wallets`] ran.
 static WALLETS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Every setting the runtimes get: [`CONFIG`], and the wallets' create-order endpoints.
-fn settings() -> Vec<(String, String)> {
+/// Every setting a runtime gets: [`CONFIG`], the wallets' create-order endpoints, and for the
+/// main run's `spin` and `workers` the chat bot's Zalo and Telegram settings
+/// ([`crate::chat::settings`]: each has stand-ins of its own; other names get none).
+fn settings(runtime: &str) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = CONFIG.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     if let Some(addr) = WALLETS.get() {
         all.push(("momo_endpoint".into(), format!("http://{addr}")));
         all.push(("zalopay_endpoint".into(), format!("http://{addr}")));
     }
+    all.extend(crate::chat::settings(runtime));
     all
 }
 
@@ -151,6 +157,8 @@ pub struct Server {
     /// Its data: the Spin host's database files, wrangler's persisted state (shared by the
     /// Workers of every function, as their D1 databases are in a deployment).
     dir: Arc<tempfile::TempDir>,
+    /// A `wrangler dev` of its own: the dev registry it alone registers in (removed after it).
+    _registry: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -211,32 +219,45 @@ impl Server {
 }
 
 /// The Spin builds of every function on the project's local host, with `seed` statements
-/// run on its databases once it has migrated them.
+/// run on its databases once it has migrated them. Its chat has no stand-ins (Spin's
+/// defaults): only the main run's host talks to them ([`start_spin_main`]).
 pub fn start_spin(seed: &[(&str, &str)]) -> Result<Server, String> {
     start_spin_on(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), seed)
+}
+
+/// [`start_spin`] for the main run: its chat talks to the Spin stand-ins of
+/// [`crate::chat`], whose single-use refresh token no other host may spend.
+pub fn start_spin_main(seed: &[(&str, &str)]) -> Result<Server, String> {
+    start_spin_full(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), seed, &[], "spin")
 }
 
 /// [`start_spin`] on fresh data with more settings (`SPIN_VARIABLE_*`) than [`settings`]
 /// gives, e.g. the photos' S3 bucket.
 pub fn start_spin_with(extra: &[(&str, &str)]) -> Result<Server, String> {
-    start_spin_full(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), &[], extra)
+    start_spin_full(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), &[], extra, "")
 }
 
 /// [`start_spin`] on the data of an earlier host.
 pub fn start_spin_on(dir: Arc<tempfile::TempDir>, seed: &[(&str, &str)]) -> Result<Server, String> {
-    start_spin_full(dir, seed, &[])
+    start_spin_full(dir, seed, &[], "")
 }
 
 fn start_spin_full(
     dir: Arc<tempfile::TempDir>,
     seed: &[(&str, &str)],
     extra: &[(&str, &str)],
+    runtime: &str,
 ) -> Result<Server, String> {
     let host = target_dir().join("debug/civic-host");
     let wasm = |stem: &str| target_dir().join(format!("wasm32-wasip2/release/{stem}.wasm"));
-    for p in
-        [&host, &wasm("food_safety"), &wasm("permit_status"), &wasm("payment_callback"), &wasm("report_submission")]
-    {
+    for p in [
+        &host,
+        &wasm("food_safety"),
+        &wasm("permit_status"),
+        &wasm("payment_callback"),
+        &wasm("report_submission"),
+        &wasm("chat"),
+    ] {
         if !p.exists() {
             return Err(format!("{} is missing: run `cargo xtask test` (it builds everything first)", p.display()));
         }
@@ -247,7 +268,7 @@ fn start_spin_full(
         .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &addr])
         .arg("--data")
         .arg(dir.path());
-    for (key, value) in settings() {
+    for (key, value) in settings(runtime) {
         cmd.env(format!("SPIN_VARIABLE_{}", key.to_uppercase()), value);
     }
     for (key, value) in extra {
@@ -265,7 +286,8 @@ fn start_spin_full(
         watch(out, "Serving http://", Arc::clone(&log), tx.clone());
         watch(err, "Serving http://", Arc::clone(&log), tx);
     }
-    let server = wait_ready(Server { name: "spin", addr, child, log, dir }, &rx, 120, "/food-safety/health")?;
+    let server =
+        wait_ready(Server { name: "spin", addr, child, log, dir, _registry: None }, &rx, 120, "/food-safety/health")?;
     let migrations = root().join("migrations");
     for (db, sql) in seed {
         let p = civic::platform::native::NativePlatform::open_dir(server.dir.path(), &[db], &migrations)
@@ -354,27 +376,82 @@ pub fn prepare_workers(suites: &[&Suite]) -> Result<Arc<tempfile::TempDir>, Stri
 }
 
 /// One function's Workers build on workerd through `wrangler dev --env <function>`, on the
-/// state [`prepare_workers`] made.
+/// state [`prepare_workers`] made, registered in a dev registry of its own (the fault tests'
+/// workers: nothing of the main run can bind to them); chat, if it is one, without stand-ins.
 pub fn start_workers(suite: &Suite, dir: Arc<tempfile::TempDir>) -> Result<Server, String> {
+    let registry = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = registry.path().to_owned();
+    start_workers_registered(suite, dir, &path, Some(registry), "")
+}
+
+/// [`start_workers`] registered in wrangler's dev registry at `registry`
+/// (`WRANGLER_REGISTRY_PATH`): the workers of one run that share it find each other through
+/// their service bindings (chat's `FOOD_SAFETY`, ...), and no other `wrangler dev` on the
+/// machine (the default registry is `~/.wrangler/registry`) can stand in for one of them.
+/// For the main run: chat talks to the Workers stand-ins of [`crate::chat`].
+pub fn start_workers_in(suite: &Suite, dir: Arc<tempfile::TempDir>, registry: &Path) -> Result<Server, String> {
+    start_workers_registered(suite, dir, registry, None, "workers")
+}
+
+fn start_workers_registered(
+    suite: &Suite,
+    dir: Arc<tempfile::TempDir>,
+    registry: &Path,
+    own: Option<tempfile::TempDir>,
+    runtime: &str,
+) -> Result<Server, String> {
     let function = suite.function;
     let tools = tools();
     let persist = dir.path().to_string_lossy().into_owned();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let vars: Vec<String> = settings().iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    let vars: Vec<String> = settings(runtime).iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    let config = dev_config(function, dir.path())?;
     let mut cmd = wrangler(&tools);
-    cmd.args(["dev", "--env", function, "--ip", "127.0.0.1", "--port", &port.to_string()]).args([
-        "--inspector-port",
-        &free_port().to_string(),
-        "--persist-to",
-        &persist,
-        "--log-level",
-        "info",
-    ]);
+    cmd.env("WRANGLER_REGISTRY_PATH", registry)
+        .arg("dev")
+        .arg("--config")
+        .arg(&config)
+        .args(["--env", function, "--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--inspector-port", &free_port().to_string(), "--persist-to", &persist, "--log-level", "info"]);
     for v in &vars {
         cmd.args(["--var", v]);
     }
-    serve_wrangler_dev(cmd, "workers", addr, dir, &format!("{}/health", suite.base))
+    serve_wrangler_dev(cmd, "workers", addr, dir, own, &format!("{}/health", suite.base))
+}
+
+/// wrangler.toml for `wrangler dev --env <function>` in a test run, written into `dir`: the
+/// same, less the environment's `[build]`, paths made absolute. The run serves what
+/// `cargo xtask build` built, as it was: with the build command, `wrangler dev` would watch
+/// the sources and rebuild (minutes on these cores, requests held meanwhile) whenever
+/// someone edits them during the run.
+fn dev_config(function: &str, dir: &Path) -> Result<PathBuf, String> {
+    let path = root().join("wrangler.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut config: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
+    let env = config
+        .get_mut("env")
+        .and_then(|e| e.get_mut(function))
+        .and_then(toml::Value::as_table_mut)
+        .ok_or(format!("wrangler.toml has no [env.{function}]"))?;
+    env.remove("build");
+    let absolute = |v: &mut toml::Value| {
+        if let Some(p) = v.as_str() {
+            *v = toml::Value::String(root().join(p).to_string_lossy().into_owned());
+        }
+    };
+    if let Some(main) = env.get_mut("main") {
+        absolute(main);
+    }
+    for db in env.get_mut("d1_databases").and_then(toml::Value::as_array_mut).into_iter().flatten() {
+        if let Some(m) = db.get_mut("migrations_dir") {
+            absolute(m);
+        }
+    }
+    let out = dir.join(format!("wrangler-{function}.toml"));
+    let text = toml::to_string(&config).map_err(|e| format!("wrangler.toml for {function}: {e}"))?;
+    std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(out)
 }
 
 /// Starts a prepared `wrangler dev` command in a process group of its own and waits until
@@ -384,6 +461,7 @@ fn serve_wrangler_dev(
     name: &'static str,
     addr: String,
     dir: Arc<tempfile::TempDir>,
+    registry: Option<tempfile::TempDir>,
     health: &str,
 ) -> Result<Server, String> {
     let mut child = cmd
@@ -399,7 +477,7 @@ fn serve_wrangler_dev(
         watch(out, "Ready on http://", Arc::clone(&log), tx.clone());
         watch(err, "Ready on http://", Arc::clone(&log), tx);
     }
-    wait_ready(Server { name, addr, child, log, dir }, &rx, 300, health)
+    wait_ready(Server { name, addr, child, log, dir, _registry: registry }, &rx, 300, health)
 }
 
 /// The fault tests' trapping Worker (`tests/trap-worker`, built by `cargo xtask build`) on
@@ -410,15 +488,17 @@ pub fn start_trap_worker() -> Result<Server, String> {
         return Err("tests/trap-worker/build is missing: run `cargo xtask test` (it builds everything first)".into());
     }
     let dir = Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?);
+    let registry = tempfile::tempdir().map_err(|e| e.to_string())?;
     let port = free_port();
     let mut cmd = wrangler(&tools());
-    cmd.arg("dev")
+    cmd.env("WRANGLER_REGISTRY_PATH", registry.path())
+        .arg("dev")
         .arg("--config")
         .arg(&config)
         .args(["--ip", "127.0.0.1", "--port", &port.to_string(), "--inspector-port", &free_port().to_string()])
         .arg("--persist-to")
         .arg(dir.path());
-    serve_wrangler_dev(cmd, "trap-worker", format!("127.0.0.1:{port}"), dir, "/hello")
+    serve_wrangler_dev(cmd, "trap-worker", format!("127.0.0.1:{port}"), dir, Some(registry), "/hello")
 }
 
 /// An HTTP response as the tests see it.

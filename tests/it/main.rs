@@ -5,6 +5,10 @@
 //! databases of its own, runs every function's checks against each runtime, then compares
 //! the two runtimes' answers, and stops them all; the fault tests (`faults`) start runtimes
 //! of their own. Needs the artifacts `cargo xtask test` builds first.
+//!
+//! On Workers, chat's worker starts last: it reaches the others through service bindings,
+//! which `wrangler dev` resolves through a dev registry of this run's own
+//! (`WRANGLER_REGISTRY_PATH`). Its checks (`chat`) run with Zalo and Telegram stand-ins.
 
 /// Fails the check with a message unless the condition holds.
 macro_rules! ensure {
@@ -15,6 +19,7 @@ macro_rules! ensure {
     };
 }
 
+mod chat;
 mod faults;
 mod food;
 mod harness;
@@ -31,7 +36,13 @@ use std::sync::Arc;
 use harness::{Server, Suite};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-const SUITES: &[Suite] = &[food::SUITE, permits::SUITE, payments::SUITE, reports::SUITE];
+const SUITES: &[Suite] = &[food::SUITE, permits::SUITE, payments::SUITE, reports::SUITE, chat::SUITE];
+
+/// Whether a suite's Workers build binds to the others' (chat: service bindings), so that it
+/// starts once they are up.
+fn binds_to_others(suite: &Suite) -> bool {
+    suite.function == chat::SUITE.function
+}
 
 type Started = Result<Arc<Server>, String>;
 
@@ -43,10 +54,11 @@ fn trial(name: String, server: &Started, f: impl FnOnce(&Server) -> Result<(), S
     })
 }
 
-/// The suites grouped by shared databases (indices into [`SUITES`]).
+/// The suites grouped by shared databases (indices into [`SUITES`]), those that bind to
+/// others left out.
 fn groups() -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, suite) in SUITES.iter().enumerate() {
+    for (i, suite) in SUITES.iter().enumerate().filter(|(_, s)| !binds_to_others(s)) {
         let shares =
             |g: &Vec<usize>| g.iter().any(|&j| SUITES[j].databases.iter().any(|d| suite.databases.contains(d)));
         match groups.iter_mut().find(|g| shares(g)) {
@@ -65,8 +77,21 @@ fn main() -> std::process::ExitCode {
     if let Err(e) = harness::start_wallets() {
         eprintln!("the wallet stand-in did not start: {e}");
     }
+    // Zalo's and Telegram's APIs, standing in for the chat bot, one set per runtime.
+    if let Err(e) = chat::start_standins() {
+        eprintln!("the chat stand-ins did not start: {e}");
+    }
+    // The main run's own wrangler dev registry: its workers find each other there (service
+    // bindings), and no other `wrangler dev` (the fault tests', another run's) is found.
+    let registry = match tempfile::tempdir() {
+        Ok(dir) => Arc::new(dir),
+        Err(e) => {
+            eprintln!("no temporary folder for the wrangler dev registry: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let seed: Vec<(&str, &str)> = SUITES.iter().flat_map(|s| s.seed.iter().copied()).collect();
-    let spin_thread = std::thread::spawn(move || harness::start_spin(&seed));
+    let spin_thread = std::thread::spawn(move || harness::start_spin_main(&seed));
     // Workers: functions that share a database (permit-status and payment-callback share
     // permits and payments) share wrangler's state folder and start one after the other (two
     // workerd starting at once on one folder can fail with SQLITE_BUSY); groups start in
@@ -74,15 +99,21 @@ fn main() -> std::process::ExitCode {
     let group_threads: Vec<_> = groups()
         .into_iter()
         .map(|group| {
+            let registry = Arc::clone(&registry);
             std::thread::spawn(move || -> Vec<(usize, Result<Server, String>)> {
                 let suites: Vec<&'static Suite> = group.iter().map(|&i| &SUITES[i]).collect();
                 let state = harness::prepare_workers(&suites);
-                group
-                    .iter()
-                    .map(|&i| (i, state.clone().and_then(|dir| harness::start_workers(&SUITES[i], dir))))
-                    .collect()
+                let start = |i: usize| {
+                    state.clone().and_then(|dir| harness::start_workers_in(&SUITES[i], dir, registry.path()))
+                };
+                group.iter().map(|&i| (i, start(i))).collect()
             })
         })
+        .collect();
+    // Those that bind to the others: their state made meanwhile, started once the others are up.
+    let binding_threads: Vec<_> = (0..SUITES.len())
+        .filter(|&i| binds_to_others(&SUITES[i]))
+        .map(|i| (i, std::thread::spawn(move || harness::prepare_workers(&[&SUITES[i]]))))
         .collect();
     let joined = |r: std::thread::Result<Result<Server, String>>| -> Started {
         r.unwrap_or_else(|_| Err("a runtime starter panicked".into())).map(Arc::new)
@@ -98,6 +129,10 @@ fn main() -> std::process::ExitCode {
             }
             Err(_) => eprintln!("a Workers starter panicked"),
         }
+    }
+    for (i, state) in binding_threads {
+        let state = state.join().unwrap_or_else(|_| Err("a Workers preparer panicked".into()));
+        workers[i] = state.and_then(|dir| harness::start_workers_in(&SUITES[i], dir, registry.path())).map(Arc::new);
     }
 
     let mut trials = Vec::new();
@@ -118,14 +153,16 @@ fn main() -> std::process::ExitCode {
             Err(e) => Err(e.clone()),
         }));
         let (function, databases) = (suite.function, suite.databases);
+        let services: &[&str] = if binds_to_others(suite) { chat::SERVICES } else { &[] };
         trials.push(Trial::test(format!("workers::{f}::deploys_as_configured"), move || {
             let report = harness::deploy_dry_run(function).map_err(Failed::from)?;
-            let bound = databases.iter().all(|db| report.contains(&format!("env.{db}")));
+            let bound = databases.iter().chain(services).all(|b| report.contains(&format!("env.{b}")));
             let ok = report.contains("Total Upload:") && report.contains("D1 Database") && bound;
             if ok {
                 Ok(())
             } else {
-                Err(format!("dry-run report lacks the upload size or a D1 binding of {databases:?}:\n{report}").into())
+                let what = format!("the upload size or a binding of {databases:?} {services:?}");
+                Err(format!("dry-run report lacks {what}:\n{report}").into())
             }
         }));
     }
@@ -146,6 +183,20 @@ fn main() -> std::process::ExitCode {
         for (runtime, server) in [("spin", spin.clone()), ("workers", reports)] {
             for (name, check) in media::CHECKS {
                 trials.push(trial(format!("{runtime}::media::{name}"), &server, *check));
+            }
+        }
+    }
+    // The chat bot: on Spin the one host; on Workers chat's worker and the workers it binds to.
+    if let (Some(c), Some(food), Some(permits), Some(reports)) =
+        (find("chat"), find("food-safety"), find("permit-status"), find("report-submission"))
+    {
+        for (runtime, servers) in [("spin", vec![spin.clone(); 4]), ("workers", vec![c, food, permits, reports])] {
+            for (name, check) in chat::CHECKS {
+                let (servers, check) = (servers.clone(), *check);
+                trials.push(Trial::test(format!("{runtime}::chat::{name}"), move || {
+                    let world = chat::world(runtime, &servers)?;
+                    check(&world).map_err(|e| Failed::from(world.explain(e)))
+                }));
             }
         }
     }
@@ -171,8 +222,10 @@ fn main() -> std::process::ExitCode {
         if ok { Ok(()) } else { Err(format!("log line format: {line}")) }
     }));
     let conclusion = libtest_mimic::run(&args, trials);
+    chat::print_latencies();
     // Stop every runtime (their process groups) before reporting.
     drop(spin);
     drop(workers);
+    drop(registry);
     conclusion.exit_code()
 }

@@ -51,6 +51,7 @@ pub const FUNCTIONS: &[Function] = &[
     Function { name: "permit-status", base: "/permits", wasm: "permit_status", dbs: &["permits", "payments"] },
     Function { name: "payment-callback", base: "/payments", wasm: "payment_callback", dbs: &["payments", "permits"] },
     Function { name: "report-submission", base: "/reports", wasm: "report_submission", dbs: &["reports"] },
+    Function { name: "chat", base: "/chat", wasm: "chat", dbs: &["chat"] },
 ];
 
 /// The workspace root.

@@ -15,7 +15,7 @@
 //! legitimate caller makes first.
 //!
 //! Each function is served by its own `wrangler dev` on Workers and by one host on Spin, so a
-//! check gets the four [`Servers`] and sends each request to the function that owns its route.
+//! check gets the five [`Servers`] and sends each request to the function that owns its route.
 //! The checks use names, codes and places of their own (`SEC-`, dossiers `000.96.…`, the
 //! `sec-` SMS ids, lat 16.10–16.12 / lng 108.05–108.07), away from the other suites'.
 
@@ -40,12 +40,13 @@ use privacy::no_personal_data_in_public_answers;
 use roles::role_boundaries;
 use tokens::{every_bearer_route_refuses_every_attack_token, malformed_authorization_headers};
 
-/// The four functions' servers on one runtime (on Spin, four times the same host).
+/// The five functions' servers on one runtime (on Spin, five times the same host).
 pub struct Servers<'a> {
     pub food: &'a Server,
     pub permits: &'a Server,
     pub payments: &'a Server,
     pub reports: &'a Server,
+    pub chat: &'a Server,
 }
 
 impl Servers<'_> {
@@ -57,6 +58,7 @@ impl Servers<'_> {
             "permits" => Ok(self.permits),
             "payments" => Ok(self.payments),
             "reports" | "open311" => Ok(self.reports),
+            "chat" => Ok(self.chat),
             other => Err(format!("no function owns /{other}: add it to Servers::owner")),
         }
     }
@@ -73,7 +75,7 @@ impl Servers<'_> {
 }
 
 /// The servers of one runtime, from the started servers in `SUITES` order (food-safety,
-/// permit-status, payment-callback, report-submission).
+/// permit-status, payment-callback, report-submission, chat).
 pub fn servers(started: &[Result<Arc<Server>, String>]) -> Result<Servers<'_>, String> {
     let at = |i: usize| -> Result<&Server, String> {
         match started.get(i) {
@@ -82,7 +84,7 @@ pub fn servers(started: &[Result<Arc<Server>, String>]) -> Result<Servers<'_>, S
             None => Err(format!("no server {i}")),
         }
     };
-    Ok(Servers { food: at(0)?, permits: at(1)?, payments: at(2)?, reports: at(3)? })
+    Ok(Servers { food: at(0)?, permits: at(1)?, payments: at(2)?, reports: at(3)?, chat: at(4)? })
 }
 
 pub type SecurityCheck = fn(&Servers) -> Result<(), String>;

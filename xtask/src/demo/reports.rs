@@ -53,7 +53,8 @@ const CATEGORIES: &[Category] = &[
         "Street light",
         "Đèn đường không sáng, cột đèn nghiêng, hở điện",
         "Street light out, leaning pole, exposed wiring",
-        &["den duong", "chieu sang"],
+        // "den duong hong" outweighs road damage's "duong hong" in "đèn đường hỏng"
+        &["den duong", "chieu sang", "den duong hong", "den hong"],
         48,
         "chieu-sang",
         false,

@@ -1,0 +1,222 @@
+//! The bot's own database, `chat` (`migrations/chat/`): events seen, open `PA`
+//! conversations, the last buttons offered, and replies waiting in the outbox.
+
+use chrono::{DateTime, Duration, Utc};
+use civic::command::{Choice, Location, Reply};
+use civic::platform::Value;
+use civic::web::stamp;
+use civic::{Error, Platform};
+
+/// The database label.
+pub const DB: &str = "chat";
+
+/// How long an idle `PA` conversation, and the buttons of a reply, stay usable.
+pub const IDLE_MINUTES: i64 = 30;
+
+/// Where a message came from and who sent it: `("zalo", "<sender id>")`,
+/// `("telegram", "<chat id>")`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sender<'a> {
+    pub channel: civic::command::Channel,
+    pub user: &'a str,
+}
+
+/// Stores an event by its channel id; `false` when that id was stored before (a replay or a
+/// platform's retry), which is then acknowledged and ignored.
+pub async fn first_time(env: &impl Platform, from: Sender<'_>, event_id: &str, body: &str) -> Result<bool, Error> {
+    let changed = env
+        .execute(
+            DB,
+            "INSERT INTO chat_events (channel, event_id, user_id, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (channel, event_id) DO NOTHING",
+            &[from.channel.as_str().into(), event_id.into(), from.user.into(), body.into(), stamp(env.now()).into()],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
+/// The step a `PA` conversation waits at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The text is in; the place (a location or an address) is asked for.
+    Place,
+    /// The place is in; photos may come, then `GUI` files it.
+    Photos,
+}
+
+impl Step {
+    fn as_str(self) -> &'static str {
+        match self {
+            Step::Place => "place",
+            Step::Photos => "photos",
+        }
+    }
+    fn parse(s: &str) -> Option<Step> {
+        match s {
+            "place" => Some(Step::Place),
+            "photos" => Some(Step::Photos),
+            _ => None,
+        }
+    }
+}
+
+/// An open `PA` conversation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conversation {
+    /// `<channel>:<user>:<first event id>`: the filing's idempotency id.
+    pub id: String,
+    pub step: Step,
+    pub text: String,
+    pub location: Option<Location>,
+    pub address: Option<String>,
+    pub media: Vec<String>,
+}
+
+/// The user's conversation, unless there is none or it was left more than
+/// [`IDLE_MINUTES`] ago (it is then dropped).
+pub async fn conversation(env: &impl Platform, from: Sender<'_>) -> Result<Option<Conversation>, Error> {
+    let since = stamp(env.now() - Duration::minutes(IDLE_MINUTES));
+    let key = [from.channel.as_str().into(), from.user.into()];
+    let rows = env
+        .query(
+            DB,
+            "SELECT id, step, text, lat, lng, address, media, updated_at FROM conversations
+             WHERE channel = ?1 AND user_id = ?2",
+            &key,
+        )
+        .await?;
+    let Some(r) = rows.first() else { return Ok(None) };
+    if r.str("updated_at")? < since.as_str() {
+        end(env, from).await?;
+        return Ok(None);
+    }
+    let location = match (r.opt_f64("lat")?, r.opt_f64("lng")?) {
+        (Some(lat), Some(lng)) => Some(Location { lat, lng }),
+        _ => None,
+    };
+    Ok(Some(Conversation {
+        id: r.str("id")?.to_owned(),
+        step: Step::parse(r.str("step")?).ok_or_else(|| Error::Internal("unknown conversation step".into()))?,
+        text: r.str("text")?.to_owned(),
+        location,
+        address: r.opt_str("address")?.map(str::to_owned),
+        media: serde_json::from_str(r.str("media")?).map_err(|e| Error::Internal(format!("media: {e}")))?,
+    }))
+}
+
+/// Starts (or restarts) the user's conversation.
+pub async fn start(env: &impl Platform, from: Sender<'_>, c: &Conversation) -> Result<(), Error> {
+    save(env, from, c, true).await
+}
+
+/// Saves the conversation's progress.
+pub async fn update(env: &impl Platform, from: Sender<'_>, c: &Conversation) -> Result<(), Error> {
+    save(env, from, c, false).await
+}
+
+async fn save(env: &impl Platform, from: Sender<'_>, c: &Conversation, fresh: bool) -> Result<(), Error> {
+    let now = stamp(env.now());
+    let media = serde_json::to_string(&c.media).map_err(|e| Error::Internal(e.to_string()))?;
+    let params = [
+        from.channel.as_str().into(),
+        from.user.into(),
+        c.id.as_str().into(),
+        c.step.as_str().into(),
+        c.text.as_str().into(),
+        c.location.map(|l| l.lat).into(),
+        c.location.map(|l| l.lng).into(),
+        c.address.clone().into(),
+        media.into(),
+        now.into(),
+    ];
+    let sql = if fresh {
+        "INSERT INTO conversations (channel, user_id, id, step, text, lat, lng, address, media, started_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+         ON CONFLICT (channel, user_id) DO UPDATE SET id = excluded.id, step = excluded.step, text = excluded.text,
+           lat = excluded.lat, lng = excluded.lng, address = excluded.address, media = excluded.media,
+           started_at = excluded.started_at, updated_at = excluded.updated_at"
+    } else {
+        // only the conversation it was read as: a newer PA started meanwhile is left alone
+        "UPDATE conversations SET step = ?4, text = ?5, lat = ?6, lng = ?7, address = ?8, media = ?9, updated_at = ?10
+         WHERE channel = ?1 AND user_id = ?2 AND id = ?3"
+    };
+    env.execute(DB, sql, &params).await?;
+    Ok(())
+}
+
+/// Ends the user's conversation (filed, cancelled or expired).
+pub async fn end(env: &impl Platform, from: Sender<'_>) -> Result<(), Error> {
+    env.execute(
+        DB,
+        "DELETE FROM conversations WHERE channel = ?1 AND user_id = ?2",
+        &[from.channel.as_str().into(), from.user.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Keeps the buttons just offered, so that a bare number picks one (none: forgets them).
+pub async fn remember_choices(env: &impl Platform, from: Sender<'_>, choices: &[Choice]) -> Result<(), Error> {
+    let key: [Value; 2] = [from.channel.as_str().into(), from.user.into()];
+    if choices.is_empty() {
+        env.execute(DB, "DELETE FROM last_choices WHERE channel = ?1 AND user_id = ?2", &key).await?;
+        return Ok(());
+    }
+    let json = serde_json::to_string(choices).map_err(|e| Error::Internal(e.to_string()))?;
+    let [channel, user] = key;
+    env.execute(
+        DB,
+        "INSERT INTO last_choices (channel, user_id, choices, at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (channel, user_id) DO UPDATE SET choices = excluded.choices, at = excluded.at",
+        &[channel, user, json.into(), stamp(env.now()).into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The `n`th (1-based) button of the last reply, if it came in the last [`IDLE_MINUTES`].
+pub async fn chosen(env: &impl Platform, from: Sender<'_>, n: usize) -> Result<Option<Choice>, Error> {
+    let since = stamp(env.now() - Duration::minutes(IDLE_MINUTES));
+    let rows = env
+        .query(
+            DB,
+            "SELECT choices FROM last_choices WHERE channel = ?1 AND user_id = ?2 AND at >= ?3",
+            &[from.channel.as_str().into(), from.user.into(), since.into()],
+        )
+        .await?;
+    let Some(r) = rows.first() else { return Ok(None) };
+    let choices: Vec<Choice> = serde_json::from_str(r.str("choices")?).unwrap_or_default();
+    Ok(n.checked_sub(1).and_then(|i| choices.into_iter().nth(i)))
+}
+
+/// Leaves a reply that could not be sent in the outbox (status `pending`), with why.
+pub async fn to_outbox(env: &impl Platform, from: Sender<'_>, reply: &Reply, why: &str) -> Result<String, Error> {
+    let mut raw = [0u8; 16];
+    env.random_bytes(&mut raw);
+    let id = format!("chat-{}", hex_of(&raw));
+    let body = serde_json::to_string(reply).map_err(|e| Error::Internal(e.to_string()))?;
+    env.execute(
+        DB,
+        "INSERT INTO outbox (id, channel, user_id, body, status, attempts, last_error, created_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?6)",
+        &[
+            id.as_str().into(),
+            from.channel.as_str().into(),
+            from.user.into(),
+            body.into(),
+            why.into(),
+            stamp(env.now()).into(),
+        ],
+    )
+    .await?;
+    Ok(id)
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `t` parsed from a stored stamp.
+pub fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
