@@ -21,18 +21,72 @@ pub struct Sender<'a> {
     pub user: &'a str,
 }
 
-/// Stores an event by its channel id; `false` when that id was stored before (a replay or a
-/// platform's retry), which is then acknowledged and ignored.
-pub async fn first_time(env: &impl Platform, from: Sender<'_>, event_id: &str, body: &str) -> Result<bool, Error> {
-    let changed = env
+/// How long a claim on an event holds (seconds): a retry that comes while the first handling
+/// may still run is a duplicate; one that comes later, of an event never answered, is
+/// answered.
+pub const CLAIM_SECONDS: i64 = 30;
+
+/// What to do with an event, by its channel id (Zalo `message.msg_id`, Telegram `update_id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Answer it: it is new (stored now, with the raw event, before it is answered), or an
+    /// earlier handling of it failed or was left unfinished.
+    Answer,
+    /// Acknowledge and ignore it: it was answered, or is being answered now.
+    Duplicate,
+}
+
+/// Claims an event for answering ([`Claim`]); [`answered`] or [`release`] follows.
+pub async fn claim(env: &impl Platform, from: Sender<'_>, event_id: &str, body: &str) -> Result<Claim, Error> {
+    let now = env.now();
+    let inserted = env
         .execute(
             DB,
-            "INSERT INTO chat_events (channel, event_id, user_id, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO chat_events (channel, event_id, user_id, body, received_at, claimed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
              ON CONFLICT (channel, event_id) DO NOTHING",
-            &[from.channel.as_str().into(), event_id.into(), from.user.into(), body.into(), stamp(env.now()).into()],
+            &[from.channel.as_str().into(), event_id.into(), from.user.into(), body.into(), stamp(now).into()],
         )
         .await?;
-    Ok(changed == 1)
+    if inserted == 1 {
+        return Ok(Claim::Answer);
+    }
+    let stale = stamp(now - Duration::seconds(CLAIM_SECONDS));
+    let reclaimed = env
+        .execute(
+            DB,
+            "UPDATE chat_events SET claimed_at = ?3
+             WHERE channel = ?1 AND event_id = ?2 AND answered_at IS NULL AND claimed_at < ?4",
+            &[from.channel.as_str().into(), event_id.into(), stamp(now).into(), stale.into()],
+        )
+        .await?;
+    Ok(if reclaimed == 1 { Claim::Answer } else { Claim::Duplicate })
+}
+
+/// Marks a claimed event answered: a retry of it is a duplicate from now on.
+pub async fn answered(env: &impl Platform, from: Sender<'_>, event_id: &str) -> Result<(), Error> {
+    env.execute(
+        DB,
+        "UPDATE chat_events SET answered_at = ?3 WHERE channel = ?1 AND event_id = ?2",
+        &[from.channel.as_str().into(), event_id.into(), stamp(env.now()).into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Gives up the claim of an event whose handling failed, so that the platform's retry
+/// answers it (best effort: when this fails too, the claim lapses after [`CLAIM_SECONDS`]).
+pub async fn release(env: &impl Platform, from: Sender<'_>, event_id: &str) {
+    let released = env
+        .execute(
+            DB,
+            "UPDATE chat_events SET claimed_at = '' WHERE channel = ?1 AND event_id = ?2 AND answered_at IS NULL",
+            &[from.channel.as_str().into(), event_id.into()],
+        )
+        .await;
+    if let Err(e) = released {
+        civic::log::error(&format!("chat: releasing event {event_id}: {e}"));
+    }
 }
 
 /// The step a `PA` conversation waits at.

@@ -4,7 +4,8 @@
 //!
 //! - `X-Telegram-Bot-Api-Secret-Token` must equal `telegram_secret_token` (constant time);
 //!   otherwise 401 and nothing is read.
-//! - Each `update_id` is stored before it is answered; a repeat gets `200 {}`.
+//! - Each `update_id` is stored before it is answered; a repeat gets `200 {}`, unless the
+//!   first handling failed ([`store::claim`]: Telegram's retry of it is answered).
 //! - `message` with `text`, `location` (`latitude`, `longitude`) or `photo` (the largest
 //!   size is fetched with `getFile` and stored with the media store, [`crate::photo`]), and
 //!   `callback_query` (a button tap: its `data` is the text it stands for; the tap is
@@ -124,7 +125,8 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     let user = chat_id.to_string();
     let from = Sender { channel: Channel::Telegram, user: &user };
     let raw = String::from_utf8_lossy(req.body());
-    if !store::first_time(env, from, &update.update_id.to_string(), &raw).await? {
+    let event_id = update.update_id.to_string();
+    if store::claim(env, from, &event_id, &raw).await? == store::Claim::Duplicate {
         return nothing();
     }
     if let Some(id) = callback
@@ -132,9 +134,22 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     {
         civic::log::error(&format!("chat: answerCallbackQuery: {e}"));
     }
-    let Some(inbound) = inbound else { return nothing() };
-    let reply = bot::answer(env, from, &update.update_id.to_string(), inbound).await?;
-    civic::web::json(StatusCode::OK, &send_message(chat_id, &reply))
+    let reply = match inbound {
+        Some(inbound) => match bot::answer(env, from, &event_id, inbound).await {
+            Ok(reply) => Some(reply),
+            Err(e) => {
+                // Telegram sends it again on a non-2xx: let that retry answer it.
+                store::release(env, from, &event_id).await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    store::answered(env, from, &event_id).await?;
+    match reply {
+        Some(reply) => civic::web::json(StatusCode::OK, &send_message(chat_id, &reply)),
+        None => nothing(),
+    }
 }
 
 fn nothing() -> Result<Response<Bytes>, Error> {

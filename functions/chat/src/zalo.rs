@@ -10,7 +10,8 @@
 //!    (401): a replay of a captured event gets nowhere.
 //! 3. **Once**: the event is stored by `message.msg_id` (a `follow` by follower and time)
 //!    before it is answered; a repeat gets `200 {"ok": true, "duplicate": true}` and nothing
-//!    is done or sent again.
+//!    is done or sent again, unless the first handling failed ([`store::claim`]: Zalo's
+//!    retry of an event answered with a 5xx is answered).
 //! 4. **Answer**: `user_send_text`, `user_send_location` (coordinates in
 //!    `message.attachments[].payload.coordinates`, `latitude`/`longitude` or `lat`/`long`,
 //!    numbers or numeric strings), `user_send_image` (`payload.url`) and `follow` (a
@@ -146,16 +147,25 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     let event = parse(&value, &timestamp);
     let from = Sender { channel: Channel::Zalo, user: &event.user };
     let raw = String::from_utf8_lossy(body);
-    if !store::first_time(env, from, &event.id, &raw).await? {
+    if store::claim(env, from, &event.id, &raw).await? == store::Claim::Duplicate {
         return civic::web::json(StatusCode::OK, &serde_json::json!({"ok": true, "duplicate": true}));
     }
     if let Some(inbound) = event.inbound {
-        let reply = bot::answer(env, from, &event.id, inbound).await?;
-        if let Err(e) = send(env, &event.user, &reply).await {
-            civic::log::error(&format!("chat: a Zalo reply to {} was not sent: {e}", event.user));
-            store::to_outbox(env, from, &reply, &e.to_string()).await?;
+        let handled = async {
+            let reply = bot::answer(env, from, &event.id, inbound).await?;
+            if let Err(e) = send(env, &event.user, &reply).await {
+                civic::log::error(&format!("chat: a Zalo reply to {} was not sent: {e}", event.user));
+                store::to_outbox(env, from, &reply, &e.to_string()).await?;
+            }
+            Ok::<(), Error>(())
+        };
+        if let Err(e) = handled.await {
+            // Zalo sends it again on a non-200: let that retry answer it.
+            store::release(env, from, &event.id).await;
+            return Err(e);
         }
     }
+    store::answered(env, from, &event.id).await?;
     civic::web::json(StatusCode::OK, &serde_json::json!({"ok": true}))
 }
 

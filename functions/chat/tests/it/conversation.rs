@@ -118,3 +118,18 @@ fn forged_and_stale_events_do_nothing() {
     assert!(env.sent().is_empty());
     assert!(env.commands.lock().unwrap().is_empty());
 }
+
+#[test]
+fn an_event_whose_handling_failed_is_answered_on_the_retry() {
+    let env = StandIn::new();
+    let event =
+        zalo_event(&env, "9000000000000000005", "r1", "user_send_text", json!({"text": "PA Cây đổ chắn đường"}));
+    *env.fail_once.lock().unwrap() = Some("INSERT INTO conversations");
+    assert_eq!(post(&env, event.clone()), 503, "a database error is Zalo's cue to send it again");
+    assert!(env.sent().is_empty());
+    assert_eq!(post(&env, event.clone()), 200);
+    assert!(last_text(&env).contains("vị trí"), "{}", last_text(&env));
+    // answered now: a further repeat does nothing
+    assert_eq!(post(&env, event), 200);
+    assert_eq!(env.sent().len(), 1);
+}

@@ -23,6 +23,8 @@ pub struct StandIn {
     pub zalo: Mutex<Vec<(String, String, Vec<String>)>>,
     pub photos_stored: Mutex<usize>,
     pub reports_filed: Mutex<Vec<String>>,
+    /// The next statement whose SQL holds this text fails (once), as a database error would.
+    pub fail_once: Mutex<Option<&'static str>>,
 }
 
 impl StandIn {
@@ -43,6 +45,7 @@ impl StandIn {
             zalo: Mutex::new(Vec::new()),
             photos_stored: Mutex::new(0),
             reports_filed: Mutex::new(Vec::new()),
+            fail_once: Mutex::new(None),
         }
     }
 
@@ -102,6 +105,13 @@ impl Platform for StandIn {
         self.native.query(db, sql, params).await
     }
     async fn execute(&self, db: &str, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let failing = {
+            let mut fail = self.fail_once.lock().unwrap();
+            fail.is_some_and(|text| sql.contains(text)) && fail.take().is_some()
+        };
+        if failing {
+            return Err(DbError("database is locked".into()));
+        }
         self.native.execute(db, sql, params).await
     }
     async fn batch(&self, db: &str, statements: &[Statement]) -> Result<Vec<Rows>, DbError> {
