@@ -12,7 +12,8 @@
 //! - [`sms`]: the SMS gateway's webhook contract (signature, store before answer, replay);
 //! - [`text`]: Vietnamese text folding for search, and SMS rendering;
 //! - [`validate`]: JSON body validation that names every bad field at once;
-//! - [`web`]: small helpers on `http` types (JSON responses, body caps, query strings).
+//! - [`web`]: small helpers on `http` types (JSON responses, body caps, query strings);
+//! - [`webhooks`]: outbound webhooks signed the Standard Webhooks way.
 
 pub mod auth;
 pub mod command;
@@ -32,6 +33,7 @@ pub mod testing;
 pub mod text;
 pub mod validate;
 pub mod web;
+pub mod webhooks;
 
 pub use error::{Error, FieldError, Lang, Msg, Result};
 pub use platform::Platform;
