@@ -6,6 +6,7 @@
 //! - [`command`]: the signed `POST <prefix>/command` contract between chat, SMS and the
 //!   function that owns each answer;
 //! - [`dossier`]: the national dossier code, shared by permit-status and payment-callback;
+//! - [`geo`]: great-circle distances and the bounding box of a radius;
 //! - [`error`]: one error type, rendered as RFC 9457 problem+json in Vietnamese or English;
 //! - [`objects`]: object storage (photos) on the runtime's bucket, S3 or the database;
 //! - [`phone`]: Vietnamese phone numbers (plausible, the same line);
@@ -23,6 +24,7 @@ pub mod demo;
 pub mod district;
 pub mod dossier;
 pub mod error;
+pub mod geo;
 pub mod log;
 pub mod objects;
 pub mod phone;

@@ -132,6 +132,11 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// A time as [`stamp`] stored it (any RFC 3339 text is read); `None` for text that is not one.
+pub fn parse_stamp(stored: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(stored).ok().map(|t| t.with_timezone(&Utc))
+}
+
 /// A stored time as answers show it, in Vietnam time with its offset
 /// (`2024-11-05T09:00:00+07:00`); text that is not a time is shown as it is.
 pub fn vn_time(stored: &str) -> String {

@@ -1,7 +1,7 @@
 //! The bot's own database, `chat` (`migrations/chat/`): events seen, open `PA`
 //! conversations, the last buttons offered, and replies waiting in the outbox.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use civic::command::{Choice, Location, Reply};
 use civic::platform::Value;
 use civic::web::stamp;
@@ -247,7 +247,7 @@ pub async fn chosen(env: &impl Platform, from: Sender<'_>, n: usize) -> Result<O
 pub async fn to_outbox(env: &impl Platform, from: Sender<'_>, reply: &Reply, why: &str) -> Result<String, Error> {
     let mut raw = [0u8; 16];
     env.random_bytes(&mut raw);
-    let id = format!("chat-{}", hex_of(&raw));
+    let id = format!("chat-{}", hex::encode(raw));
     let body = serde_json::to_string(reply).map_err(|e| Error::Internal(e.to_string()))?;
     env.execute(
         DB,
@@ -264,13 +264,4 @@ pub async fn to_outbox(env: &impl Platform, from: Sender<'_>, reply: &Reply, why
     )
     .await?;
     Ok(id)
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `t` parsed from a stored stamp.
-pub fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }

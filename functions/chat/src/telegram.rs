@@ -175,9 +175,14 @@ pub fn send_message(chat_id: i64, reply: &Reply) -> Value {
     call
 }
 
-fn api_url(env: &impl Platform, token: &str, method: &str) -> String {
+/// `telegram_api_base` (default `https://api.telegram.org`), without a trailing `/`.
+fn api_base(env: &impl Platform) -> String {
     let base = env.config("telegram_api_base").unwrap_or_else(|| "https://api.telegram.org".to_owned());
-    format!("{}/bot{token}/{method}", base.trim_end_matches('/'))
+    base.trim_end_matches('/').to_owned()
+}
+
+fn api_url(env: &impl Platform, token: &str, method: &str) -> String {
+    format!("{}/bot{token}/{method}", api_base(env))
 }
 
 /// A Bot API call with a JSON body; its `result`. Errors never hold the token.
@@ -213,8 +218,7 @@ pub async fn file_url(env: &impl Platform, token: &str, file_id: &str) -> Result
         .and_then(Value::as_str)
         .filter(|p| !p.is_empty() && !p.contains(".."))
         .ok_or_else(|| Error::Upstream("Telegram getFile gave no file_path".into()))?;
-    let base = env.config("telegram_api_base").unwrap_or_else(|| "https://api.telegram.org".to_owned());
-    Ok(format!("{}/file/bot{token}/{path}", base.trim_end_matches('/')))
+    Ok(format!("{}/file/bot{token}/{path}", api_base(env)))
 }
 
 #[cfg(test)]

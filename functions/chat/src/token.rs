@@ -20,7 +20,7 @@ use civic::{Error, Platform};
 use http::Request;
 use serde::Deserialize;
 
-use crate::store::{DB, parse_stamp};
+use crate::store::DB;
 
 /// A token is refreshed this long before it expires.
 pub const MARGIN_SECONDS: i64 = 60;
@@ -47,7 +47,7 @@ pub async fn stored(env: &impl Platform) -> Result<Option<Pair>, Error> {
     Ok(Some(Pair {
         access_token: r.str("access_token")?.to_owned(),
         refresh_token: r.str("refresh_token")?.to_owned(),
-        expires_at: parse_stamp(r.str("expires_at")?).unwrap_or_default(),
+        expires_at: civic::web::parse_stamp(r.str("expires_at")?).unwrap_or_default(),
         version: r.i64("version")?,
     }))
 }

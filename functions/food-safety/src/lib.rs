@@ -32,7 +32,6 @@ pub mod command;
 pub mod demo;
 pub mod establishment;
 pub mod fuzzy;
-pub mod geo;
 pub mod import;
 pub mod model;
 pub mod nearby;

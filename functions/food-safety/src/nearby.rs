@@ -3,7 +3,7 @@
 //!
 //! One SQL statement reads the candidates inside the radius's bounding box through an index
 //! ([`crate::store::near`]); the distances are then measured exactly here (great circle,
-//! [`crate::geo::distance_m`]), and only places within the radius are kept. Places without
+//! [`civic::geo::distance_m`]), and only places within the radius are kept. Places without
 //! coordinates are never returned.
 
 use chrono::NaiveDate;
@@ -61,7 +61,7 @@ pub async fn find(
         .into_iter()
         .filter_map(|s| {
             let (lat, lng) = (s.establishment.lat?, s.establishment.lng?);
-            Some((crate::geo::distance_m(at, Location { lat, lng }), s))
+            Some((civic::geo::distance_m(at, Location { lat, lng }), s))
         })
         .filter(|(d, _)| *d <= metres)
         .collect();
@@ -152,7 +152,7 @@ mod tests {
             let metres = f64::from(radius);
             let mut want: Vec<(f64, &str)> = items
                 .iter()
-                .filter_map(|e| Some((crate::geo::distance_m(centre, Location { lat: e.lat?, lng: e.lng? }), &*e.id)))
+                .filter_map(|e| Some((civic::geo::distance_m(centre, Location { lat: e.lat?, lng: e.lng? }), &*e.id)))
                 .filter(|(d, _)| *d <= metres)
                 .collect();
             want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));

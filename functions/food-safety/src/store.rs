@@ -233,8 +233,8 @@ pub async fn page(
 }
 
 /// Candidates of a `near` search: the places of the bounding box (`lat`/`lng` ranges, through
-/// the index `establishments_near`) whose planar key ([`crate::geo::Planar`]) is within the
-/// radius with [`crate::geo::SLACK`], at most `?11`, best first by the `ORDER BY` spliced in
+/// the index `establishments_near`) whose planar key ([`civic::geo::Planar`]) is within the
+/// radius with [`civic::geo::SLACK`], at most `?11`, best first by the `ORDER BY` spliced in
 /// (a constant of [`near`]); `total` counts those within the radius itself. The inner
 /// selects read the covering index only; the full rows are read for the candidates alone.
 pub const NEAR: &str = "WITH near AS (
@@ -270,7 +270,7 @@ pub async fn near(
     take: usize,
     certified_on: Option<NaiveDate>,
 ) -> Result<(Vec<Summary>, i64), Error> {
-    use crate::geo::{Planar, SLACK, bounding_box, planar_bound};
+    use civic::geo::{Planar, SLACK, bounding_box, planar_bound};
     let key = Planar::at(at);
     let b = bounding_box(at, metres * (1.0 + SLACK));
     let mut params: Vec<Value> = vec![

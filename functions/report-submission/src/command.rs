@@ -26,7 +26,6 @@
 //! - Anything else: what to send.
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use civic::command::{Choice, Command, Reply};
 use civic::text::{cut, sentence};
 use civic::{Error, FieldError, Platform};
@@ -218,7 +217,7 @@ async fn follow(env: &impl Platform, text: &str) -> Result<Outcome, Error> {
     let Some((r, history)) = store::get(env, &code).await? else {
         return Ok(Outcome::Unknown(code));
     };
-    let overdue = r.status.is_open() && due(&r.due_at).is_some_and(|d| env.now() > d);
+    let overdue = r.status.is_open() && civic::web::parse_stamp(&r.due_at).is_some_and(|d| env.now() > d);
     Ok(Outcome::Standing(Standing {
         code: r.code,
         status: r.status,
@@ -231,13 +230,9 @@ async fn follow(env: &impl Platform, text: &str) -> Result<Outcome, Error> {
     }))
 }
 
-fn due(stored: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(stored).ok().map(|t| t.with_timezone(&Utc))
-}
-
 /// A stored time as chat replies write it: `09:00 ngày 06/11/2024` (Vietnam time).
 fn when(stored: &str) -> String {
-    due(stored)
+    civic::web::parse_stamp(stored)
         .map(|t| t.with_timezone(&civic::web::vietnam()))
         .map(|t| format!("{} ngày {}", t.format("%H:%M"), t.format("%d/%m/%Y")))
         .unwrap_or_default()

@@ -1,5 +1,5 @@
 //! Where a report is: inside the province or not, its district, and how far apart two
-//! reports are.
+//! reports are (distances: [`civic::geo`]).
 //!
 //! The province is Da Nang: a report's coordinates must fall in its bounding box, and its
 //! district is the one whose centre ([`civic::district::ALL`]) is nearest (a coarse stand-in
@@ -7,20 +7,11 @@
 //! lands on the wrong side of a boundary). An address names its district in words
 //! ([`civic::district::named_in`]).
 
+use civic::command::Location;
 use civic::district::{self, District};
 
 /// The province's bounding box, WGS 84 degrees: (south, west, north, east).
 pub const PROVINCE: (f64, f64, f64, f64) = (15.90, 107.80, 16.25, 108.35);
-
-/// The mean Earth radius (IUGG), in metres.
-const EARTH_RADIUS_M: f64 = 6_371_008.8;
-
-/// Metres per degree of latitude (and of longitude at the equator), to the nearest 10 m.
-const METRES_PER_DEGREE: f64 = 111_320.0;
-
-/// The smallest cosine of the latitude [`degrees_for`] divides by, so that a box near a
-/// pole stays finite (Da Nang, at 16° N, never comes near it).
-const MIN_COS_LAT: f64 = 0.01;
 
 /// Whether a point (degrees) lies in [`PROVINCE`], edges included.
 pub fn in_province(lat: f64, lng: f64) -> bool {
@@ -28,22 +19,9 @@ pub fn in_province(lat: f64, lng: f64) -> bool {
     (s..=n).contains(&lat) && (w..=e).contains(&lng)
 }
 
-/// Great-circle distance in metres between two points in degrees (haversine, mean Earth
-/// radius).
+/// Great-circle distance in metres between two points in degrees ([`civic::geo::distance_m`]).
 pub fn distance_m(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = (lat2 - lat1).to_radians();
-    let dl = (lng2 - lng1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
-}
-
-/// The degrees of latitude and longitude that `metres` spans at `lat` (for a bounding-box
-/// prefilter before [`distance_m`]).
-pub fn degrees_for(metres: f64, lat: f64) -> (f64, f64) {
-    let dlat = metres / METRES_PER_DEGREE;
-    let dlng = metres / (METRES_PER_DEGREE * lat.to_radians().cos().max(MIN_COS_LAT));
-    (dlat, dlng)
+    civic::geo::distance_m(Location { lat: lat1, lng: lng1 }, Location { lat: lat2, lng: lng2 })
 }
 
 /// The district whose centre is nearest to a point (degrees).
@@ -64,9 +42,6 @@ mod tests {
         let d = distance_m(16.0544, 108.2022, 16.0554, 108.2022);
         assert!((d - 111.2).abs() < 0.5, "{d}");
         assert_eq!(distance_m(16.0, 108.0, 16.0, 108.0), 0.0);
-        let (dlat, dlng) = degrees_for(50.0, 16.05);
-        assert!(distance_m(16.05, 108.2, 16.05 + dlat, 108.2) <= 50.01);
-        assert!(distance_m(16.05, 108.2, 16.05, 108.2 + dlng) <= 50.01);
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub async fn duplicate_of(
     lng: f64,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, Error> {
-    let (dlat, dlng) = geo::degrees_for(DUPLICATE_METRES, lat);
+    let area = civic::geo::bounding_box(civic::command::Location { lat, lng }, DUPLICATE_METRES);
     let rows = env
         .query(
             DB,
@@ -53,10 +53,10 @@ pub async fn duplicate_of(
             &[
                 category.into(),
                 stamp(now - Duration::days(DUPLICATE_DAYS)).into(),
-                (lat - dlat).into(),
-                (lat + dlat).into(),
-                (lng - dlng).into(),
-                (lng + dlng).into(),
+                area.south.into(),
+                area.north.into(),
+                area.west.into(),
+                area.east.into(),
                 Status::json_list(&Status::OPEN).into(),
             ],
         )

@@ -1,11 +1,11 @@
-//! Distances on the Earth for the `near` search ([`crate::nearby`]): great-circle metres
+//! Distances on the Earth (food-safety's `near` search, report-submission's duplicates): great-circle metres
 //! (haversine on a sphere of the mean Earth radius), the box of degrees a radius spans around
 //! a point, and the planar key SQL orders candidates by.
 //!
 //! Points are [`Location`]s in WGS 84 degrees. The box does not wrap across the 180°
 //! meridian (it is clamped to ±180°): no province lies across it.
 
-use civic::command::Location;
+use crate::command::Location;
 
 /// The mean Earth radius (IUGG), in metres.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
