@@ -2,10 +2,11 @@
 //!
 //! ```text
 //! civic-host [--manifest PATH] [--runtime-config PATH] [--listen ADDR] [--data DIR]
-//!            [--migrations DIR]
+//!            [--migrations DIR] [--tick SECONDS]
 //! ```
 //! Each flag also accepts `--flag=value`. Defaults: `spin.toml`; `runtime-config.toml` next to
-//! the manifest when that file exists; `127.0.0.1:3000`; `.data`; `<manifest dir>/migrations`.
+//! the manifest when that file exists; `127.0.0.1:3000`; `.data`; `<manifest dir>/migrations`;
+//! no ticks.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ OPTIONS:
     --data DIR              directory of the SQLite files [default: .data]
     --migrations DIR        migrations, one folder per database label
                             [default: <manifest dir>/migrations]
+    --tick SECONDS          call each component's POST <base>/tick every SECONDS, as a
+                            deployment's scheduler would [default: 0, never]
     -h, --help              print this help
 
 Application variables come from SPIN_VARIABLE_<NAME> environment variables, else their
@@ -39,7 +42,7 @@ request: `METHOD PATH STATUS DURATIONus`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help,
-    Run { paths: Paths, listen: SocketAddr },
+    Run { paths: Paths, listen: SocketAddr, tick: Option<std::time::Duration> },
 }
 
 /// Parses the arguments (without the program name).
@@ -49,6 +52,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut listen: Option<String> = None;
     let mut data: Option<PathBuf> = None;
     let mut migrations: Option<PathBuf> = None;
+    let mut tick: Option<String> = None;
 
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -59,7 +63,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
             _ => (arg.clone(), None),
         };
-        let known = ["--manifest", "--runtime-config", "--listen", "--data", "--migrations"];
+        let known = ["--manifest", "--runtime-config", "--listen", "--data", "--migrations", "--tick"];
         if !known.contains(&flag.as_str()) {
             return Err(format!("unknown argument {arg:?}"));
         }
@@ -75,6 +79,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--runtime-config" => runtime_config.replace(value.into()).is_some(),
             "--listen" => listen.replace(value).is_some(),
             "--data" => data.replace(value.into()).is_some(),
+            "--tick" => tick.replace(value).is_some(),
             _ => migrations.replace(value.into()).is_some(),
         };
         if slot_taken {
@@ -92,6 +97,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         }
     };
     let listen = parse_listen(listen.as_deref().unwrap_or("127.0.0.1:3000"))?;
+    let tick = match tick.as_deref().map(str::parse::<u64>) {
+        None | Some(Ok(0)) => None,
+        Some(Ok(seconds)) => Some(std::time::Duration::from_secs(seconds)),
+        Some(Err(_)) => return Err("--tick needs a whole number of seconds".to_owned()),
+    };
     Ok(Command::Run {
         paths: Paths {
             migrations: migrations.unwrap_or_else(|| manifest_dir.join("migrations")),
@@ -100,6 +110,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             data: data.unwrap_or_else(|| PathBuf::from(".data")),
         },
         listen,
+        tick,
     })
 }
 
@@ -131,8 +142,21 @@ mod tests {
     }
 
     #[test]
+    fn ticks() {
+        let every = |a: &str| match parse(args(a)) {
+            Ok(Command::Run { tick, .. }) => Ok(tick.map(|d| d.as_secs())),
+            Ok(Command::Help) => Err("help".to_owned()),
+            Err(e) => Err(e),
+        };
+        assert_eq!(every("--tick 5"), Ok(Some(5)));
+        assert_eq!(every("--tick=0"), Ok(None));
+        assert!(every("--tick soon").is_err());
+        assert!(every("--tick 1 --tick 2").is_err());
+    }
+
+    #[test]
     fn defaults() {
-        let Ok(Command::Run { paths, listen }) = parse(args("")) else { panic!("parses") };
+        let Ok(Command::Run { paths, listen, tick: None }) = parse(args("")) else { panic!("parses") };
         assert_eq!(paths.manifest, PathBuf::from("spin.toml"));
         assert_eq!(paths.data, PathBuf::from(".data"));
         assert_eq!(paths.migrations, PathBuf::from("./migrations"));
@@ -141,7 +165,7 @@ mod tests {
 
     #[test]
     fn flags() {
-        let Ok(Command::Run { paths, listen }) = parse(args(
+        let Ok(Command::Run { paths, listen, tick: None }) = parse(args(
             "--manifest /app/spin.toml --runtime-config=/etc/rc.toml --listen 127.0.0.1:0 --data /d --migrations /m",
         )) else {
             panic!("parses")

@@ -8,7 +8,7 @@
 //! `allowed_outbound_hosts`.
 //!
 //! Modules: [`cli`] (arguments), [`manifest`], [`runtime_config`], [`routes`], [`variables`],
-//! [`outbound`], [`sqlite`], [`app`] (loading), [`server`] (serving).
+//! [`outbound`], [`sqlite`], [`app`] (loading), [`server`] (serving), [`scheduler`] (ticks).
 
 // The workspace forbids `Instant::now`/`SystemTime::now` because they panic on Cloudflare
 // Workers; this crate is a native program that measures request durations, so it may.
@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod outbound;
 pub mod routes;
 pub mod runtime_config;
+pub mod scheduler;
 pub mod server;
 pub mod sqlite;
 pub mod variables;

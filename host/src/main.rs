@@ -11,21 +11,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use civic_host::{app, cli, server};
+use civic_host::{app, cli, scheduler, server};
 
 fn main() -> ExitCode {
-    let (paths, listen) = match cli::parse(std::env::args().skip(1)) {
+    let (paths, listen, tick) = match cli::parse(std::env::args().skip(1)) {
         Ok(cli::Command::Help) => {
             print!("{}", cli::USAGE);
             return ExitCode::SUCCESS;
         }
-        Ok(cli::Command::Run { paths, listen }) => (paths, listen),
+        Ok(cli::Command::Run { paths, listen, tick }) => (paths, listen, tick),
         Err(e) => {
             eprintln!("civic-host: {e}\n\n{}", cli::USAGE);
             return ExitCode::from(2);
         }
     };
-    match run(paths, listen) {
+    match run(paths, listen, tick) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("civic-host: {e:#}");
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(paths: app::Paths, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+fn run(paths: app::Paths, listen: std::net::SocketAddr, tick: Option<Duration>) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     let app = app::load(&paths, |name| std::env::var(name).ok(), &mut stdout)?;
     app::spawn_epoch_ticker(&app.engine);
@@ -50,7 +50,11 @@ fn run(paths: app::Paths, listen: std::net::SocketAddr) -> anyhow::Result<()> {
             out.write_all(server::ready_message(&app, addr).as_bytes())?;
             out.flush()?;
         }
-        server::serve(Arc::new(app), listener, shutdown).await
+        let app = Arc::new(app);
+        if let Some(every) = tick {
+            tokio::spawn(scheduler::run(app.clone(), addr, every));
+        }
+        server::serve(app, listener, shutdown).await
     });
     if result.is_ok() {
         println!("Shutting down");

@@ -283,6 +283,12 @@ impl Router {
             .collect()
     }
 
+    /// Each wildcard route (`/reports/...`) as its component and its prefix without the
+    /// wildcard (`/reports`), in manifest order.
+    pub fn wildcard_prefixes(&self) -> Vec<(String, String)> {
+        self.entries.iter().filter(|e| e.pattern.wildcard).map(|e| (e.component.clone(), e.prefix.clone())).collect()
+    }
+
     /// Number of routes.
     pub fn len(&self) -> usize {
         self.entries.len()

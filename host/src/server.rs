@@ -201,6 +201,17 @@ pub async fn handle(
     resp
 }
 
+/// Handles a request made on this machine as if it came from `client` over the network: the
+/// local scheduler's ticks ([`crate::scheduler`], which logs them its own way).
+pub async fn handle_local(
+    app: &Arc<App>,
+    req: Request<RequestBody>,
+    client: SocketAddr,
+    listen_addr: SocketAddr,
+) -> Response<HyperOutgoingBody> {
+    route(app, req, Origin::Network { client, listen_addr }).await
+}
+
 /// Handles a request that a component of `app` sent to `http://<component_id>.spin.internal`
 /// (its allow list already checked), as Spin does: the whole path matched against a synthetic
 /// `/...` route, on a fresh instance of that component with its own configuration, logged like
