@@ -412,7 +412,7 @@ pub fn open311(data: &[u8]) {
 }
 
 /// A body route: method, path, content type.
-pub const BODIES: [(&str, &str, &str); 12] = [
+pub const BODIES: [(&str, &str, &str); 15] = [
     ("PUT", "/food-safety/establishments", JSON),
     ("PUT", "/food-safety/establishments", CSV),
     ("PUT", "/food-safety/violations", CSV),
@@ -425,6 +425,9 @@ pub const BODIES: [(&str, &str, &str); 12] = [
     ("PUT", "/reports/categories", JSON),
     ("PATCH", "/reports/PA-241122-0001", JSON),
     ("POST", "/reports/PA-241122-0002/rating", JSON),
+    ("POST", "/permits/webhooks", JSON),
+    ("POST", "/payments/webhooks", JSON),
+    ("POST", "/reports/webhooks", JSON),
 ];
 
 /// Every route that takes a body: byte 0 picks the route (low nibble) and the caller (high
@@ -646,6 +649,20 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 with(
                     citizen | route("/reports/PA-241122-0002/rating", "POST", JSON),
                     &json!({"stars": 5, "comment": "Nhanh"}).to_string(),
+                ),
+                with(
+                    admin | route("/permits/webhooks", "POST", JSON),
+                    &json!({"url": "https://mot-cua.example.vn/hooks", "events": ["dossier.status_changed"]}).to_string(),
+                ),
+                with(
+                    admin | route("/payments/webhooks", "POST", JSON),
+                    &json!({"url": "https://mot-cua.example.vn/hooks", "events": ["payment.settled", "order.expired"]})
+                        .to_string(),
+                ),
+                with(
+                    admin | route("/reports/webhooks", "POST", JSON),
+                    &json!({"url": "https://hai-chau.example.vn/hooks", "events": ["report.overdue"], "agency": "ubnd-hai-chau"})
+                        .to_string(),
                 ),
             ]
         }

@@ -219,6 +219,20 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     crate::auth::hmac_sha256_hex(secret.as_bytes(), body)
 }
 
+/// The guard of every internal route (`POST <prefix>/command`, `POST /chat/send`): a body of
+/// at most `cap` bytes (413 past it) whose `X-Signature` is the hex HMAC-SHA256 of the body
+/// with `internal_secret` ([`Error::BadSignature`], 401, otherwise; [`Error::Config`], 500,
+/// without the secret). Checked before the body is parsed.
+pub fn verify<P: Platform>(req: &Request<Bytes>, env: &P, cap: usize) -> Result<(), Error> {
+    crate::web::check_size(req, cap)?;
+    let secret = env.config("internal_secret").ok_or(Error::Config("internal_secret"))?;
+    let signature = req.headers().get(SIGNATURE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !crate::auth::verify_hmac_sha256_hex(secret.as_bytes(), req.body(), signature) {
+        return Err(Error::BadSignature);
+    }
+    Ok(())
+}
+
 /// The `POST <prefix>/command` route: checks the body's size and signature, parses and
 /// validates the command (every bad field at once, 422), and answers what `answer` replies.
 pub async fn serve<P: Platform>(
@@ -226,12 +240,7 @@ pub async fn serve<P: Platform>(
     env: &P,
     answer: impl AsyncFnOnce(&Command) -> Result<Reply, Error>,
 ) -> Result<Response<Bytes>, Error> {
-    crate::web::check_size(req, MAX_BODY)?;
-    let secret = env.config("internal_secret").ok_or(Error::Config("internal_secret"))?;
-    let signature = req.headers().get(SIGNATURE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !crate::auth::verify_hmac_sha256_hex(secret.as_bytes(), req.body(), signature) {
-        return Err(Error::BadSignature);
-    }
+    verify(req, env, MAX_BODY)?;
     let cmd: Command = serde_json::from_slice(req.body())
         .map_err(|e| Error::BadRequest(Msg::new(format!("JSON không hợp lệ: {e}"), format!("invalid JSON: {e}"))))?;
     let problems = cmd.problems();
@@ -248,6 +257,22 @@ pub fn internal_url(component: &str, path: &str) -> String {
     format!("http://{component}.spin.internal{path}")
 }
 
+/// The signed `POST` of `body` (JSON) to `path` on `component` ([`internal_url`]), with its
+/// `X-Signature`. [`Error::Config`] without `internal_secret`.
+pub fn internal_request<P: Platform>(
+    env: &P,
+    component: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<Request<Bytes>, Error> {
+    let secret = env.config("internal_secret").ok_or(Error::Config("internal_secret"))?;
+    Request::post(internal_url(component, path))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(SIGNATURE, sign(&secret, &body))
+        .body(Bytes::from(body))
+        .map_err(|e| Error::Internal(format!("building a request to {component}: {e}")))
+}
+
 /// A signed `POST` of `body` (JSON) to `path` on `component`, through the platform's fetch:
 /// Spin's local service chaining, or the Workers service binding named after the component.
 /// [`Error::Config`] without `internal_secret`; [`Error::Upstream`] when the call fails or
@@ -258,12 +283,7 @@ pub async fn post_internal<P: Platform>(
     path: &str,
     body: Vec<u8>,
 ) -> Result<http::Response<Bytes>, Error> {
-    let secret = env.config("internal_secret").ok_or(Error::Config("internal_secret"))?;
-    let request = Request::post(internal_url(component, path))
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header(SIGNATURE, sign(&secret, &body))
-        .body(Bytes::from(body))
-        .map_err(|e| Error::Internal(format!("building a request to {component}: {e}")))?;
+    let request = internal_request(env, component, path, body)?;
     let resp = env.fetch(request).await.map_err(|e| Error::Upstream(format!("{component}{path}: {e}")))?;
     if !resp.status().is_success() {
         let body = String::from_utf8_lossy(resp.body());

@@ -9,6 +9,7 @@
 //! - [`geo`]: great-circle distances and the bounding box of a radius;
 //! - [`error`]: one error type, rendered as RFC 9457 problem+json in Vietnamese or English;
 //! - [`objects`]: object storage (photos) on the runtime's bucket, S3 or the database;
+//! - [`outbox`]: events written with the change they report, delivered at least once;
 //! - [`phone`]: Vietnamese phone numbers (plausible, the same line);
 //! - [`sms`]: the SMS gateway's webhook contract (signature, store before answer, replay);
 //! - [`text`]: Vietnamese text folding for search, and SMS rendering;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod geo;
 pub mod log;
 pub mod objects;
+pub mod outbox;
 pub mod phone;
 pub mod platform;
 pub mod sms;

@@ -1,7 +1,7 @@
 //! Helpers for the functions' own native tests: the route tests' platform, tokens and calls
 //! ([`route_env`], [`route_env_at`], [`t`], [`token`], [`call`]), the OpenAPI route check
 //! both ways ([`check_openapi`]), a platform whose reads fail ([`ReadsFail`]) and a stand-in
-//! partner server ([`serve_json`]).
+//! partner server ([`serve_json`]) and a recording receiver ([`Receiver`]).
 
 use std::future::Future;
 
@@ -341,6 +341,113 @@ pub fn serve_json(
         }
     });
     Ok(addr)
+}
+
+/// One request a [`Receiver`] took.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The path with its query.
+    pub path: String,
+    /// Header names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The first value of header `name` (lower case), or `""`.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A stand-in receiver on 127.0.0.1 (a partner's webhook, an SMS gateway, the chat
+/// function) that records every request and answers the status set with [`Receiver::answer`]
+/// (200 at first) with `{}`, after the delay set with [`Receiver::delay`] (none at first).
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    /// `host:port` it listens on.
+    pub addr: String,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    /// Starts one; it serves, a thread per request, until the process ends.
+    ///
+    /// # Errors
+    /// When it cannot listen.
+    pub fn start() -> std::io::Result<Receiver> {
+        use std::sync::atomic::Ordering;
+        let server = tiny_http::Server::http("127.0.0.1:0").map_err(std::io::Error::other)?;
+        let addr = server.server_addr().to_ip().ok_or_else(|| std::io::Error::other("not an IP listener"))?.to_string();
+        let r = Receiver {
+            addr,
+            status: std::sync::Arc::new(200.into()),
+            delay_ms: std::sync::Arc::new(0.into()),
+            got: std::sync::Arc::default(),
+        };
+        let shared = r.clone();
+        std::thread::spawn(move || {
+            for mut request in server.incoming_requests() {
+                let r = shared.clone();
+                std::thread::spawn(move || -> std::io::Result<()> {
+                    let mut body = Vec::new();
+                    std::io::Read::read_to_end(request.as_reader(), &mut body)?;
+                    let headers = request
+                        .headers()
+                        .iter()
+                        .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_owned()))
+                        .collect();
+                    if let Ok(mut got) = r.got.lock() {
+                        got.push(Received { path: request.url().to_owned(), headers, body });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(r.delay_ms.load(Ordering::SeqCst)));
+                    let status = r.status.load(Ordering::SeqCst);
+                    request.respond(tiny_http::Response::from_string("{}").with_status_code(status))
+                });
+            }
+        });
+        Ok(r)
+    }
+
+    /// Answers `status` from now on.
+    pub fn answer(&self, status: u16) {
+        self.status.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits `delay` before answering, from now on.
+    pub fn delay(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Every request taken so far, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+}
+
+/// Whether `got` carries a Standard Webhooks signature by `secret` (`whsec_<base64 key>`):
+/// one of the space-separated `webhook-signature` values is `v1,` and the base64
+/// HMAC-SHA256, keyed with the decoded key, of `{webhook-id}.{webhook-timestamp}.{body}`
+/// (standardwebhooks.com, "Verifying webhooks"). Written from the specification with HMAC
+/// directly, apart from the `standardwebhooks` crate that signs, so each checks the other.
+pub fn standard_webhook_signed(secret: &str, got: &Received) -> bool {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Ok(key) = b64.decode(secret.trim_start_matches("whsec_")) else { return false };
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key) else { return false };
+    mac.update(format!("{}.{}.", got.header("webhook-id"), got.header("webhook-timestamp")).as_bytes());
+    mac.update(&got.body);
+    let want = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
+    got.header("webhook-signature").split(' ').any(|s| s == want)
 }
 
 /// An `Authorization` value for the functions' native route tests: an HS256 token signed

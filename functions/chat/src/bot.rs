@@ -8,6 +8,7 @@
 //! | a location, outside a `PA` | food-safety's nearest places, certified ones first |
 //! | `HS <mã hồ sơ> [4 số cuối]` | permit-status's answer |
 //! | `TT <mã phản ánh>` | report-submission's answer |
+//! | `DG <mã phản ánh> <1-5>` | report-submission rates a resolved report of this user, once |
 //! | `PA <nội dung>` | asks for the place; then a location or an address; then photos and `GUI` files it once through report-submission, `HUY` cancels |
 //! | a number `n` | the `n`th button of the last reply, as if tapped |
 //! | anything else, or following the OA | the menu, as buttons |
@@ -50,7 +51,8 @@ const MENU: &str = "Xin chào! Đây là trợ lý dịch vụ công của tỉn
 • ATTP <tên cơ sở>: tra cứu an toàn thực phẩm của quán ăn\n\
 • HS <mã hồ sơ>: tình trạng hồ sơ thủ tục hành chính\n\
 • PA <nội dung>: gửi phản ánh hiện trường\n\
-• TT <mã phản ánh>: tình trạng phản ánh đã gửi";
+• TT <mã phản ánh>: tình trạng phản ánh đã gửi\n\
+• DG <mã phản ánh> <1-5>: đánh giá kết quả xử lý phản ánh của bạn";
 
 /// The menu: the commands, as buttons.
 pub fn menu() -> Reply {
@@ -121,7 +123,7 @@ async fn text_message(env: &impl Platform, from: Sender<'_>, event_id: &str, tex
     match keyword.as_str() {
         "attp" => return Ok(ask(env, FOOD, &command_of(from, &text)).await),
         "hs" => return Ok(ask(env, PERMITS, &command_of(from, &text)).await),
-        "tt" => return Ok(ask(env, REPORTS, &command_of(from, &text)).await),
+        "tt" | "dg" => return Ok(ask(env, REPORTS, &command_of(from, &text)).await),
         "pa" => return start_report(env, from, event_id, rest).await,
         // Telegram's start button
         "start" if text.starts_with('/') => return Ok(menu()),

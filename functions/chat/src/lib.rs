@@ -6,7 +6,12 @@
 //! buttons for a choice ([`bot`]). It owns no service's data: each command goes over HTTP to
 //! the function that owns the answer (`POST <prefix>/command`, [`civic::command`]) through
 //! Spin's local service chaining or a Workers service binding. Its own database, `chat`,
-//! keeps the events seen, open `PA` conversations, the Zalo token pair and unsent replies.
+//! keeps the events seen, open `PA` conversations, the Zalo token pair, unsent replies and
+//! the notifications sent.
+//!
+//! It also carries the other functions' notifications to chat users (`POST /chat/send`:
+//! Zalo within its 48-hour window, else a ZNS template by phone; Telegram), and delivers
+//! its own unsent replies on each [`tick()`].
 //!
 //! Routes (base `/chat`):
 //!
@@ -15,6 +20,8 @@
 //! | GET | `/health` | anyone | [`civic::web::health`] |
 //! | POST | `/zalo` | Zalo (`X-ZEvent-Signature`) | [`zalo`] |
 //! | POST | `/telegram` | Telegram (`X-Telegram-Bot-Api-Secret-Token`) | [`telegram`] |
+//! | POST | `/send` | other functions (`X-Signature`, `internal_secret`) | [`send`] |
+//! | POST | `/tick` | scheduler (role `system`) | [`tick()`], [`civic::outbox::tick_route`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 
 use bytes::Bytes;
@@ -23,13 +30,21 @@ use http::{Method, Request, Response};
 
 pub mod bot;
 pub mod photo;
+pub mod send;
 pub mod store;
 pub mod telegram;
+pub mod tick;
 pub mod token;
 pub mod zalo;
 
-// The Spin and Workers entry points around `handle` (nothing natively).
-civic::entry_points!(crate::handle, crate::MAX_BODY);
+#[cfg(test)]
+mod testkit;
+
+pub use tick::tick;
+
+// The Spin and Workers entry points around `handle`, and the Workers cron trigger around
+// `tick` (nothing natively).
+civic::entry_points!(crate::handle, crate::MAX_BODY, crate::tick);
 
 /// Where this function's routes live.
 pub const BASE: &str = "/chat";
@@ -49,9 +64,11 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::GET, ["health"]) => civic::web::health(env, store::DB, "chat_events").await,
         (&Method::POST, ["zalo"]) => zalo::post(req, env).await,
         (&Method::POST, ["telegram"]) => telegram::post(req, env).await,
+        (&Method::POST, ["send"]) => send::post(req, env).await,
+        (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
         (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
-        (_, ["zalo" | "telegram" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
+        (_, ["zalo" | "telegram" | "send" | "tick" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
         _ => Err(Error::NotFound),
     }
 }
@@ -70,7 +87,7 @@ mod tests {
         let env = civic::testing::route_env(&[store::DB]);
         let call = |req| block_on(handle(req, &env));
         let check = civic::testing::check_openapi(BASE, &[], include_str!("lib.rs"), call).unwrap();
-        // GET health, POST zalo, POST telegram, POST selftest
-        assert_eq!(check, OpenApiCheck { documented: 4, routed: 4, refused: 16 });
+        // GET health, POST zalo, POST telegram, POST send, POST tick, POST selftest
+        assert_eq!(check, OpenApiCheck { documented: 6, routed: 6, refused: 24 });
     }
 }

@@ -1,5 +1,6 @@
 //! The bot's own database, `chat` (`migrations/chat/`): events seen, open `PA`
-//! conversations, the last buttons offered, and replies waiting in the outbox.
+//! conversations, the last buttons offered, and replies waiting in the outbox (delivered by
+//! [`crate::tick()`]). The notifications sent (`sends`) are [`crate::send`]'s.
 
 use chrono::Duration;
 use civic::command::{Choice, Location, Reply};
@@ -243,23 +244,27 @@ pub async fn chosen(env: &impl Platform, from: Sender<'_>, n: usize) -> Result<O
     Ok(n.checked_sub(1).and_then(|i| choices.into_iter().nth(i)))
 }
 
-/// Leaves a reply that could not be sent in the outbox (status `pending`), with why.
+/// Leaves a reply that could not be sent in the outbox (status `pending`), with why: that
+/// try was attempt 1, and the next is due [`crate::tick::BACKOFF_SECONDS`]`[0]` later.
 pub async fn to_outbox(env: &impl Platform, from: Sender<'_>, reply: &Reply, why: &str) -> Result<String, Error> {
     let mut raw = [0u8; 16];
     env.random_bytes(&mut raw);
     let id = format!("chat-{}", hex::encode(raw));
     let body = serde_json::to_string(reply).map_err(|e| Error::Internal(e.to_string()))?;
+    let now = env.now();
+    let next = now + Duration::seconds(crate::tick::BACKOFF_SECONDS[0]);
     env.execute(
         DB,
-        "INSERT INTO outbox (id, channel, user_id, body, status, attempts, last_error, created_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?6)",
+        "INSERT INTO outbox (id, channel, user_id, body, status, attempts, last_error, created_at, next_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?6, ?7)",
         &[
             id.as_str().into(),
             from.channel.as_str().into(),
             from.user.into(),
             body.into(),
             why.into(),
-            stamp(env.now()).into(),
+            stamp(now).into(),
+            stamp(next).into(),
         ],
     )
     .await?;

@@ -16,6 +16,8 @@
 //!   choices, one button a row). Other updates get `200 {}`.
 //! - Calls that need a second request go to `{telegram_api_base}/bot<token>/<method>`. The
 //!   token is never logged, and a file URL (which holds it) never leaves this function.
+//! - Messages sent later (`POST /chat/send`, the outbox of [`crate::tick()`]) go out with
+//!   `sendMessage` ([`send_text`]).
 
 use bytes::Bytes;
 use civic::command::{Channel, Location, Reply};
@@ -26,6 +28,7 @@ use serde_json::Value;
 
 use crate::bot::{self, Inbound};
 use crate::photo::PhotoRef;
+use crate::send::Failed;
 use crate::store::{self, Sender};
 
 /// The largest webhook body (bytes).
@@ -185,8 +188,21 @@ fn api_url(env: &impl Platform, token: &str, method: &str) -> String {
     format!("{}/bot{token}/{method}", api_base(env))
 }
 
-/// A Bot API call with a JSON body; its `result`. Errors never hold the token.
-async fn call(env: &impl Platform, method: &str, body: &Value) -> Result<Value, Error> {
+/// What the Bot API answered a call.
+struct Answered {
+    /// Telegram's HTTP status.
+    status: StatusCode,
+    /// Its `ok`.
+    ok: bool,
+    /// Its `description` (why it refused), without the token.
+    description: String,
+    /// Its `result`.
+    result: Value,
+}
+
+/// A Bot API call with a JSON body. `Err` ([`Error::Upstream`]) when Telegram could not be
+/// reached or answered no JSON; errors never hold the token.
+async fn call_answered(env: &impl Platform, method: &str, body: &Value) -> Result<Answered, Error> {
     let token = env.config("telegram_bot_token").ok_or(Error::Config("telegram_bot_token"))?;
     let request = Request::post(api_url(env, &token, method))
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -198,11 +214,54 @@ async fn call(env: &impl Platform, method: &str, body: &Value) -> Result<Value, 
         .map_err(|e| Error::Upstream(format!("Telegram {method}: {}", e.to_string().replace(&token, "<token>"))))?;
     let answer: Value = serde_json::from_slice(resp.body())
         .map_err(|_| Error::Upstream(format!("Telegram {method} answered {} without JSON", resp.status())))?;
-    if answer.get("ok").and_then(Value::as_bool) != Some(true) {
-        let why = answer.get("description").and_then(Value::as_str).unwrap_or("");
-        return Err(Error::Upstream(format!("Telegram {method} refused: {}", why.replace(&token, "<token>"))));
+    let description = answer.get("description").and_then(Value::as_str).unwrap_or("");
+    Ok(Answered {
+        status: resp.status(),
+        ok: answer.get("ok").and_then(Value::as_bool) == Some(true),
+        description: description.replace(&token, "<token>"),
+        result: answer.get("result").cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// A Bot API call with a JSON body; its `result`. Errors never hold the token.
+async fn call(env: &impl Platform, method: &str, body: &Value) -> Result<Value, Error> {
+    let answered = call_answered(env, method, body).await?;
+    if !answered.ok {
+        return Err(Error::Upstream(format!("Telegram {method} refused: {}", answered.description)));
     }
-    Ok(answer.get("result").cloned().unwrap_or(Value::Null))
+    Ok(answered.result)
+}
+
+/// Sends `reply` to the chat `chat_id` (`sendMessage`, with the buttons of
+/// [`send_message`]); the `message_id` Telegram gave it. [`Failed::Final`] when the message
+/// can never go there: `403` (the user blocked the bot, or the account is deactivated) or
+/// `400` "chat not found"; [`Failed::Retry`] when Telegram could not be reached or answered
+/// anything else (a `429`, a `5xx`, another `400`).
+pub async fn send_text(env: &impl Platform, chat_id: &str, reply: &Reply) -> Result<Option<String>, Failed> {
+    let mut body = send_message(0, reply);
+    body["chat_id"] = chat_id.parse::<i64>().map_or_else(|_| Value::from(chat_id), Value::from);
+    if let Some(call) = body.as_object_mut() {
+        call.remove("method");
+    }
+    let answered = call_answered(env, "sendMessage", &body).await.map_err(Failed::Retry)?;
+    if answered.ok && answered.status.is_success() {
+        return Ok(answered.result.get("message_id").map(|id| id.to_string().trim_matches('"').to_owned()));
+    }
+    let why = format!("Telegram sendMessage answered {}: {}", answered.status, answered.description);
+    let chat_not_found = answered.description.to_ascii_lowercase().contains("chat not found");
+    match answered.status {
+        StatusCode::FORBIDDEN => Err(Failed::cannot(
+            "user",
+            format!("Không gửi được: người dùng đã chặn bot ({why})"),
+            format!("cannot be sent: the user blocked the bot ({why})"),
+        )),
+        StatusCode::BAD_REQUEST if chat_not_found => Err(Failed::cannot(
+            "user",
+            format!("Không gửi được: không có cuộc trò chuyện này ({why})"),
+            format!("cannot be sent: no such chat ({why})"),
+        )),
+        _ => Err(Failed::Retry(Error::Upstream(why))),
+    }
 }
 
 async fn answer_callback(env: &impl Platform, id: &str) -> Result<(), Error> {

@@ -17,8 +17,8 @@
 //!    numbers or numeric strings), `user_send_image` (`payload.url`) and `follow` (a
 //!    greeting with the menu) go to [`crate::bot`]; other events are acknowledged and ignored.
 //!    The reply is sent during the handling through the OA API ([`send`]); one that cannot
-//!    be sent is left in the outbox. Anything signed and fresh gets `200 {"ok": true}`, as
-//!    Zalo expects within about two seconds.
+//!    be sent is left in the outbox, which [`crate::tick()`] delivers. Anything signed and
+//!    fresh gets `200 {"ok": true}`, as Zalo expects within about two seconds.
 //!
 //! Ids are large numbers sent as strings and stay strings.
 
@@ -184,47 +184,90 @@ pub fn message(user_id: &str, reply: &Reply) -> Value {
     serde_json::json!({"recipient": {"user_id": user_id}, "message": message})
 }
 
-/// Zalo's error code for an access token that is invalid or expired.
+/// Zalo's error code for an access token that is invalid or expired (OA API, `message/cs`).
 const INVALID_TOKEN: i64 = -216;
 
+/// ZNS's error code for an invalid access token (`message/template`).
+const ZNS_INVALID_TOKEN: i64 = -124;
+
+/// What Zalo answered a send: `Ok` with the message id when it took the message (`data.
+/// message_id` of `message/cs`, `data.msg_id` of ZNS; `None` when it gave none), `Err` with
+/// its non-zero `error` code when it refused it.
+pub type Answer = Result<Option<String>, i64>;
+
 /// Sends a reply through `POST {zalo_api_base}/v3.0/oa/message/cs` with the OA's access
-/// token; a token Zalo calls invalid is refreshed once and the message sent again.
+/// token ([`send_cs`]); any refusal is [`Error::Upstream`].
 pub async fn send(env: &impl Platform, user_id: &str, reply: &Reply) -> Result<(), Error> {
+    match send_cs(env, user_id, reply).await? {
+        Ok(_) => Ok(()),
+        Err(code) => Err(Error::Upstream(format!("Zalo refused the message: error {code}"))),
+    }
+}
+
+/// A consulting message (`POST {zalo_api_base}/v3.0/oa/message/cs`, [`message`]) to
+/// `user_id`; a token Zalo calls invalid is refreshed once and the message sent again.
+/// `Err` when Zalo could not be asked or gave no answer one can read (or the token could
+/// not be had).
+pub async fn send_cs(env: &impl Platform, user_id: &str, reply: &Reply) -> Result<Answer, Error> {
     let body = serde_json::to_vec(&message(user_id, reply)).map_err(|e| Error::Internal(e.to_string()))?;
+    let base = env.config("zalo_api_base").unwrap_or_else(|| "https://openapi.zalo.me".to_owned());
+    let url = format!("{}/v3.0/oa/message/cs", base.trim_end_matches('/'));
+    with_token(env, INVALID_TOKEN, async |token: &str| post_api(env, &url, token, &body).await).await
+}
+
+/// A ZNS template message by phone (Zalo Notification Service, "Gửi ZNS"):
+/// `POST {zalo_business_base}/message/template` (default `https://business.openapi.zalo.me`)
+/// with header `access_token` (the OA's, [`crate::token`]) and JSON `{"phone": "84...",
+/// "template_id", "template_data": {...}, "tracking_id"}`. Zalo answers `{"error": 0,
+/// "message": "Success", "data": {"msg_id", "sent_time"}}`, or a non-zero `error` (ZNS's
+/// codes, e.g. -108 phone number invalid). An invalid token (-124) is refreshed once.
+pub async fn send_zns(env: &impl Platform, template: &Value) -> Result<Answer, Error> {
+    let body = serde_json::to_vec(template).map_err(|e| Error::Internal(e.to_string()))?;
+    let base = env.config("zalo_business_base").unwrap_or_else(|| "https://business.openapi.zalo.me".to_owned());
+    let url = format!("{}/message/template", base.trim_end_matches('/'));
+    with_token(env, ZNS_INVALID_TOKEN, async |token: &str| post_api(env, &url, token, &body).await).await
+}
+
+/// Calls `send` with the OA's access token; when Zalo answers `invalid` (the token was
+/// revoked or expired early), refreshes it once (or takes the one a concurrent refresh
+/// stored) and calls again.
+async fn with_token(
+    env: &impl Platform,
+    invalid: i64,
+    send: impl AsyncFn(&str) -> Result<Answer, Error>,
+) -> Result<Answer, Error> {
     let token = crate::token::access(env).await?;
-    match post_cs(env, &token, &body).await? {
-        None => Ok(()),
-        Some(INVALID_TOKEN) => {
-            let seen = crate::token::stored(env).await?;
-            let token = match seen {
+    match send(&token).await? {
+        Err(code) if code == invalid => {
+            let token = match crate::token::stored(env).await? {
                 // someone already replaced the token we used
                 Some(p) if p.access_token != token => p.access_token,
                 other => crate::token::refresh(env, other.as_ref()).await?,
             };
-            match post_cs(env, &token, &body).await? {
-                None => Ok(()),
-                Some(code) => Err(Error::Upstream(format!("Zalo refused the message after a refresh: error {code}"))),
-            }
+            send(&token).await
         }
-        Some(code) => Err(Error::Upstream(format!("Zalo refused the message: error {code}"))),
+        answer => Ok(answer),
     }
 }
 
-/// One send; `Ok(None)` when Zalo took it, `Ok(Some(code))` for Zalo's error code.
-async fn post_cs(env: &impl Platform, token: &str, body: &[u8]) -> Result<Option<i64>, Error> {
-    let base = env.config("zalo_api_base").unwrap_or_else(|| "https://openapi.zalo.me".to_owned());
-    let request = Request::post(format!("{}/v3.0/oa/message/cs", base.trim_end_matches('/')))
+/// One call of Zalo's JSON API with the `access_token` header ([`Answer`]).
+async fn post_api(env: &impl Platform, url: &str, token: &str, body: &[u8]) -> Result<Answer, Error> {
+    let request = Request::post(url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("access_token", token)
         .body(Bytes::copy_from_slice(body))
         .map_err(|e| Error::Internal(format!("Zalo request: {e}")))?;
-    let resp = env.fetch(request).await.map_err(|e| Error::Upstream(format!("Zalo OA API: {e}")))?;
+    let resp = env.fetch(request).await.map_err(|e| Error::Upstream(format!("Zalo API: {e}")))?;
     let answer: Value = serde_json::from_slice(resp.body())
-        .map_err(|_| Error::Upstream(format!("Zalo OA API answered {} without JSON", resp.status())))?;
+        .map_err(|_| Error::Upstream(format!("Zalo API answered {} without JSON", resp.status())))?;
     match answer.get("error").and_then(Value::as_i64) {
-        Some(0) if resp.status().is_success() => Ok(None),
-        Some(code) if code != 0 => Ok(Some(code)),
-        _ => Err(Error::Upstream(format!("Zalo OA API answered {}", resp.status()))),
+        Some(0) if resp.status().is_success() => {
+            let data = answer.get("data");
+            let id = data.and_then(|d| d.get("message_id").or_else(|| d.get("msg_id"))).and_then(text_of);
+            Ok(Ok(id))
+        }
+        Some(code) if code != 0 => Ok(Err(code)),
+        _ => Err(Error::Upstream(format!("Zalo API answered {}", resp.status()))),
     }
 }
 

@@ -21,8 +21,10 @@
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
 //! | POST | `/command` | chat bot, internal (HMAC) | [`command`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
+//! | POST | `/tick` | system (the scheduler; Workers' cron calls [`tick`] itself) | [`tick`] |
 
 use bytes::Bytes;
+use civic::outbox::Tick;
 use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
@@ -42,8 +44,8 @@ pub mod sms;
 pub mod store;
 pub mod violations;
 
-// The Spin and Workers entry points around `handle` (nothing natively).
-civic::entry_points!(crate::handle, crate::MAX_BODY);
+// The Spin and Workers entry points around `handle` and `tick` (nothing natively).
+civic::entry_points!(crate::handle, crate::MAX_BODY, crate::tick);
 
 /// Where this function's routes live.
 pub const BASE: &str = "/food-safety";
@@ -55,6 +57,17 @@ pub const MAX_BODY: usize = import::MAX_BODY;
 
 // The entry points' cap lets every route's own cap through.
 const _: () = assert!(MAX_BODY >= civic::command::MAX_BODY && MAX_BODY >= civic::sms::MAX_BODY);
+
+/// The scheduled work (`POST /food-safety/tick`, Workers' cron trigger). This function writes
+/// no events and has nothing scheduled yet, so it answers an empty [`Tick`]; the retention
+/// of old data comes here in a later issue.
+///
+/// # Errors
+/// None yet; the signature is every function's.
+#[allow(clippy::unused_async)] // the entry points await every function's tick alike
+pub async fn tick(_env: &impl Platform) -> Result<Tick, Error> {
+    Ok(Tick::default())
+}
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
@@ -74,11 +87,12 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
         (&Method::POST, ["command"]) => command::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
+        (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
         (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (_, ["establishments"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
         (_, ["establishments", _]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::DELETE])),
         (_, ["violations"]) => Err(Error::MethodNotAllowed(&[Method::PUT])),
-        (_, ["sms" | "command" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
+        (_, ["sms" | "command" | "selftest" | "tick"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
         _ => Err(Error::NotFound),
     }
 }
@@ -101,9 +115,28 @@ mod tests {
         let routed = civic::testing::routed_operations(include_str!("lib.rs"), BASE);
         let routed = civic::testing::check_routed_operations(&doc, BASE, &routed);
         // GET health, GET+PUT establishments, GET+DELETE establishment, PUT violations, POST sms,
-        // POST command, POST selftest
-        assert_eq!((documented, routed, refused), (9, Ok(9), 26));
+        // POST command, POST selftest, POST tick
+        assert_eq!((documented, routed, refused), (10, Ok(10), 30));
         let unknown = Request::get("/food-safety/nope").body(Bytes::new()).unwrap();
         assert_eq!(block_on(handle(unknown, &env)).status(), StatusCode::NOT_FOUND);
+    }
+
+    /// `POST /food-safety/tick` is the scheduler's (role `system`) and has nothing to do yet.
+    #[test]
+    fn tick_is_for_the_scheduler_and_empty() {
+        let env = civic::testing::route_env(&["food"]);
+        let tick = |roles: serde_json::Value| {
+            let req = Request::post("/food-safety/tick")
+                .header("authorization", civic::testing::token(&env, &serde_json::json!({"roles": roles})))
+                .body(Bytes::new())
+                .unwrap();
+            let resp = block_on(handle(req, &env));
+            (resp.status(), serde_json::from_slice::<serde_json::Value>(resp.body()).unwrap_or_default())
+        };
+        assert_eq!(tick(serde_json::json!(["admin"])).0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            tick(serde_json::json!(["system"])),
+            (StatusCode::OK, serde_json::json!({"delivered": 0, "retried": 0, "dead": 0, "undeliverable": 0}))
+        );
     }
 }

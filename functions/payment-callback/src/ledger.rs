@@ -4,11 +4,19 @@
 //! its signature); then one conditional `UPDATE ... WHERE state <> 'paid' RETURNING` settles
 //! the order, so of any number of identical callbacks arriving at once exactly one settles it
 //! and the others find it settled. A failure moves only a pending order to `failed`; a later
-//! successful callback still settles it, as it does an expired one.
+//! successful callback still settles it, as it does an expired one (the bank took the money).
+//!
+//! Events ([`civic::outbox`]), each in the same batch as its change: `payment.settled` with
+//! the `UPDATE` that settles an order ([`settled`]), `order.expired` with the one that
+//! expires it ([`expire_due`], run by the tick).
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use civic::platform::{DbError, Row};
+use civic::outbox::{Event, EventType, Guard};
+use civic::platform::{DbError, Row, Statement};
 use civic::{Error, Platform};
+use http::Response;
+use serde_json::json;
 
 pub const DB: &str = "payments";
 
@@ -42,8 +50,9 @@ impl Provider {
     }
 }
 
-/// An order's state: stored `pending`, `paid` or `failed` (the orders table's `CHECK`);
-/// `expired` is only shown, for a pending order past its expiry ([`Order::state_at`]).
+/// An order's state, as stored (the orders table's `CHECK`, migrations/payments/0004) and
+/// shown; a pending order past its expiry is shown `expired` ([`Order::state_at`]) until the
+/// tick stores it so ([`expire_due`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderState {
     /// Created; no callback settled it or reported a failure yet.
@@ -52,7 +61,9 @@ pub enum OrderState {
     Paid,
     /// A callback reported a failed payment, or the wallet refused to create the order.
     Failed,
-    /// Pending past `expires_at`: never stored.
+    /// Unpaid past `expires_at` (15 minutes after its creation, [`crate::vnpay::EXPIRY`]):
+    /// stored by the tick with an `order.expired` event. A successful callback still
+    /// settles it.
     Expired,
 }
 
@@ -166,29 +177,126 @@ async fn apply(env: &impl Platform, cb: &Callback, id: &str) -> Result<(Outcome,
     if cb.amount_vnd != Some(order.amount_vnd) {
         return Ok((Outcome::AmountMismatch, Some(order.order_id)));
     }
-    let now = stamp(env.now());
     let outcome = if cb.success {
-        let settled = env
-            .query(
-                DB,
-                "UPDATE orders SET state = ?5, paid_at = ?1, provider_txn_id = ?2, settled_by = ?3
-                 WHERE order_id = ?4 AND state <> ?5 RETURNING order_id",
-                &[
-                    now.into(),
-                    cb.provider_txn_id.clone().into(),
-                    id.into(),
-                    order.order_id.as_str().into(),
-                    OrderState::Paid.as_str().into(),
-                ],
-            )
-            .await?;
-        if settled.is_empty() { Outcome::AlreadySettled } else { Outcome::Settled }
+        if settle(env, &order, cb, id).await? { Outcome::Settled } else { Outcome::AlreadySettled }
     } else if fail_pending(env, &order.order_id).await? {
         Outcome::FailureRecorded
     } else {
         Outcome::AlreadySettled
     };
     Ok((outcome, Some(order.order_id)))
+}
+
+/// A partner's answer to a callback whose outcome was `outcome`: marked, when the callback
+/// settled its order, to deliver the `payment.settled` event right after the answer
+/// ([`civic::outbox::soon`]), so that the bank never waits on a receiver.
+pub fn answered(outcome: Outcome, answer: Result<Response<Bytes>, Error>) -> Result<Response<Bytes>, Error> {
+    let mut resp = answer?;
+    if outcome == Outcome::Settled {
+        civic::outbox::soon(&mut resp, DB);
+    }
+    Ok(resp)
+}
+
+/// Settles `order` by the successful callback `cb` (stored as `callback_id`) unless it is
+/// paid already: one conditional `UPDATE`, and its `payment.settled` event in the same batch
+/// (written only if the `UPDATE` changed the order). Whether this call settled it.
+async fn settle(env: &impl Platform, order: &Order, cb: &Callback, callback_id: &str) -> Result<bool, Error> {
+    let now = stamp(env.now());
+    let event = settled(order, &now, cb.provider_txn_id.as_deref());
+    let (_, enqueue) = civic::outbox::enqueue(env, &event, Guard::IfChanged)?;
+    let mut statements = vec![Statement::new(
+        "UPDATE orders SET state = ?5, paid_at = ?1, provider_txn_id = ?2, settled_by = ?3
+         WHERE order_id = ?4 AND state <> ?5 RETURNING order_id",
+        vec![
+            now.as_str().into(),
+            cb.provider_txn_id.clone().into(),
+            callback_id.into(),
+            order.order_id.as_str().into(),
+            OrderState::Paid.as_str().into(),
+        ],
+    )];
+    statements.extend(enqueue);
+    let results = env.batch(DB, &statements).await?;
+    Ok(results.first().is_some_and(|r| !r.is_empty()))
+}
+
+/// The `payment.settled` event of `order`, paid at `paid_at` (stored form) under the
+/// provider's transaction id: `data` = `{"order_id", "dossier_code", "provider", "amount_vnd",
+/// "paid_at", "provider_txn_id"}`, what the reconciliation shows; never the owner.
+pub fn settled(order: &Order, paid_at: &str, provider_txn_id: Option<&str>) -> Event {
+    Event {
+        kind: EventType::PaymentSettled,
+        subject: order.order_id.clone(),
+        data: json!({"order_id": order.order_id, "dossier_code": order.dossier_code, "provider": order.provider,
+            "amount_vnd": order.amount_vnd, "paid_at": paid_at, "provider_txn_id": provider_txn_id}),
+        citizen: None,
+    }
+}
+
+/// The `order.expired` event of `order`: `data` = `{"order_id", "dossier_code", "provider",
+/// "amount_vnd", "expires_at"}`; never the owner.
+pub fn expired(order: &Order) -> Event {
+    Event {
+        kind: EventType::OrderExpired,
+        subject: order.order_id.clone(),
+        data: json!({"order_id": order.order_id, "dossier_code": order.dossier_code, "provider": order.provider,
+            "amount_vnd": order.amount_vnd, "expires_at": order.expires_at}),
+        citizen: None,
+    }
+}
+
+/// The most orders one tick expires; the next tick takes the rest.
+pub const EXPIRE_PER_TICK: i64 = 200;
+
+/// How many orders one batch expires (each is an `UPDATE` and its event's statements).
+pub const EXPIRE_PER_BATCH: usize = 25;
+
+/// Stores `expired` for pending orders past their `expires_at` (at most
+/// [`EXPIRE_PER_TICK`], soonest expired first), each by a conditional `UPDATE ... WHERE
+/// order_id = ? AND state = 'pending'` followed by its `order.expired` event
+/// ([`Guard::IfChanged`]), so that ticks that overlap, or a callback settling the order
+/// meanwhile, never give an order two events or expire a paid one. How many this call
+/// expired.
+///
+/// # Errors
+/// A database error (the batches before it hold).
+pub async fn expire_due(env: &impl Platform) -> Result<u64, Error> {
+    let now = stamp(env.now());
+    let due = env
+        .query(
+            DB,
+            &format!("SELECT {COLUMNS} FROM orders WHERE state = ?1 AND expires_at < ?2 ORDER BY expires_at LIMIT ?3"),
+            &[OrderState::Pending.as_str().into(), now.into(), EXPIRE_PER_TICK.into()],
+        )
+        .await?;
+    let due = due.iter().map(|r| Order::from_row(&r)).collect::<Result<Vec<_>, _>>()?;
+    expire(env, &due).await
+}
+
+/// Expires each of `due` that is still pending, with its event, [`EXPIRE_PER_BATCH`] to a
+/// batch; how many it expired.
+async fn expire(env: &impl Platform, due: &[Order]) -> Result<u64, Error> {
+    let mut expired_now = 0;
+    for chunk in due.chunks(EXPIRE_PER_BATCH) {
+        let mut statements = Vec::new();
+        let mut updates = Vec::with_capacity(chunk.len());
+        for order in chunk {
+            updates.push(statements.len());
+            statements.push(Statement::new(
+                "UPDATE orders SET state = ?2 WHERE order_id = ?1 AND state = ?3 RETURNING order_id",
+                vec![
+                    order.order_id.as_str().into(),
+                    OrderState::Expired.as_str().into(),
+                    OrderState::Pending.as_str().into(),
+                ],
+            ));
+            statements.extend(civic::outbox::enqueue(env, &expired(order), Guard::IfChanged)?.1);
+        }
+        let results = env.batch(DB, &statements).await?;
+        expired_now += updates.iter().filter(|&&i| results.get(i).is_some_and(|r| !r.is_empty())).count() as u64;
+    }
+    Ok(expired_now)
 }
 
 /// An order as stored.
@@ -200,7 +308,7 @@ pub struct Order {
     pub owner: String,
     pub provider: String,
     pub amount_vnd: i64,
-    /// As stored (never [`OrderState::Expired`]); see [`Order::state_at`].
+    /// As stored; see [`Order::state_at`].
     pub state: OrderState,
     pub payment_url: Option<String>,
     pub created_at: String,
@@ -352,4 +460,59 @@ pub async fn callbacks_of(env: &impl Platform, txn_ref: &str) -> Result<Vec<serd
         }));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use civic::platform::native::block_on;
+
+    fn order(env: &impl Platform, id: &str) -> Order {
+        let o = Order {
+            order_id: id.to_owned(),
+            txn_ref: format!("241122_{id}"),
+            dossier_code: "000.00.19.H57-241105-0012".to_owned(),
+            owner: "citizen-1".to_owned(),
+            provider: "vnpay".to_owned(),
+            amount_vnd: 150_000,
+            state: OrderState::Pending,
+            payment_url: None,
+            created_at: "2024-11-22T02:00:00Z".to_owned(),
+            expires_at: "2024-11-22T02:15:00Z".to_owned(),
+            paid_at: None,
+            provider_txn_id: None,
+        };
+        block_on(insert(env, &o)).unwrap();
+        o
+    }
+
+    fn count(env: &impl Platform, sql: &str) -> i64 {
+        block_on(env.query(DB, sql, &[])).unwrap().first().unwrap().i64("n").unwrap()
+    }
+
+    /// Two ticks that read the same due orders before either expired them: each order
+    /// expires once, with one event; an order paid meanwhile is left paid, without one.
+    #[test]
+    fn ticks_that_read_the_same_orders_expire_each_once() {
+        let env = civic::testing::route_env_at(&[DB], "2024-11-22T09:20:00+07:00");
+        let due: Vec<Order> = (0..EXPIRE_PER_BATCH + 3).map(|i| order(&env, &format!("ord_{i}"))).collect();
+        block_on(env.execute(DB, "UPDATE orders SET state = 'paid' WHERE order_id = 'ord_1'", &[])).unwrap();
+        assert_eq!(block_on(expire(&env, &due)).unwrap(), due.len() as u64 - 1);
+        assert_eq!(block_on(expire(&env, &due)).unwrap(), 0, "the second tick finds them expired");
+        assert_eq!(block_on(expire_due(&env)).unwrap(), 0);
+        let n = count(&env, "SELECT count(*) AS n FROM outbox_events WHERE type = 'order.expired'");
+        assert_eq!(n, due.len() as i64 - 1);
+        assert_eq!(count(&env, "SELECT count(*) AS n FROM orders WHERE state = 'paid'"), 1);
+    }
+
+    #[test]
+    fn only_orders_past_their_expiry_expire() {
+        let env = civic::testing::route_env_at(&[DB], "2024-11-22T09:15:00+07:00");
+        order(&env, "ord_1");
+        assert_eq!(block_on(expire_due(&env)).unwrap(), 0, "at its expiry, not yet past it");
+        env.set_now(civic::testing::t("2024-11-22T09:15:01+07:00"));
+        assert_eq!(block_on(expire_due(&env)).unwrap(), 1);
+        let o = block_on(by_id(&env, "ord_1")).unwrap().unwrap();
+        assert_eq!((o.state, o.state_at(env.now())), (OrderState::Expired, OrderState::Expired));
+    }
 }

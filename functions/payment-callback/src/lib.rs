@@ -20,10 +20,21 @@
 //! | POST | `/zalopay/callback` | ZaloPay (mac) | [`zalopay`] |
 //! | GET | `/reconciliation?date=` | admin | [`reconcile`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
+//! | POST, GET | `/webhooks` | admin | [`civic::outbox::register`], [`civic::outbox::endpoints`] |
+//! | DELETE | `/webhooks/{id}` | admin | [`civic::outbox::delete_endpoint`] |
+//! | GET | `/outbox?state=dead&limit=` | admin | [`civic::outbox::list`] |
+//! | POST | `/outbox/{id}/retry` | admin | [`civic::outbox::retry`] |
+//! | POST | `/tick` | system (the scheduler; Workers' cron calls [`tick`] itself) | [`tick`] |
+//!
+//! Events ([`EVENTS`]), for the partner webhooks registered for them: `payment.settled`,
+//! written with the update that settles an order ([`ledger`]; delivered right after the
+//! partner's callback is answered, never before), and `order.expired`, written by the tick
+//! with the update that expires an unpaid order 15 minutes after its creation.
 //!
 //! Databases: `payments` (written here), `permits` (read: a dossier's fee).
 
 use bytes::Bytes;
+use civic::outbox::{EventType, Tick};
 use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
@@ -35,8 +46,8 @@ pub mod vnpay;
 pub mod wallet;
 pub mod zalopay;
 
-// The Spin and Workers entry points around `handle` (nothing natively).
-civic::entry_points!(crate::handle, crate::MAX_BODY);
+// The Spin and Workers entry points around `handle` and `tick` (nothing natively).
+civic::entry_points!(crate::handle, crate::MAX_BODY, crate::tick);
 
 /// Where this function's routes live.
 pub const BASE: &str = "/payments";
@@ -46,6 +57,22 @@ pub const CALLBACK_MAX_BODY: usize = 16 * 1024;
 
 /// The largest body any route accepts; the entry points stop reading past it.
 pub const MAX_BODY: usize = CALLBACK_MAX_BODY;
+
+/// The event types this function writes, which its webhooks may subscribe to.
+pub const EVENTS: &[EventType] = &[EventType::PaymentSettled, EventType::OrderExpired];
+
+/// The scheduled work (`POST /payments/tick`, Workers' cron trigger): expires the unpaid
+/// orders past their expiry ([`ledger::expire_due`], counted as `orders_expired`), then
+/// delivers the due events of the `payments` outbox ([`civic::outbox::deliver`]).
+///
+/// # Errors
+/// A database error, or an outbox setting that does not parse.
+pub async fn tick(env: &impl Platform) -> Result<Tick, Error> {
+    let expired = ledger::expire_due(env).await?;
+    let mut tick = civic::outbox::deliver(env, ledger::DB).await?;
+    tick.work.insert("orders_expired", expired);
+    Ok(tick)
+}
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
@@ -64,12 +91,20 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::POST, ["zalopay", "callback"]) => zalopay::callback(req, env).await,
         (&Method::GET, ["reconciliation"]) => reconcile::get(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, ledger::DB).await,
-        (_, ["health" | "reconciliation"] | ["orders", _] | ["vnpay", "ipn"]) => {
+        (&Method::POST, ["webhooks"]) => civic::outbox::register(req, env, ledger::DB, EVENTS).await,
+        (&Method::GET, ["webhooks"]) => civic::outbox::endpoints(req, env, ledger::DB).await,
+        (&Method::DELETE, ["webhooks", id]) => civic::outbox::delete_endpoint(req, env, ledger::DB, id).await,
+        (&Method::GET, ["outbox"]) => civic::outbox::list(req, env, ledger::DB).await,
+        (&Method::POST, ["outbox", id, "retry"]) => civic::outbox::retry(req, env, ledger::DB, id).await,
+        (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
+        (_, ["health" | "reconciliation" | "outbox"] | ["orders", _] | ["vnpay", "ipn"]) => {
             Err(Error::MethodNotAllowed(&[Method::GET]))
         }
-        (_, ["orders" | "selftest"] | ["momo", "ipn"] | ["zalopay", "callback"]) => {
+        (_, ["orders" | "selftest" | "tick"] | ["momo", "ipn"] | ["zalopay", "callback"] | ["outbox", _, "retry"]) => {
             Err(Error::MethodNotAllowed(&[Method::POST]))
         }
+        (_, ["webhooks"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::POST])),
+        (_, ["webhooks", _]) => Err(Error::MethodNotAllowed(&[Method::DELETE])),
         _ => Err(Error::NotFound),
     }
 }
@@ -87,8 +122,10 @@ mod tests {
     fn openapi_documents_the_routes() {
         let env = civic::testing::route_env(&[ledger::DB, order::PERMITS]);
         let call = |req| block_on(handle(req, &env));
-        let checked = civic::testing::check_openapi(BASE, &[("{order_id}", "ord_1")], include_str!("lib.rs"), call);
-        // health, orders (2), 3 callbacks, reconciliation, selftest
-        assert_eq!(checked, Ok(OpenApiCheck { documented: 8, routed: 8, refused: 32 }));
+        let params = [("{order_id}", "ord_1"), ("{id}", "msg_1")];
+        let checked = civic::testing::check_openapi(BASE, &params, include_str!("lib.rs"), call);
+        // health, orders (2), 3 callbacks, reconciliation, selftest, webhooks (2), webhooks/{id},
+        // outbox, outbox/{id}/retry, tick
+        assert_eq!(checked, Ok(OpenApiCheck { documented: 14, routed: 14, refused: 51 }));
     }
 }

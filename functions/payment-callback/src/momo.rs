@@ -110,10 +110,10 @@ pub async fn ipn(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
     };
     match ledger::process(env, &cb).await? {
         Outcome::BadSignature => Err(Error::BadSignature),
-        _ => {
+        outcome => {
             let mut resp = Response::new(Bytes::new());
             *resp.status_mut() = StatusCode::NO_CONTENT;
-            Ok(resp)
+            ledger::answered(outcome, Ok(resp))
         }
     }
 }

@@ -11,8 +11,10 @@
 //! if that call fails the order is marked failed and the answer is a 502.
 //!
 //! `GET /payments/orders/{order_id}` (its owner, or an admin): the order and its state
-//! (`pending`, `paid`, `failed`, or `expired`: pending past `expires_at`); admins also see
-//! the callbacks stored for it.
+//! (`pending`, `paid`, `failed`, or `expired`: unpaid past `expires_at`, 15 minutes after its
+//! creation, whether or not the tick has stored it so yet; a successful callback still
+//! settles it); admins also see the callbacks stored for it. An expired order is never
+//! offered again: a new `POST /payments/orders` makes a new one.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};

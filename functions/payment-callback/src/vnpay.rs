@@ -115,7 +115,8 @@ pub fn payment_url(s: &Settings, r: &PayRequest<'_>) -> String {
     format!("{}?{data}&vnp_SecureHash={hash}", s.pay_url)
 }
 
-/// The default expiry of a VNPay order after its creation.
+/// How long an order of any provider stays payable after its creation (VNPay's
+/// `vnp_ExpireDate`); past it the tick stores it `expired` ([`crate::ledger::expire_due`]).
 pub const EXPIRY: Duration = Duration::minutes(15);
 
 fn answer(code: &str, message: &str) -> Result<Response<Bytes>, Error> {
@@ -153,17 +154,21 @@ pub async fn ipn(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<B
         amount_vnd,
         success,
     };
-    match ledger::process(env, &cb).await {
-        Ok(Outcome::BadSignature) => answer("97", "Invalid signature"),
-        Ok(Outcome::UnknownOrder) => answer("01", "Order not found"),
-        Ok(Outcome::AmountMismatch) => answer("04", "Invalid amount"),
-        Ok(Outcome::AlreadySettled) => answer("02", "Order already confirmed"),
-        Ok(Outcome::Settled | Outcome::FailureRecorded) => answer("00", "Confirm Success"),
+    let outcome = match ledger::process(env, &cb).await {
+        Ok(outcome) => outcome,
         Err(e) => {
             civic::log::error(&format!("vnpay ipn: {e}"));
-            answer("99", "Unknow error")
+            return answer("99", "Unknow error");
         }
-    }
+    };
+    let reply = match outcome {
+        Outcome::BadSignature => answer("97", "Invalid signature"),
+        Outcome::UnknownOrder => answer("01", "Order not found"),
+        Outcome::AmountMismatch => answer("04", "Invalid amount"),
+        Outcome::AlreadySettled => answer("02", "Order already confirmed"),
+        Outcome::Settled | Outcome::FailureRecorded => answer("00", "Confirm Success"),
+    };
+    ledger::answered(outcome, reply)
 }
 
 #[cfg(test)]

@@ -45,17 +45,21 @@ pub async fn callback(req: &Request<Bytes>, env: &impl Platform) -> Result<Respo
         success: true,
         raw: text,
     };
-    match ledger::process(env, &cb).await {
-        Ok(Outcome::Settled | Outcome::FailureRecorded) => answer(1, "success"),
-        Ok(Outcome::AlreadySettled) => answer(2, "already settled"),
-        Ok(Outcome::BadSignature) => answer(-1, "mac not equal"),
-        Ok(Outcome::UnknownOrder) => answer(0, "order not found"),
-        Ok(Outcome::AmountMismatch) => answer(0, "amount mismatch"),
+    let outcome = match ledger::process(env, &cb).await {
+        Ok(outcome) => outcome,
         Err(e) => {
             civic::log::error(&format!("zalopay callback: {e}"));
-            answer(0, "temporary error, retry")
+            return answer(0, "temporary error, retry");
         }
-    }
+    };
+    let reply = match outcome {
+        Outcome::Settled | Outcome::FailureRecorded => answer(1, "success"),
+        Outcome::AlreadySettled => answer(2, "already settled"),
+        Outcome::BadSignature => answer(-1, "mac not equal"),
+        Outcome::UnknownOrder => answer(0, "order not found"),
+        Outcome::AmountMismatch => answer(0, "amount mismatch"),
+    };
+    ledger::answered(outcome, reply)
 }
 
 #[cfg(test)]

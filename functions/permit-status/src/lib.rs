@@ -15,10 +15,20 @@
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
 //! | POST | `/command` | the chat bot and internal callers (HMAC with `internal_secret`) | [`command`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
+//! | POST, GET | `/webhooks` | admin | [`civic::outbox::register`], [`civic::outbox::endpoints`] |
+//! | DELETE | `/webhooks/{id}` | admin | [`civic::outbox::delete_endpoint`] |
+//! | GET | `/outbox?state=dead&limit=` | admin | [`civic::outbox::list`] |
+//! | POST | `/outbox/{id}/retry` | admin | [`civic::outbox::retry`] |
+//! | POST | `/tick` | system (the scheduler; Workers' cron calls [`tick`] itself) | [`tick`] |
+//!
+//! Events ([`EVENTS`], [`notify`]): `dossier.status_changed`, written with each push that
+//! creates a dossier or changes its status; to the applicant by SMS and to the partner
+//! webhooks registered for it.
 //!
 //! Databases: `permits` (written here), `payments` (read: is the fee paid, [`fee`]).
 
 use bytes::Bytes;
+use civic::outbox::{EventType, Tick};
 use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
@@ -26,13 +36,14 @@ pub mod command;
 pub mod dossier;
 pub mod fee;
 pub mod lookup;
+pub mod notify;
 pub mod push;
 pub mod sms;
 pub mod store;
 pub mod view;
 
-// The Spin and Workers entry points around `handle` (nothing natively).
-civic::entry_points!(crate::handle, crate::MAX_BODY);
+// The Spin and Workers entry points around `handle` and `tick` (nothing natively).
+civic::entry_points!(crate::handle, crate::MAX_BODY, crate::tick);
 
 /// Where this function's routes live.
 pub const BASE: &str = "/permits";
@@ -42,6 +53,18 @@ pub const MAX_BODY: usize = push::MAX_BODY;
 
 // A command (`POST /permits/command`) must get through the entry points whole.
 const _: () = assert!(MAX_BODY >= civic::command::MAX_BODY && MAX_BODY >= civic::sms::MAX_BODY);
+
+/// The event types this function writes, which its webhooks may subscribe to.
+pub const EVENTS: &[EventType] = &[EventType::DossierStatusChanged];
+
+/// The scheduled work (`POST /permits/tick`, Workers' cron trigger): delivers the due events
+/// of the `permits` outbox ([`civic::outbox::deliver`]); nothing else is scheduled here.
+///
+/// # Errors
+/// A database error, or an outbox setting that does not parse.
+pub async fn tick(env: &impl Platform) -> Result<Tick, Error> {
+    civic::outbox::deliver(env, store::DB).await
+}
 
 /// The function: one request in, one response out, on any platform.
 pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes> {
@@ -56,8 +79,20 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
         (&Method::POST, ["command"]) => command::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
+        (&Method::POST, ["webhooks"]) => civic::outbox::register(req, env, store::DB, EVENTS).await,
+        (&Method::GET, ["webhooks"]) => civic::outbox::endpoints(req, env, store::DB).await,
+        (&Method::DELETE, ["webhooks", id]) => civic::outbox::delete_endpoint(req, env, store::DB, id).await,
+        (&Method::GET, ["outbox"]) => civic::outbox::list(req, env, store::DB).await,
+        (&Method::POST, ["outbox", id, "retry"]) => civic::outbox::retry(req, env, store::DB, id).await,
+        (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
         (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
-        (_, ["sms" | "command" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
+        (_, ["sms" | "command" | "selftest" | "tick"] | ["outbox", _, "retry"]) => {
+            Err(Error::MethodNotAllowed(&[Method::POST]))
+        }
+        (_, ["webhooks"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::POST])),
+        (_, ["webhooks", _]) => Err(Error::MethodNotAllowed(&[Method::DELETE])),
+        (_, ["outbox"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
+        // Below the named routes: a dossier code has dots, so it never is one of their names.
         (&Method::GET, [code]) => lookup::get(req, env, code).await,
         (&Method::PUT, [code]) => push::put(req, env, code).await,
         (_, [_]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
@@ -78,15 +113,16 @@ mod tests {
     fn openapi_documents_the_routes() {
         let env = civic::testing::route_env(&[store::DB, fee::PAYMENTS]);
         let call = |req| block_on(handle(req, &env));
-        let params = [("{code}", "000.00.19.H57-241105-0012")];
+        let params = [("{code}", "000.00.19.H57-241105-0012"), ("{id}", "msg_1")];
         let doc = civic::testing::openapi();
         let (documented, refused) = civic::testing::check_methods(&doc, BASE, &params, call).unwrap();
         let routed = civic::testing::routed_operations(include_str!("lib.rs"), BASE);
         let routed = civic::testing::check_routed_operations(&doc, BASE, &routed).unwrap();
-        // GET health, GET+PUT {code}, POST sms, POST command, POST selftest
+        // GET health, GET+PUT {code}, POST sms, POST command, POST selftest, POST+GET webhooks,
+        // DELETE webhooks/{id}, GET outbox, POST outbox/{id}/retry, POST tick
         assert_eq!(
             OpenApiCheck { documented, routed, refused },
-            OpenApiCheck { documented: 6, routed: 6, refused: 19 }
+            OpenApiCheck { documented: 12, routed: 12, refused: 38 }
         );
     }
 

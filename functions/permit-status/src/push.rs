@@ -1,7 +1,9 @@
 //! `PUT /permits/{code}` (role `system`): the one-stop-shop system pushes a dossier and its
-//! newest status change. Safe to repeat and to deliver out of order ([`crate::store::apply`]).
-//! Answers `201` for a new dossier, else `200`, with
-//! `{"code", "outcome": "created" | "updated" | "unchanged" | "stale"}`.
+//! newest status change. Safe to repeat and to deliver out of order
+//! ([`crate::store::record_push`]). Answers `201` for a new dossier, else `200`, with
+//! `{"code", "outcome": "created" | "updated" | "unchanged" | "stale"}`. A new dossier or a
+//! new status writes a `dossier.status_changed` event in the same batch ([`crate::notify`]:
+//! the applicant's SMS, partner webhooks), delivered right after the answer and by the ticks.
 //!
 //! The body is the system's view of the dossier, in exactly this shape (every bad field is
 //! named at once, 422):
@@ -35,9 +37,13 @@ pub async fn put(req: &Request<Bytes>, env: &impl Platform, raw: &str) -> Result
     let code = lookup::code(raw)?;
     let body: Value = civic::web::read_json(req, MAX_BODY)?;
     let update = parse(&body)?;
-    let outcome = store::apply(env, &code, &update).await?;
-    let status = if outcome == Outcome::Created { StatusCode::CREATED } else { StatusCode::OK };
-    civic::web::json(status, &serde_json::json!({"code": code, "outcome": outcome.as_str()}))
+    let applied = store::record_push(env, &code, &update).await?;
+    let status = if applied.outcome == Outcome::Created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut resp = civic::web::json(status, &serde_json::json!({"code": code, "outcome": applied.outcome.as_str()}))?;
+    if applied.event.is_some() {
+        civic::outbox::soon(&mut resp, store::DB);
+    }
+    Ok(resp)
 }
 
 /// Who applied.

@@ -3,10 +3,14 @@
 //! A push is one atomic batch of single statements, so it is safe to repeat and to receive
 //! out of order: the dossier row takes a push only if it is at least as new as the newest
 //! applied (`status_at`) and changes something; the status event is recorded once, keyed by
-//! (code, time, status), whatever order pushes arrive in.
+//! (code, time, status), whatever order pushes arrive in. A push that creates the dossier or
+//! changes its status also writes its `dossier.status_changed` event in the same batch
+//! ([`record_push`], [`crate::notify`]); a repeat, an older push or one that changes other
+//! fields only writes none.
 
 use chrono::{DateTime, Utc};
-use civic::platform::{DbError, Row, Rows, Statement};
+use civic::outbox::Guard;
+use civic::platform::{DbError, Row, Rows, Statement, Value};
 use civic::{Error, Platform};
 
 use crate::dossier::{Code, Status};
@@ -16,6 +20,8 @@ pub const DB: &str = "permits";
 
 use civic::web::stamp;
 
+/// The dossier row of a push: a new row, or the stored one updated where the push changes
+/// it, as decided by one of the `WHERE` clauses below.
 const UPSERT: &str = "INSERT INTO dossiers
     (code, procedure_code, procedure_name, field, agency, applicant_name, applicant_phone, applicant_kind,
      received_at, due_at, status, status_at, result_at, fee_vnd, updated_at)
@@ -26,13 +32,23 @@ const UPSERT: &str = "INSERT INTO dossiers
     applicant_phone = excluded.applicant_phone, applicant_kind = excluded.applicant_kind,
     received_at = excluded.received_at, due_at = excluded.due_at, status = excluded.status,
     status_at = excluded.status_at, result_at = excluded.result_at, fee_vnd = excluded.fee_vnd,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at";
+
+/// A push at least as new as the stored state that changes its status: a status change,
+/// which writes an event (`changes()` is 1 after it, or after a new row).
+const STATUS_CHANGE: &str = "
+  WHERE excluded.status_at >= dossiers.status_at AND excluded.status <> dossiers.status
+  RETURNING code";
+
+/// A push at least as new as the stored state that changes something else.
+const OTHER_CHANGE: &str = "
   WHERE excluded.status_at >= dossiers.status_at
     AND (procedure_code, procedure_name, field, agency, applicant_name, applicant_phone, applicant_kind,
          received_at, due_at, status, status_at, result_at, fee_vnd)
     IS NOT (excluded.procedure_code, excluded.procedure_name, excluded.field, excluded.agency,
          excluded.applicant_name, excluded.applicant_phone, excluded.applicant_kind, excluded.received_at,
-         excluded.due_at, excluded.status, excluded.status_at, excluded.result_at, excluded.fee_vnd)";
+         excluded.due_at, excluded.status, excluded.status_at, excluded.result_at, excluded.fee_vnd)
+  RETURNING code";
 
 const EVENT: &str = "INSERT INTO dossier_events (code, at, status, agency, note) VALUES (?1, ?2, ?3, ?4, ?5)
   ON CONFLICT (code, at, status) DO NOTHING";
@@ -62,52 +78,90 @@ impl Outcome {
     }
 }
 
-/// Applies one push atomically.
+/// What [`record_push`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub outcome: Outcome,
+    /// The id of the `dossier.status_changed` event it wrote, when it created the dossier or
+    /// changed its status.
+    pub event: Option<String>,
+}
+
+/// Applies one push from the one-stop-shop system atomically, with its
+/// `dossier.status_changed` event when it creates the dossier or changes its status.
+///
+/// # Errors
+/// A database error; nothing is applied then.
+pub async fn record_push(env: &impl Platform, code: &Code, u: &Update) -> Result<Applied, Error> {
+    let event = crate::notify::status_changed(code, u, env.now());
+    let (id, enqueue) = civic::outbox::enqueue(env, &event, Guard::IfChanged)?;
+    let (outcome, notified) = apply_with(env, code, u, enqueue).await?;
+    Ok(Applied { outcome, event: notified.then_some(id) })
+}
+
+/// Applies one push atomically without telling anyone (seeding demo data, imports).
+///
+/// # Errors
+/// A database error; nothing is applied then.
 pub async fn apply(env: &impl Platform, code: &Code, u: &Update) -> Result<Outcome, Error> {
-    let kind = u.applicant.kind.as_str();
-    let statements = [
-        // Read inside the batch, so it sees the state the push is applied to.
-        Statement::new("SELECT status_at FROM dossiers WHERE code = ?1", vec![code.as_str().into()]),
-        Statement::new(
-            format!("{UPSERT} RETURNING code"),
-            vec![
-                code.as_str().into(),
-                u.procedure_code.as_str().into(),
-                u.procedure_name.as_str().into(),
-                u.field.as_str().into(),
-                u.agency.as_str().into(),
-                u.applicant.name.as_str().into(),
-                u.applicant.phone.as_str().into(),
-                kind.into(),
-                stamp(u.received_at).into(),
-                stamp(u.due_at).into(),
-                u.status.code().into(),
-                stamp(u.status_at).into(),
-                u.result_at.map(stamp).into(),
-                u.fee_vnd.into(),
-                stamp(env.now()).into(),
-            ],
-        ),
-        Statement::new(
-            EVENT,
-            vec![
-                code.as_str().into(),
-                stamp(u.status_at).into(),
-                u.status.code().into(),
-                u.agency.as_str().into(),
-                u.note.clone().into(),
-            ],
-        ),
+    Ok(apply_with(env, code, u, Vec::new()).await?.0)
+}
+
+/// One batch: the stored `status_at` before (read inside the batch, so it sees the state the
+/// push is applied to), the status change followed by `enqueue` (written only if it changed
+/// the row: [`Guard::IfChanged`]), any other change, the history event. Also whether the
+/// status changed.
+async fn apply_with(
+    env: &impl Platform,
+    code: &Code,
+    u: &Update,
+    enqueue: Vec<Statement>,
+) -> Result<(Outcome, bool), Error> {
+    let row: Vec<Value> = vec![
+        code.as_str().into(),
+        u.procedure_code.as_str().into(),
+        u.procedure_name.as_str().into(),
+        u.field.as_str().into(),
+        u.agency.as_str().into(),
+        u.applicant.name.as_str().into(),
+        u.applicant.phone.as_str().into(),
+        u.applicant.kind.as_str().into(),
+        stamp(u.received_at).into(),
+        stamp(u.due_at).into(),
+        u.status.code().into(),
+        stamp(u.status_at).into(),
+        u.result_at.map(stamp).into(),
+        u.fee_vnd.into(),
+        stamp(env.now()).into(),
     ];
+    let mut statements = vec![
+        Statement::new("SELECT status_at FROM dossiers WHERE code = ?1", vec![code.as_str().into()]),
+        Statement::new(format!("{UPSERT}{STATUS_CHANGE}"), row.clone()),
+    ];
+    let after_status = statements.len() + enqueue.len();
+    statements.extend(enqueue);
+    statements.push(Statement::new(format!("{UPSERT}{OTHER_CHANGE}"), row));
+    statements.push(Statement::new(
+        EVENT,
+        vec![
+            code.as_str().into(),
+            stamp(u.status_at).into(),
+            u.status.code().into(),
+            u.agency.as_str().into(),
+            u.note.clone().into(),
+        ],
+    ));
     let results = env.batch(DB, &statements).await?;
     let before = results.first().and_then(Rows::first).map(|r| r.str("status_at").map(str::to_owned)).transpose()?;
-    let took = results.get(1).is_some_and(|r| !r.is_empty());
-    Ok(match before {
+    let status_changed = results.get(1).is_some_and(|r| !r.is_empty());
+    let took = status_changed || results.get(after_status).is_some_and(|r| !r.is_empty());
+    let outcome = match before {
         None => Outcome::Created,
         Some(_) if took => Outcome::Updated,
         Some(newest) if newest > stamp(u.status_at) => Outcome::Stale,
         Some(_) => Outcome::Unchanged,
-    })
+    };
+    Ok((outcome, status_changed))
 }
 
 /// How many wrong `?phone=` checks a dossier may take per Vietnam day before the check is

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use civic::Lang;
 use serde_json::{Value, json};
 
-use crate::dossier::{Status, Timeliness, mask_name};
+use crate::dossier::{Code, Status, Timeliness, mask_name};
+use crate::push::Update;
 use crate::store::Dossier;
 
 fn status(s: Status, lang: Lang) -> Value {
@@ -17,13 +18,14 @@ fn local(t: DateTime<Utc>) -> String {
     t.with_timezone(&civic::web::vietnam()).to_rfc3339()
 }
 
-/// The answer for a dossier; `verified` adds the masked applicant and the history.
-/// `fee_paid` is [`crate::fee::paid`]: `null` in JSON when the payments database cannot tell.
-pub fn view(d: &Dossier, now: DateTime<Utc>, lang: Lang, fee_paid: Option<bool>, verified: bool) -> Value {
-    let u = &d.update;
+/// The public facts of dossier `code` in the state `u`, as of `now`: what anyone may see,
+/// and what its `dossier.status_changed` event carries ([`crate::notify`]). `{"code",
+/// "procedure_name", "agency", "received_at", "due_at", "status": {"code", "label"},
+/// "overdue", "days_late", "days_left", "fee_vnd"}`; never the applicant.
+pub fn public(code: &Code, u: &Update, now: DateTime<Utc>, lang: Lang) -> Value {
     let t = Timeliness::of(u.due_at, u.status, now);
-    let mut v = json!({
-        "code": d.code,
+    json!({
+        "code": code,
         "procedure_name": u.procedure_name,
         "agency": u.agency,
         "received_at": local(u.received_at),
@@ -33,8 +35,16 @@ pub fn view(d: &Dossier, now: DateTime<Utc>, lang: Lang, fee_paid: Option<bool>,
         "days_late": t.days_late,
         "days_left": t.days_left,
         "fee_vnd": u.fee_vnd,
-        "fee_paid": fee_paid,
-    });
+    })
+}
+
+/// The answer for a dossier: [`public`], `fee_paid`, and for the `verified` applicant the
+/// masked applicant and the history. `fee_paid` is [`crate::fee::paid`]: `null` in JSON when
+/// the payments database cannot tell.
+pub fn view(d: &Dossier, now: DateTime<Utc>, lang: Lang, fee_paid: Option<bool>, verified: bool) -> Value {
+    let u = &d.update;
+    let mut v = public(&d.code, u, now, lang);
+    v["fee_paid"] = json!(fee_paid);
     if verified {
         v["applicant"] = json!({"name": mask_name(&u.applicant.name)});
         v["history"] = d
@@ -49,7 +59,6 @@ pub fn view(d: &Dossier, now: DateTime<Utc>, lang: Lang, fee_paid: Option<bool>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dossier::Code;
     use crate::store::Event;
     use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! POST /reports/command
 //!
-//! The chat bot's (and [`crate::sms`]'s) way to file and follow reports, on the contract of
+//! The chat bot's (and [`crate::sms`]'s) way to file, follow and rate reports, on the contract of
 //! [`civic::command`]: a signed [`Command`] in (`X-Signature`, HMAC-SHA256 of the body with
 //! `internal_secret`), `200 {"reply", "choices"}` out. Errors are problem+json: 401 for a bad
 //! signature, 400 for a body that is not a command, 413 past [`civic::command::MAX_BODY`],
@@ -21,9 +21,20 @@
 //!   With an `id`, the idempotency key is `<channel>:<id>`: a repeat answers the same code
 //!   and files nothing. The sender's `user` id is kept with the report (`channel_user`), for
 //!   messages back, and never shown publicly.
+//!   A report filed now also writes its `report.created` event ([`crate::notify`]), and
+//!   the answer is marked for delivery ([`civic::outbox::soon`]); the reply is the citizen's
+//!   confirmation, no message follows it.
 //! - `TT <mã phản ánh>`: status, agency, due time (and whether it has passed), and the last
 //!   note of the report's public history, in full.
+//! - `DG <mã phản ánh> <1-5> [nhận xét]`: the reporter rates their resolved report, once
+//!   (the rating route's rule, [`lifecycle::record_rating`]). The reporter is the sender of
+//!   an SMS from the phone the report was filed with, or on chat the same channel and user
+//!   (or the same phone, when the command carries one). The reply thanks them, or says
+//!   why not: an unknown code, stars not from 1 to 5, not the reporter, not resolved yet,
+//!   rated already.
 //! - Anything else: what to send.
+
+use std::cell::Cell;
 
 use bytes::Bytes;
 use civic::command::{Choice, Command, Reply};
@@ -33,11 +44,21 @@ use http::{Request, Response};
 
 use crate::report::{self, Filing};
 use crate::status::Status;
-use crate::{category, geo, media, sms, store};
+use crate::{category, geo, lifecycle, media, sms, store};
 
 /// `POST /reports/command` (see the module docs).
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    civic::command::serve(req, env, async |cmd| answer(env, cmd, civic::sms::SHORT_CODE).await).await
+    let wrote = Cell::new(false);
+    let mut resp = civic::command::serve(req, env, async |cmd| {
+        let answered = answer(env, cmd, civic::sms::SHORT_CODE).await?;
+        wrote.set(answered.wrote_events);
+        Ok(answered.reply)
+    })
+    .await?;
+    if wrote.get() {
+        civic::outbox::soon(&mut resp, store::DB);
+    }
+    Ok(resp)
 }
 
 /// A filed report, as its replies tell it.
@@ -53,6 +74,8 @@ pub struct Filed {
     pub category: Option<String>,
     /// The open report nearby that this one repeats.
     pub duplicate_of: Option<String>,
+    /// Filed by this command (`false`: a repeat, answered with the first one's code).
+    pub fresh: bool,
 }
 
 /// Where a report stands, as `TT` tells it.
@@ -96,28 +119,51 @@ pub enum Outcome {
     Unknown(String),
     /// `TT` of a report.
     Standing(Standing),
+    /// `DG` without a report code: how to rate.
+    RateHow,
+    /// `DG <code>` of a report without stars from 1 to 5: the code.
+    BadStars(String),
+    /// `DG` of a report by someone who did not file it: the code.
+    NotReporter(String),
+    /// `DG` of a report not resolved (yet): the code and where it stands.
+    NotResolved(String, Status),
+    /// `DG` of a report rated before: the code and its stars.
+    AlreadyRated(String, i64),
+    /// `DG` recorded: the code and the stars.
+    Rated(String, i64),
+}
+
+/// The reply to one command, and whether answering it wrote events to the outbox (a report
+/// filed now), so that its answer is marked for delivery ([`civic::outbox::soon`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answered {
+    pub reply: Reply,
+    pub wrote_events: bool,
 }
 
 /// The reply to one command; `short_code` is the SMS short code SMS replies quote (the one
 /// the message was sent to). Errors: the database's, and a 422 (`media[i]`) for one of our
 /// photo URLs that names no uploaded photo.
-pub async fn answer(env: &impl Platform, cmd: &Command, short_code: &str) -> Result<Reply, Error> {
+pub async fn answer(env: &impl Platform, cmd: &Command, short_code: &str) -> Result<Answered, Error> {
     let (keyword, rest) = civic::sms::keyword(&cmd.text);
     let outcome = match keyword.as_str() {
         "pa" if !rest.is_empty() => file(env, cmd, rest).await?,
         "tt" if !rest.is_empty() => follow(env, rest).await?,
+        "dg" => rate(env, cmd, rest).await?,
         _ => Outcome::Help,
     };
+    let wrote_events = matches!(&outcome, Outcome::Filed(f) if f.fresh);
     if !cmd.channel.is_chat() {
-        return Ok(Reply::text(sms::text(&outcome, short_code)));
+        return Ok(Answered { reply: Reply::text(sms::text(&outcome, short_code)), wrote_events });
     }
     let reply = Reply::for_channel(cmd.channel, &chat_text(&outcome));
-    Ok(match &outcome {
+    let reply = match &outcome {
         Outcome::Filed(f) => {
             reply.with_choices(vec![Choice::new(format!("Theo dõi {}", f.code), format!("TT {}", f.code))])
         }
         _ => reply,
-    })
+    };
+    Ok(Answered { reply, wrote_events })
 }
 
 /// `PA <text>`: files the report once (see the module docs), or says why not.
@@ -127,7 +173,7 @@ async fn file(env: &impl Platform, cmd: &Command, text: &str) -> Result<Outcome,
     if let Some(key) = &key
         && let Some(code) = store::by_key(env, key).await?
     {
-        return filed(env, &code).await;
+        return filed(env, &code, false).await;
     }
     if text.chars().count() > report::MAX_DESCRIPTION {
         return Ok(Outcome::TooLong);
@@ -178,8 +224,8 @@ async fn file(env: &impl Platform, cmd: &Command, text: &str) -> Result<Outcome,
         return Ok(Outcome::NoCategory);
     };
     filing.category = category;
-    let (code, _) = report::file(env, &filing, None, cmd.channel.as_str(), key).await.map_err(media_fields)?;
-    filed(env, &code).await
+    let (code, fresh) = report::file(env, &filing, None, cmd.channel.as_str(), key).await.map_err(media_fields)?;
+    filed(env, &code, fresh).await
 }
 
 /// A 422 of [`report::file`] names our photo URLs as `media_urls[i]`: the command calls
@@ -198,8 +244,8 @@ fn media_fields(e: Error) -> Error {
     }
 }
 
-/// The [`Outcome::Filed`] of a stored report.
-async fn filed(env: &impl Platform, code: &str) -> Result<Outcome, Error> {
+/// The [`Outcome::Filed`] of a stored report, filed by this command or before it.
+async fn filed(env: &impl Platform, code: &str, fresh: bool) -> Result<Outcome, Error> {
     let (r, _) = store::get(env, code).await?.ok_or_else(|| Error::Internal(format!("report {code} vanished")))?;
     Ok(Outcome::Filed(Filed {
         code: r.code,
@@ -207,7 +253,62 @@ async fn filed(env: &impl Platform, code: &str) -> Result<Outcome, Error> {
         due_at: r.due_at,
         category: category::get(env, &r.category).await?.map(|c| c.name_vi),
         duplicate_of: r.duplicate_of,
+        fresh,
     }))
+}
+
+/// `DG <code> <1-5> [nhận xét]`: the reporter's rating of their resolved report, once
+/// ([`lifecycle::record_rating`], the rating route's own update); words after the stars are
+/// its comment. Only the reporter rates: on SMS the phone they filed with
+/// ([`civic::phone::same`]); on chat the same channel and user, or the same phone when the
+/// command carries one.
+async fn rate(env: &impl Platform, cmd: &Command, text: &str) -> Result<Outcome, Error> {
+    let mut words = text.split_whitespace();
+    let Some(code) = words.next().map(str::to_ascii_uppercase) else {
+        return Ok(Outcome::RateHow);
+    };
+    let Some((r, _)) = store::get(env, &code).await? else {
+        return Ok(Outcome::Unknown(code));
+    };
+    let (lo, hi) = lifecycle::STARS;
+    let Some(stars) = words.next().and_then(|w| w.parse::<i64>().ok()).filter(|n| (lo..=hi).contains(n)) else {
+        return Ok(Outcome::BadStars(r.code));
+    };
+    if !is_reporter(&r, cmd) {
+        return Ok(Outcome::NotReporter(r.code));
+    }
+    if let Some(refused) = unratable(&r) {
+        return Ok(refused);
+    }
+    let comment = words.collect::<Vec<_>>().join(" ");
+    let comment =
+        Some(cut(&comment, lifecycle::MAX_COMMENT)).filter(|c| !c.is_empty() && civic::validate::plain_text(c));
+    if lifecycle::record_rating(env, &r.code, stars, comment).await? {
+        return Ok(Outcome::Rated(r.code, stars));
+    }
+    // Rated or moved between the read and the update: say which, as it is now.
+    let (now, _) = store::get(env, &r.code).await?.ok_or(Error::NotFound)?;
+    Ok(unratable(&now).unwrap_or(Outcome::AlreadyRated(now.code, stars)))
+}
+
+/// Why `r` cannot be rated now, if it cannot: not resolved, or rated already.
+fn unratable(r: &store::Report) -> Option<Outcome> {
+    match (r.status, r.rating) {
+        (Status::Resolved, None) => None,
+        (Status::Resolved, Some(stars)) => Some(Outcome::AlreadyRated(r.code.clone(), stars)),
+        (status, _) => Some(Outcome::NotResolved(r.code.clone(), status)),
+    }
+}
+
+/// Whether the sender of `cmd` filed `r`: over SMS, from the phone it was filed with; over
+/// chat, from the same channel and user, or with the same phone.
+fn is_reporter(r: &store::Report, cmd: &Command) -> bool {
+    let phone = if cmd.channel.is_chat() { cmd.phone.as_deref() } else { cmd.phone.as_deref().or(Some(&cmd.user)) };
+    let same_phone = matches!((phone, r.reporter_phone.as_deref()), (Some(a), Some(b)) if civic::phone::same(a, b));
+    let same_chat = cmd.channel.is_chat()
+        && r.channel == cmd.channel.as_str()
+        && r.channel_user.as_deref().is_some_and(|u| !u.is_empty() && u == cmd.user);
+    same_phone || same_chat
 }
 
 /// `TT <code>`: where the report stands (words after the code are ignored: people add
@@ -244,7 +345,8 @@ pub fn chat_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Help => "Gửi phản ánh hiện trường: nhắn PA <nội dung>, kèm vị trí (chia sẻ vị trí hoặc ghi địa chỉ) \
             và ảnh nếu có, ví dụ PA Ổ gà lớn trước số 12 Trần Phú, Hải Châu. Tra cứu phản ánh: nhắn TT <mã phản ánh>, \
-            ví dụ TT PA-241105-0001."
+            ví dụ TT PA-241105-0001. Đánh giá phản ánh đã xử lý xong: nhắn DG <mã phản ánh> <1-5>, ví dụ \
+            DG PA-241105-0001 5."
             .to_owned(),
         Outcome::TooLong => format!(
             "Nội dung phản ánh dài quá {} ký tự. Vui lòng gửi ngắn gọn hơn. {NOT_FILED}",
@@ -292,6 +394,24 @@ pub fn chat_text(outcome: &Outcome) -> String {
             "Không tìm thấy phản ánh {}. Mã phản ánh có dạng PA-YYMMDD-NNNN, ví dụ TT PA-241105-0001.",
             cut(given, 30)
         ),
+        Outcome::RateHow => "Đánh giá phản ánh đã xử lý xong: nhắn DG <mã phản ánh> <1-5> (5 là hài lòng nhất), ví \
+            dụ DG PA-241105-0001 5."
+            .to_owned(),
+        Outcome::BadStars(code) => {
+            format!("Số sao đánh giá phải từ 1 đến 5 (5 là hài lòng nhất), ví dụ DG {code} 5. Chưa ghi nhận đánh giá.")
+        }
+        Outcome::NotReporter(code) => format!(
+            "Chỉ người đã gửi phản ánh {code} mới đánh giá được, từ tài khoản hoặc số điện thoại đã dùng khi gửi. \
+             Chưa ghi nhận đánh giá."
+        ),
+        Outcome::NotResolved(code, status) => format!(
+            "Phản ánh {code} đang ở trạng thái {}; chỉ đánh giá được khi đã xử lý xong. Chưa ghi nhận đánh giá.",
+            status.label_vi().to_lowercase()
+        ),
+        Outcome::AlreadyRated(code, stars) => {
+            format!("Phản ánh {code} đã được đánh giá {stars}/5; mỗi phản ánh chỉ đánh giá một lần.")
+        }
+        Outcome::Rated(code, stars) => format!("Cảm ơn bạn đã đánh giá phản ánh {code}: {stars}/5."),
         Outcome::Standing(s) => {
             let category = s.category.as_ref().map(|c| format!(" ({c})")).unwrap_or_default();
             let overdue = if s.overdue { ", đã quá hạn" } else { "" };
@@ -363,6 +483,7 @@ mod tests {
                     due_at: "2024-11-08T02:00:00Z".into(),
                     category: Some("Hư hỏng mặt đường".into()),
                     duplicate_of: Some("PA-241105-0001".into()),
+                    fresh: true,
                 }),
                 "Đã nhận phản ánh PA-241105-0002 (lĩnh vực Hư hỏng mặt đường). Cơ quan xử lý: UBND quận Hải Châu, hạn \
                  xử lý trước 09:00 ngày 08/11/2024. Phản ánh PA-241105-0001 ở gần đó về cùng việc đang được xử lý; hai \
@@ -394,6 +515,12 @@ mod tests {
             Outcome::ForeignMedia(1),
             Outcome::NoCategory,
             Outcome::Unknown("X".repeat(200)),
+            Outcome::RateHow,
+            Outcome::BadStars("PA-241105-0001".into()),
+            Outcome::NotReporter("PA-241105-0001".into()),
+            Outcome::NotResolved("PA-241105-0001".into(), Status::InProgress),
+            Outcome::AlreadyRated("PA-241105-0001".into(), 4),
+            Outcome::Rated("PA-241105-0001".into(), 5),
         ];
         for o in outcomes {
             let text = sms::text(&o, "8188");

@@ -18,10 +18,22 @@
 //! | GET | `/{code}` | anyone | [`report`] |
 //! | PATCH | `/{code}` | an officer of its agency | [`lifecycle`] |
 //! | POST | `/{code}/rating` | its reporter | [`lifecycle`] |
+//! | POST, GET | `/webhooks` | admin | [`civic::outbox::register`], [`civic::outbox::endpoints`] |
+//! | DELETE | `/webhooks/{id}` | admin | [`civic::outbox::delete_endpoint`] |
+//! | GET | `/outbox?state=&limit=` | admin | [`civic::outbox::list`] |
+//! | POST | `/outbox/{id}/retry` | admin | [`civic::outbox::retry`] |
+//! | POST | `/tick` | scheduler (role `system`) | [`tick()`], [`civic::outbox::tick_route`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 //!
 //! And Open311 GeoReport v2 under `/open311/v2/` ([`open311`]). A report's states are
 //! [`status::Status`]; where it is, [`geo`] and [`civic::district`]; storage, [`store`].
+//!
+//! Every change someone must hear of writes its event in the same batch ([`notify`]:
+//! `report.created`, `report.status_changed` with the reporter's message,
+//! `report.overdue`); partner systems subscribe with `POST /reports/webhooks`. The answer of
+//! a request that wrote events is marked ([`civic::outbox::soon`]) so that the entry point
+//! delivers them right after answering; [`tick()`] (the Workers cron trigger, or
+//! `POST /reports/tick` on Spin) warns of overdue reports and delivers the rest.
 
 use bytes::Bytes;
 use civic::{Error, Platform};
@@ -34,14 +46,20 @@ pub mod command;
 pub mod geo;
 pub mod lifecycle;
 pub mod media;
+pub mod notify;
 pub mod open311;
+pub mod overdue;
 pub mod report;
 pub mod sms;
 pub mod status;
 pub mod store;
 
-// The Spin and Workers entry points around `handle` (nothing natively).
-civic::entry_points!(crate::handle, crate::max_body);
+pub use notify::EVENTS;
+pub use overdue::tick;
+
+// The Spin and Workers entry points around `handle`, and the Workers cron trigger around
+// `tick` (nothing natively).
+civic::entry_points!(crate::handle, crate::max_body, crate::tick);
 
 /// Where this function's routes live.
 pub const BASE: &str = "/reports";
@@ -68,7 +86,12 @@ pub async fn handle(req: Request<Bytes>, env: &impl Platform) -> Response<Bytes>
 async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     if let Some(segments) = civic::web::segments(req.uri().path(), open311::BASE) {
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        return Ok(open311::route(req, env, &segments).await);
+        let mut resp = open311::route(req, env, &segments).await;
+        // A request filed or an update posted may have written an event.
+        if req.method() == Method::POST && resp.status().is_success() {
+            civic::outbox::soon(&mut resp, store::DB);
+        }
+        return Ok(resp);
     }
     let segments = civic::web::segments(req.uri().path(), BASE).ok_or(Error::NotFound)?;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
@@ -84,9 +107,19 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::PUT, ["categories"]) => category::put(req, env).await,
         (&Method::POST, []) => report::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
-        (_, ["health" | "stats"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
+        (&Method::POST, ["webhooks"]) => civic::outbox::register(req, env, store::DB, EVENTS).await,
+        (&Method::GET, ["webhooks"]) => civic::outbox::endpoints(req, env, store::DB).await,
+        (&Method::DELETE, ["webhooks", id]) => civic::outbox::delete_endpoint(req, env, store::DB, id).await,
+        (&Method::GET, ["outbox"]) => civic::outbox::list(req, env, store::DB).await,
+        (&Method::POST, ["outbox", id, "retry"]) => civic::outbox::retry(req, env, store::DB, id).await,
+        (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
+        (_, ["health" | "stats" | "outbox"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (_, ["categories"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
-        (_, ["selftest" | "sms" | "command" | "media"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
+        (_, ["webhooks"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::POST])),
+        (_, ["webhooks", _]) => Err(Error::MethodNotAllowed(&[Method::DELETE])),
+        (_, ["selftest" | "sms" | "command" | "media" | "tick"] | ["outbox", _, "retry"]) => {
+            Err(Error::MethodNotAllowed(&[Method::POST]))
+        }
         (_, ["media", _]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (&Method::GET, [code]) => report::get(req, env, code).await,
         (&Method::PATCH, [code]) => lifecycle::patch(req, env, code).await,
@@ -119,7 +152,9 @@ mod tests {
         let routed = civic::testing::check_routed_operations(&doc, BASE, &routed).unwrap();
         assert_eq!(
             OpenApiCheck { documented, routed, refused },
-            OpenApiCheck { documented: 14, routed: 14, refused: 41 }
+            // With the issue-16 paths (webhooks, webhooks/{id}, outbox, outbox/{id}/retry,
+            // tick) merged into docs/openapi.json: 14 + 6 operations, 41 + 19 refusals.
+            OpenApiCheck { documented: 20, routed: 20, refused: 60 }
         );
         // Open311 paths end in `.{format}` (json or xml), which the router splits off before
         // it matches: its arms' patterns get the suffix back here.

@@ -7,20 +7,28 @@
 //! - `{"agency": "<another agency's code>", "note"?}` (reassigned: the other agency answers it).
 //!
 //! `received -> in_progress -> resolved`, or `rejected` from either open status; `resolved`
-//! and `rejected` are final (409). Every change is one atomic batch: a conditional update of
-//! the report (it must still be in the state the officer saw) and its history event.
+//! and `rejected` are final (409). Every change is one atomic batch ([`Move`]): a conditional
+//! update of the report (it must still be in the state the officer saw), its history event,
+//! and its `report.status_changed` event with the message to its reporter
+//! ([`crate::notify`]), written only if the update was; the answer is marked for delivery
+//! right after it ([`civic::outbox::soon`]). Open311 `servicerequestupdates` moves reports
+//! through the same [`move_to`].
 //!
 //! `POST /reports/{code}/rating` by the reporter (their JWT: the same `sub`, or the `phone`
-//! they filed with), once the report is resolved, once: `{"stars": 1-5, "comment"?}`.
+//! they filed with), once the report is resolved, once: `{"stars": 1-5, "comment"?}`. The
+//! same rating by message, `DG <mã phản ánh> <1-5>`, is [`crate::command`]'s; both write
+//! it with [`record_rating`].
 
 use bytes::Bytes;
 use civic::auth::Role;
+use civic::outbox::Guard;
 use civic::platform::{Statement, Value as Sql};
 use civic::validate::Fields;
 use civic::{Error, FieldError, Lang, Msg, Platform};
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
 
+use crate::notify::Moved;
 use crate::report::{MAX_URL, https_url};
 use crate::status::{Status, Step};
 use crate::store::{self, DB, Report, stamp};
@@ -31,9 +39,9 @@ pub const MAX_NOTE: usize = 2_000;
 /// The longest `status` text worth reading (the longest status, `in_progress`, has 11).
 const MAX_STATUS: usize = 16;
 /// The longest rating comment, in characters.
-const MAX_COMMENT: usize = 1_000;
+pub const MAX_COMMENT: usize = 1_000;
 /// The stars of a rating, fewest to most.
-const STARS: (i64, i64) = (1, 5);
+pub const STARS: (i64, i64) = (1, 5);
 
 /// One change an officer asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,15 +152,52 @@ impl NewEvent<'_> {
     }
 }
 
-/// The update and event that move `report` to `to`, or a conflict if it cannot move there.
-pub fn move_to(
+/// The statements of one move of a report: `change`, the conditional update of the report
+/// (it must still be as it was read) and its history event, which is written only if the
+/// update changed the report; then `outbox`, its `report.status_changed` event
+/// ([`crate::notify::status_changed`]), written only if the statement just before it changed
+/// a row ([`Guard::IfChanged`]). Put them in one batch, `change` first and `outbox` right
+/// after the last statement that depends on the history event.
+#[derive(Debug)]
+pub struct Move {
+    pub change: [Statement; 2],
+    pub outbox: Vec<Statement>,
+}
+
+impl Move {
+    /// `change` then `outbox`, as one batch.
+    pub fn batch(self) -> Vec<Statement> {
+        let mut all = self.change.to_vec();
+        all.extend(self.outbox);
+        all
+    }
+}
+
+/// The outbox statements of a move ([`Move::outbox`]).
+async fn announce(
+    env: &impl Platform,
+    report: &Report,
+    step: Step,
+    agency: &str,
+    note: Option<&str>,
+    now: &str,
+) -> Result<Vec<Statement>, Error> {
+    let agency_name = store::agency_name(env, agency).await?;
+    let moved = Moved { report, step, agency, agency_name: &agency_name, note, at: now };
+    let (_, statements) = civic::outbox::enqueue(env, &crate::notify::status_changed(&moved), Guard::IfChanged)?;
+    Ok(statements)
+}
+
+/// The [`Move`] of `report` to `to`, or a conflict if it cannot move there.
+pub async fn move_to(
+    env: &impl Platform,
     report: &Report,
     to: Status,
     note: Option<String>,
     media_url: Option<String>,
     now: &str,
     by: &By,
-) -> Result<[Statement; 2], Error> {
+) -> Result<Move, Error> {
     if !report.status.can_move_to(to) {
         return Err(conflict("Không chuyển được sang trạng thái này", "the report cannot move to that status"));
     }
@@ -168,8 +213,9 @@ pub fn move_to(
             report.agency.as_str().into(),
         ],
     );
+    let outbox = announce(env, report, Step::To(to), &report.agency, note.as_deref(), now).await?;
     let event = NewEvent { at: now, step: Step::To(to), agency: &report.agency, note, media_url };
-    Ok([update, event.statement(report, by)])
+    Ok(Move { change: [update, event.statement(report, by)], outbox })
 }
 
 /// The no-op update and event of a public response to an open `report` that leaves its
@@ -193,15 +239,15 @@ pub fn respond(
     Ok([update, event.statement(report, by)])
 }
 
-/// The update and event that hand an open `report` to another known `agency`, where it is
-/// `received` again.
+/// The [`Move`] that hands an open `report` to another known `agency`, where it is
+/// `received` again and not yet warned overdue (the new agency is warned in its turn).
 async fn reassign(
     env: &impl Platform,
     report: &Report,
     agency: &str,
     note: Option<String>,
     now: &str,
-) -> Result<[Statement; 2], Error> {
+) -> Result<Move, Error> {
     if !report.status.is_open() {
         return Err(conflict("Phản ánh đã đóng", "the report is closed"));
     }
@@ -212,7 +258,8 @@ async fn reassign(
         )]));
     }
     let update = Statement::new(
-        "UPDATE reports SET agency = ?1, status = ?5 WHERE code = ?2 AND status = ?3 AND agency = ?4 RETURNING code",
+        "UPDATE reports SET agency = ?1, status = ?5, overdue_at = NULL
+         WHERE code = ?2 AND status = ?3 AND agency = ?4 RETURNING code",
         vec![
             agency.into(),
             report.code.as_str().into(),
@@ -222,8 +269,9 @@ async fn reassign(
         ],
     );
     let note = Some(note.unwrap_or_else(|| format!("Chuyển cho {agency}")));
+    let outbox = announce(env, report, Step::Reassigned, agency, note.as_deref(), now).await?;
     let event = NewEvent { at: now, step: Step::Reassigned, agency, note, media_url: None };
-    Ok([update, event.statement(report, &By::officer(&report.agency))])
+    Ok(Move { change: [update, event.statement(report, &By::officer(&report.agency))], outbox })
 }
 
 /// PATCH /reports/{code}
@@ -236,19 +284,42 @@ pub async fn patch(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Res
     }
     let body: Value = civic::web::read_json(req, MAX_BODY)?;
     let now = stamp(env.now());
-    let batch = match parse(&body)? {
+    let change = match parse(&body)? {
         Change::Status { to, note, media_url } => {
-            move_to(&report, to, note, media_url, &now, &By::officer(&report.agency))?
+            move_to(env, &report, to, note, media_url, &now, &By::officer(&report.agency)).await?
         }
         Change::Reassign { agency, note } => reassign(env, &report, &agency, note, &now).await?,
     };
-    let results = env.batch(DB, &batch).await?;
+    let results = env.batch(DB, &change.batch()).await?;
     if results.first().is_none_or(civic::platform::Rows::is_empty) {
         return Err(changed_meanwhile());
     }
     let (after, history) = store::get(env, &code).await?.ok_or(Error::NotFound)?;
     let lang = Lang::from_headers(req.headers());
-    civic::web::json(StatusCode::OK, &crate::report::view(env, &after, &history, lang).await?)
+    let mut resp = civic::web::json(StatusCode::OK, &crate::report::view(env, &after, &history, lang).await?)?;
+    civic::outbox::soon(&mut resp, DB);
+    Ok(resp)
+}
+
+/// Records the reporter's rating of report `code` (upper case): `stars` (1-5) and an
+/// optional comment, in one conditional `UPDATE`, the only one that writes a rating (the
+/// rating route and `DG` by SMS or chat, [`crate::command`]). `Ok(false)`, nothing written,
+/// when the report is not resolved or was rated already.
+pub async fn record_rating(
+    env: &impl Platform,
+    code: &str,
+    stars: i64,
+    comment: Option<String>,
+) -> Result<bool, Error> {
+    let rated = env
+        .query(
+            DB,
+            "UPDATE reports SET rating = ?1, rating_comment = ?2 WHERE code = ?3 AND status = ?4 AND rating IS NULL
+             RETURNING code",
+            &[stars.into(), comment.into(), code.into(), Status::Resolved.as_str().into()],
+        )
+        .await?;
+    Ok(!rated.is_empty())
 }
 
 /// POST /reports/{code}/rating
@@ -272,15 +343,7 @@ pub async fn rate(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Resu
     let (Some((Some(stars), comment)), true) = (parsed, errors.is_empty()) else {
         return Err(Error::Validation(errors));
     };
-    let rated = env
-        .query(
-            DB,
-            "UPDATE reports SET rating = ?1, rating_comment = ?2 WHERE code = ?3 AND status = ?4 AND rating IS NULL
-             RETURNING code",
-            &[stars.into(), comment.into(), code.as_str().into(), Status::Resolved.as_str().into()],
-        )
-        .await?;
-    if rated.is_empty() {
+    if !record_rating(env, &code, stars, comment).await? {
         return Err(conflict("Chỉ đánh giá một lần, sau khi đã xử lý xong", "rate once, after the report is resolved"));
     }
     civic::web::json(StatusCode::OK, &serde_json::json!({"code": code, "stars": stars}))

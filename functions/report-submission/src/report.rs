@@ -369,6 +369,7 @@ pub async fn file(
         created_at: stamp(now),
         due_at: stamp(now + Duration::hours(known.deadline_hours)),
         attributes,
+        rating: None,
     };
     if store::insert(env, &report, idempotency.as_deref()).await? {
         Ok((report.code, true))
@@ -403,7 +404,9 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     let sub = who.as_ref().map(|w| w.subject.as_str());
     let (code, fresh) = file(env, &filing, sub, "app", key).await?;
     let mut resp = answer(env, &code, StatusCode::CREATED, Lang::from_headers(req.headers())).await?;
-    if !fresh {
+    if fresh {
+        civic::outbox::soon(&mut resp, store::DB);
+    } else {
         resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)

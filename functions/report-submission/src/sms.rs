@@ -1,6 +1,6 @@
 //! POST /reports/sms
 //!
-//! The SMS gateway's webhook for the keywords `PA` and `TT`, on the contract of
+//! The SMS gateway's webhook for the keywords `PA`, `TT` and `DG`, on the contract of
 //! [`civic::sms`] (signed body, stored before it is answered, redeliveries get the same
 //! reply). The message becomes a [`Command`] on the `sms` channel, answered by
 //! [`crate::command::answer`], the code behind `POST /reports/command`; this module writes
@@ -12,6 +12,14 @@
 //!   gives the report's code. A text longer than [`report::MAX_DESCRIPTION`] characters is
 //!   refused with a reply that says so, never filed cut.
 //! - `TT <mã phản ánh>` answers the report's status, and as much of its last note as fits.
+//! - `DG <mã phản ánh> <1-5>` rates a resolved report, once, from the phone it was filed
+//!   with (the rules are [`crate::command`]'s).
+//!
+//! A report filed now also writes its `report.created` event: the answer is marked for
+//! delivery right after it ([`civic::outbox::soon`]). The reply is the citizen's
+//! confirmation; each later status change reaches them by SMS ([`crate::notify`]).
+
+use std::cell::Cell;
 
 use bytes::Bytes;
 use chrono::DateTime;
@@ -27,15 +35,22 @@ use crate::store::DB;
 /// `POST /reports/sms`: `200 {"reply": "<one SMS>"}`; 401 for a bad signature, 400 for a
 /// body that is not the gateway's message, 413 past [`civic::sms::MAX_BODY`].
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    civic::sms::webhook(req, env, DB, async |msg| {
+    let wrote = Cell::new(false);
+    let mut resp = civic::sms::webhook(req, env, DB, async |msg| {
         let cmd = Command {
             phone: Some(msg.from.clone()).filter(|p| !p.is_empty()),
             id: Some(msg.id.clone()),
             ..Command::text(Channel::Sms, msg.from.as_str(), msg.text.as_str())
         };
-        Ok(crate::command::answer(env, &cmd, &msg.to).await?.reply)
+        let answered = crate::command::answer(env, &cmd, &msg.to).await?;
+        wrote.set(answered.wrote_events);
+        Ok(answered.reply.reply)
     })
-    .await
+    .await?;
+    if wrote.get() {
+        civic::outbox::soon(&mut resp, DB);
+    }
+    Ok(resp)
 }
 
 /// A stored time as SMS replies write it: `09:00 06/11/2024` (Vietnam time).
@@ -69,7 +84,7 @@ pub fn text(outcome: &Outcome, short: &str) -> String {
     let short = civic::sms::short_code(short);
     match outcome {
         Outcome::Help => sms(&format!(
-            "Phản ánh hiện trường: soạn PA <nội dung> gửi {short}. Tra cứu: soạn TT <mã phản ánh>. VD: PA Ổ gà trước 12 Trần Phú, Hải Châu"
+            "Phản ánh hiện trường: soạn PA <nội dung> gửi {short}. Tra cứu: TT <mã phản ánh>. Đánh giá: DG <mã phản ánh> <1-5>. VD: PA Ổ gà trước 12 Trần Phú"
         )),
         // Refused, not cut: a report filed from part of a message would say less than the
         // citizen wrote, without their knowing.
@@ -95,6 +110,23 @@ pub fn text(outcome: &Outcome, short: &str) -> String {
             let head = format!("Phản ánh {}: {} ({}), hạn {}.", s.code, s.status.label_vi(), s.agency, when(&s.due_at));
             status_reply(&head, s.last_note.as_ref().map_or("", |(_, note)| note.as_str()))
         }
+        Outcome::RateHow => sms(&format!(
+            "Đánh giá phản ánh đã xử lý xong: soạn DG <mã phản ánh> <1-5> gửi {short} (5 là hài lòng nhất). VD: DG PA-241105-0001 5"
+        )),
+        Outcome::BadStars(code) => sms(&format!(
+            "Số sao đánh giá từ 1 đến 5 (5 là hài lòng nhất). VD: soạn DG {code} 5 gửi {short}. Chưa ghi nhận đánh giá."
+        )),
+        Outcome::NotReporter(code) => sms(&format!(
+            "Chỉ người gửi phản ánh {code} mới đánh giá được, từ số điện thoại đã gửi. Chưa ghi nhận đánh giá."
+        )),
+        Outcome::NotResolved(code, status) => sms(&format!(
+            "Phản ánh {code}: {}; chỉ đánh giá được khi đã xử lý xong. Chưa ghi nhận đánh giá.",
+            status.label_vi()
+        )),
+        Outcome::AlreadyRated(code, stars) => {
+            sms(&format!("Phản ánh {code} đã được đánh giá {stars}/5; mỗi phản ánh chỉ đánh giá một lần."))
+        }
+        Outcome::Rated(code, stars) => sms(&format!("Cảm ơn bạn đã đánh giá phản ánh {code}: {stars}/5.")),
         Outcome::NotPlainText | Outcome::NeedPlace | Outcome::OutsideProvince | Outcome::ForeignMedia(_) => {
             sms(&crate::command::chat_text(outcome))
         }

@@ -1,5 +1,5 @@
-//! The `reports` database: storing a new report (with its first history event and its
-//! idempotency key, atomically), finding a nearby open duplicate, reading a report, and the
+//! The `reports` database: storing a new report (with its first history event, its
+//! `report.created` event and its idempotency key, atomically), finding a nearby open duplicate, reading a report, and the
 //! [`Filter`] the list routes build their `WHERE` clause with.
 
 use chrono::{DateTime, Duration, Utc};
@@ -97,6 +97,8 @@ pub struct Report {
     pub due_at: String,
     /// Answers to the category's questions: code -> text, number or value keys.
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The reporter's stars (1-5), once they rated it.
+    pub rating: Option<i64>,
 }
 
 /// One event of a report's history.
@@ -109,9 +111,10 @@ pub struct Event {
     pub media_url: Option<String>,
 }
 
-/// Stores a new report with its first event and, when given, its idempotency key, all or
-/// nothing. `Ok(false)` when the key was taken meanwhile (a concurrent retry): nothing is
-/// stored then.
+/// Stores a new report with its first event, its `report.created` event in the outbox
+/// ([`crate::notify::created`]) and, when given, its idempotency key, all or nothing.
+/// `Ok(false)` when the key was taken meanwhile (a concurrent retry): nothing is stored
+/// then. The caller marks its answer with [`civic::outbox::soon`] after `Ok(true)`.
 pub async fn insert(env: &impl Platform, r: &Report, idempotency: Option<&str>) -> Result<bool, Error> {
     let media = serde_json::to_string(&r.media_urls).map_err(|e| Error::Internal(e.to_string()))?;
     let attributes = serde_json::to_string(&r.attributes).map_err(|e| Error::Internal(e.to_string()))?;
@@ -163,6 +166,8 @@ pub async fn insert(env: &impl Platform, r: &Report, idempotency: Option<&str>) 
             vec![key.into(), r.code.as_str().into(), r.created_at.as_str().into()],
         ));
     }
+    let (_, event) = civic::outbox::enqueue(env, &crate::notify::created(r), civic::outbox::Guard::Always)?;
+    statements.extend(event);
     match env.batch(DB, &statements).await {
         Ok(_) => Ok(true),
         Err(e) => match idempotency {
@@ -210,6 +215,7 @@ pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<
         due_at: r.str("due_at")?.to_owned(),
         attributes: serde_json::from_str(r.str("attributes")?)
             .map_err(|e| Error::Internal(format!("reports.attributes: {e}")))?,
+        rating: r.opt_i64("rating")?,
     };
     let events = env
         .query(

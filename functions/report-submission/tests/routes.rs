@@ -10,6 +10,10 @@ use civic::testing::token;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 
+/// Notifications and scheduled work.
+#[path = "routes/outbox.rs"]
+mod outbox;
+
 /// A JSON request through `handle` (no body when `body` is null).
 fn call(env: &NativePlatform, method: &str, path: &str, headers: &[(&str, &str)], body: &Value) -> (StatusCode, Value) {
     let mut all = vec![("content-type", "application/json")];

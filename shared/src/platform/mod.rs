@@ -36,37 +36,43 @@ pub mod spin;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod workers;
 
-/// A function's two entry points around its `handle` (`async fn(http::Request<Bytes>, &impl
+/// A function's entry points around its `handle` (`async fn(http::Request<Bytes>, &impl
 /// Platform) -> http::Response<Bytes>`), reading bodies of at most `max_body` bytes (a
 /// [`BodyCap`]: one number for every route, or a function of the method and path for a
-/// function with one route that takes more than the others):
+/// function with one route that takes more than the others), and around its scheduled work
+/// `tick` (`async fn(&impl Platform) -> Result<civic::outbox::Tick, civic::Error>`):
 ///
 /// - on Spin (`target_os = "wasi"`), a `#[spin_sdk::http_component]` that calls
-///   `civic::platform::spin::serve` (`wasi:http/incoming-handler`);
+///   `civic::platform::spin::serve_then` (`wasi:http/incoming-handler`); Spin has no timer,
+///   so `tick` is reached through the function's `POST <prefix>/tick` route;
 /// - on Workers (`wasm32-unknown-unknown`), an `#[event(fetch)]` that calls
-///   `civic::platform::workers::serve`.
+///   `civic::platform::workers::serve_then`, and an `#[event(scheduled)]` (the cron
+///   trigger of wrangler.toml) that calls `civic::platform::workers::scheduled` with `tick`.
 ///
-/// Natively it expands to nothing, so `cargo test` links without either SDK. The calling crate
-/// depends on `spin-sdk` for the first target, on `worker` and `http-body-util` for the second.
+/// Both deliver the outbox of a response marked [`crate::outbox::Due`] after answering.
+/// Natively it expands to nothing, so `cargo test` links without either SDK. The calling
+/// crate depends on `spin-sdk` for the first target, on `worker` and `http-body-util` for the
+/// second.
 ///
 /// ```text
-/// civic::entry_points!(crate::handle, crate::MAX_BODY);
-/// civic::entry_points!(crate::handle, crate::max_body); // fn(&http::Method, &str) -> usize
+/// civic::entry_points!(crate::handle, crate::MAX_BODY, crate::tick);
+/// civic::entry_points!(crate::handle, crate::max_body, crate::tick); // fn(&http::Method, &str) -> usize
 /// ```
 #[macro_export]
 macro_rules! entry_points {
-    ($handle:path, $max_body:expr) => {
-        /// The Spin entry point: `civic::platform::spin::serve` around the handler.
+    ($handle:path, $max_body:expr, $tick:path) => {
+        /// The Spin entry point: `civic::platform::spin::serve_then` around the handler.
         #[cfg(target_os = "wasi")]
         #[allow(unsafe_code)] // the SDK macro generates the Wasm exports, `unsafe` by nature
         mod spin_entry {
             #[::spin_sdk::http_component]
-            async fn entry(req: ::spin_sdk::http::IncomingRequest) -> ::http::Response<Vec<u8>> {
-                $crate::platform::spin::serve_capped(req, $max_body, async |req, env| $handle(req, env).await).await
+            async fn entry(req: ::spin_sdk::http::IncomingRequest, out: ::spin_sdk::http::ResponseOutparam) {
+                $crate::platform::spin::serve_then(req, out, $max_body, async |req, env| $handle(req, env).await).await
             }
         }
 
-        /// The Workers entry point: `civic::platform::workers::serve` around the handler.
+        /// The Workers entry points: `civic::platform::workers::serve_then` around the
+        /// handler, and the cron trigger's `civic::platform::workers::scheduled`.
         #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
         #[allow(unsafe_code)] // the SDK macro generates the Wasm exports, `unsafe` by nature
         mod workers_entry {
@@ -74,10 +80,17 @@ macro_rules! entry_points {
             async fn fetch(
                 req: ::worker::HttpRequest,
                 env: ::worker::Env,
-                _ctx: ::worker::Context,
+                ctx: ::worker::Context,
             ) -> ::worker::Result<::http::Response<::http_body_util::Full<::bytes::Bytes>>> {
-                $crate::platform::workers::serve_capped(req, env, $max_body, async |req, env| $handle(req, env).await)
-                    .await
+                $crate::platform::workers::serve_then(req, env, ctx, $max_body, async |req, env| {
+                    $handle(req, env).await
+                })
+                .await
+            }
+
+            #[::worker::event(scheduled)]
+            async fn cron(_event: ::worker::ScheduledEvent, env: ::worker::Env, _ctx: ::worker::ScheduleContext) {
+                $crate::platform::workers::scheduled(env, async |env| $tick(env).await).await
             }
         }
     };
@@ -113,6 +126,13 @@ pub fn service_binding(uri: &http::Uri) -> Option<String> {
     let valid = !component.is_empty() && component.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     valid.then(|| component.to_ascii_uppercase().replace('-', "_"))
 }
+
+/// How long an outbound request may take, from sending it to the last byte of the answer:
+/// put it in the request's extensions (`request.extensions_mut().insert(Timeout(d))`) and
+/// [`Platform::fetch`] gives up with a [`FetchError`] past it. Without one, the runtime's
+/// own limits apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout(pub std::time::Duration);
 
 /// A SQLite value, as bound to a parameter or read from a column.
 #[derive(Clone, Debug, PartialEq)]

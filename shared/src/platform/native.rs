@@ -317,7 +317,7 @@ pub fn http_call(agent: &ureq::Agent, req: http::Request<&[u8]>) -> Result<http:
 }
 
 /// The native `fetch`: plain `http://` only, to the allowed `host:port`s only, through
-/// [`http_call`] (30 s per call); the request's `Host`, `Content-Length` and `Connection`
+/// [`http_call`] (30 s per call, or the request's [`Timeout`](super::Timeout) when shorter); the request's `Host`, `Content-Length` and `Connection`
 /// are replaced by the client's own.
 fn fetch_blocking(
     agent: &ureq::Agent,
@@ -340,7 +340,10 @@ fn fetch_blocking(
             out = out.header(k, v);
         }
     }
-    let out = out.body(req.body().as_ref()).map_err(|e| FetchError(format!("{authority}: {e}")))?;
+    let mut out = out.body(req.body().as_ref()).map_err(|e| FetchError(format!("{authority}: {e}")))?;
+    if let Some(super::Timeout(limit)) = req.extensions().get::<super::Timeout>() {
+        out = agent.configure_request(out).timeout_global(Some((*limit).min(FETCH_TIMEOUT))).build();
+    }
     let answer = http_call(agent, out).map_err(|e| FetchError(format!("{authority}: {e}")))?;
     Ok(answer.map(Bytes::from))
 }

@@ -140,10 +140,47 @@ impl Platform for SpinPlatform {
             let length = http::HeaderValue::from(request.body().len());
             request.headers_mut().insert(http::header::CONTENT_LENGTH, length);
         }
+        let timeout = request.extensions().get::<super::Timeout>().map(|t| t.0);
         let request = request.map(|b| b.to_vec());
-        let resp: http::Response<Vec<u8>> =
-            spin_sdk::http::send(request).await.map_err(|e| FetchError(e.to_string()))?;
-        Ok(resp.map(Bytes::from))
+        let send = spin_sdk::http::send::<_, http::Response<Vec<u8>>>(request);
+        let resp = match timeout {
+            None => send.await,
+            Some(limit) => {
+                futures::pin_mut!(send);
+                match futures_util::future::select(send, Timer::after(limit)).await {
+                    futures_util::future::Either::Left((resp, _)) => resp,
+                    futures_util::future::Either::Right(((), _)) => {
+                        return Err(FetchError(format!("no answer within {} ms", limit.as_millis())));
+                    }
+                }
+            }
+        };
+        Ok(resp.map_err(|e| FetchError(e.to_string()))?.map(Bytes::from))
+    }
+}
+
+/// A future that is ready once `duration` has passed on the monotonic clock, waited on by
+/// spin-sdk's executor beside the request's other pollables (an outbound call's answer).
+struct Timer {
+    deadline: u64,
+}
+
+impl Timer {
+    fn after(duration: std::time::Duration) -> Timer {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Timer { deadline: wasi::clocks::monotonic_clock::now().saturating_add(nanos) }
+    }
+}
+
+impl std::future::Future for Timer {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if wasi::clocks::monotonic_clock::now() >= self.deadline {
+            return std::task::Poll::Ready(());
+        }
+        let pollable = wasi::clocks::monotonic_clock::subscribe_instant(self.deadline);
+        spin_executor::push_waker(pollable, cx.waker().clone());
+        std::task::Poll::Pending
     }
 }
 
@@ -194,5 +231,34 @@ pub async fn serve_capped(
     match builder.body(Bytes::from(body)) {
         Ok(req) => handle(req, &SpinPlatform::new()).await.map(Vec::from),
         Err(e) => Error::Internal(format!("request: {e}")).into_response(lang).map(Vec::from),
+    }
+}
+
+/// The Spin entry point of a function: [`serve_capped`], the answer sent through `out`, and
+/// then, for a response marked [`Due`](crate::outbox::Due), the outbox's delivery: Spin
+/// keeps the handler running after its response is sent, so the caller never waits on a
+/// receiver.
+pub async fn serve_then(
+    req: spin_sdk::http::IncomingRequest,
+    out: spin_sdk::http::ResponseOutparam,
+    cap: impl BodyCap,
+    handle: impl AsyncFnOnce(http::Request<Bytes>, &SpinPlatform) -> http::Response<Bytes>,
+) {
+    let resp = serve_capped(req, cap, handle).await;
+    let due = resp.extensions().get::<crate::outbox::Due>().copied();
+    let mut response = spin_sdk::http::IntoResponse::into_response(resp);
+    let body = std::mem::take(response.body_mut());
+    match spin_sdk::http::OutgoingResponse::try_from(response) {
+        Ok(response) => {
+            if let Err(e) = out.set_with_body(response, body).await {
+                crate::log::error(&format!("sending the response: {e}"));
+            }
+        }
+        Err(e) => crate::log::error(&format!("converting the response: {e}")),
+    }
+    if let Some(crate::outbox::Due(db)) = due
+        && let Err(e) = crate::outbox::deliver(&SpinPlatform::new(), db).await
+    {
+        crate::log::error(&format!("outbox {db}: delivery after the answer failed: {e:?}"));
     }
 }

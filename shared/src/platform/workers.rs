@@ -242,7 +242,20 @@ impl Platform for WorkersPlatform {
             let bytes = body.collect().await.map_err(|e| FetchError(e.to_string()))?.to_bytes();
             return Ok(http::Response::from_parts(head, bytes));
         }
-        let mut resp = worker::Fetch::Request(req).send().await.map_err(err)?;
+        let fetch = worker::Fetch::Request(req);
+        let send = fetch.send();
+        let mut resp = match parts.extensions.get::<super::Timeout>() {
+            None => send.await.map_err(err)?,
+            Some(super::Timeout(limit)) => {
+                futures_util::pin_mut!(send);
+                match futures_util::future::select(send, worker::Delay::from(*limit)).await {
+                    futures_util::future::Either::Left((resp, _)) => resp.map_err(err)?,
+                    futures_util::future::Either::Right(((), _)) => {
+                        return Err(FetchError(format!("no answer within {} ms", limit.as_millis())));
+                    }
+                }
+            }
+        };
         let bytes = resp.bytes().await.map_err(err)?;
         let mut out = http::Response::builder().status(resp.status_code());
         for (k, v) in resp.headers().entries() {
@@ -287,4 +300,42 @@ pub async fn serve_capped(
     };
     let resp = handle(http::Request::from_parts(parts, body), &WorkersPlatform::new(env)).await;
     Ok(resp.map(Full::new))
+}
+
+/// [`serve_capped`], then, for a response marked [`Due`](crate::outbox::Due), the outbox's
+/// delivery after the answer is sent (`ctx.waitUntil`): the caller never waits on a
+/// receiver.
+pub async fn serve_then(
+    req: worker::HttpRequest,
+    env: Env,
+    ctx: worker::Context,
+    cap: impl BodyCap,
+    handle: impl AsyncFnOnce(http::Request<Bytes>, &WorkersPlatform) -> http::Response<Bytes>,
+) -> worker::Result<http::Response<Full<Bytes>>> {
+    let later = env.clone();
+    let resp = serve_capped(req, env, cap, handle).await?;
+    if let Some(crate::outbox::Due(db)) = resp.extensions().get::<crate::outbox::Due>().copied() {
+        ctx.wait_until(async move { deliver_due(&WorkersPlatform::new(later), db).await });
+    }
+    Ok(resp)
+}
+
+/// Delivers what is due in `db`, logging a failure (the next tick tries again).
+async fn deliver_due(env: &WorkersPlatform, db: &str) {
+    if let Err(e) = crate::outbox::deliver(env, db).await {
+        crate::log::error(&format!("outbox {db}: delivery after the answer failed: {e:?}"));
+    }
+}
+
+/// The cron trigger's entry point (`[triggers] crons` of the function's environment in
+/// wrangler.toml): runs `tick` with a [`WorkersPlatform`] and logs what it did, or why it
+/// failed (a cron run has no one to answer).
+pub async fn scheduled(
+    env: Env,
+    tick: impl AsyncFnOnce(&WorkersPlatform) -> Result<crate::outbox::Tick, crate::Error>,
+) {
+    match tick(&WorkersPlatform::new(env)).await {
+        Ok(done) => worker::console_log!("tick: {}", serde_json::to_string(&done).unwrap_or_default()),
+        Err(e) => crate::log::error(&format!("tick failed: {e:?}")),
+    }
 }

@@ -4,8 +4,8 @@
 //!
 //! - `GET servicerequestupdates.{fmt}?start_date=&end_date=`: every status change and
 //!   public response of every report in the window (default: the last
-//!   [`DEFAULT_DAYS`](super::DEFAULT_DAYS) days), oldest first, at most
-//!   [`MAX_LIST`](super::MAX_LIST) (to read on, ask again from the last `updated_datetime`),
+//!   [`DEFAULT_DAYS`] days), oldest first, at most
+//!   [`MAX_LIST`] (to read on, ask again from the last `updated_datetime`),
 //!   the filing itself left out: `service_request_updates/request_update` with `update_id`
 //!   (`{service_request_id}.{n}`, the n-th event of the report's history),
 //!   `service_request_id`, `status`, `updated_datetime`, `description`, `media_url`.
@@ -19,7 +19,8 @@
 //!   `updated_datetime` (checked, ISO 8601; the history records when the update arrived),
 //!   and `first_name`, `last_name`, `email`, `service_code` (accepted, not kept). It moves
 //!   the report under the officer route's rules ([`crate::lifecycle`]) into the same
-//!   history, `actor` `open311:<agency>`:
+//!   history, `actor` `open311:<agency>`, with the same `report.status_changed` event and
+//!   message to the reporter ([`crate::notify`]):
 //!   - `open`, `OPEN`, `IN_PROGRESS`, `ACTION_SCHEDULED`, `INVESTIGATING`,
 //!     `INTERNAL_REFERRAL`, `FOR_TRIAGE`: in progress (an update to a report already in
 //!     progress is a public response, its status unchanged);
@@ -237,20 +238,25 @@ pub async fn post(form: &Form, env: &impl Platform) -> Answer {
     }
     let by = By { actor: format!("open311:{agency}"), open311_status: Some(p.status) };
     let now = stamp(env.now());
-    let [update, event] = if p.to == report.status {
-        lifecycle::respond(&report, p.note, p.media_url, &now, &by)?
+    let (change, outbox) = if p.to == report.status {
+        (lifecycle::respond(&report, p.note, p.media_url, &now, &by)?, Vec::new())
     } else {
-        lifecycle::move_to(&report, p.to, p.note, p.media_url, &now, &by)?
+        let m = lifecycle::move_to(env, &report, p.to, p.note, p.media_url, &now, &by).await?;
+        (m.change, m.outbox)
     };
     // The update's id is taken in the same batch, after the event it names: a concurrent
-    // repeat breaks its primary key and the whole batch with it.
+    // repeat breaks its primary key and the whole batch with it. The move's outbox event
+    // follows it, written only if it was.
     let record = Statement::new(
         "INSERT INTO open311_updates (agency, update_id, code, seq, created_at)
          SELECT ?1, ?2, ?3, (SELECT MAX(seq) FROM report_events WHERE code = ?3), ?4 WHERE changes() = 1
          RETURNING seq",
         vec![agency.as_str().into(), p.update_id.as_str().into(), p.code.as_str().into(), now.as_str().into()],
     );
-    match env.batch(DB, &[update, event, record]).await {
+    let mut batch = change.to_vec();
+    batch.push(record);
+    batch.extend(outbox);
+    match env.batch(DB, &batch).await {
         Ok(results) => match results.get(2).and_then(|rows| rows.first()) {
             Some(row) => Ok(posted_doc(&p.code, row.i64("seq")?)),
             None => Err(lifecycle::changed_meanwhile().into()),

@@ -1,0 +1,122 @@
+//! Notifications through `handle` and `tick`, natively, with stand-in receivers on
+//! 127.0.0.1: a pushed status change reaches the applicant by SMS and a registered partner
+//! by a signed webhook, once; a repeated or older push tells no one.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use civic::platform::native::NativePlatform;
+use civic::testing::Receiver;
+use http::StatusCode;
+use serde_json::{Value, json};
+
+const CODE: &str = "000.00.19.H57-241105-0012";
+
+fn env(partner: &Receiver, gateway: &Receiver) -> NativePlatform {
+    civic::testing::route_env_at(&["permits", "payments"], "2024-11-18T10:00:00+07:00")
+        .with_allowed_host(&partner.addr)
+        .with_allowed_host(&gateway.addr)
+        .with_config("sms_gateway_url", &format!("http://{}/sms", gateway.addr))
+        .with_config("sms_webhook_secret", "sms-secret")
+}
+
+fn call(env: &NativePlatform, method: &str, path: &str, roles: &[&str], body: &str) -> (StatusCode, Value) {
+    let auth = civic::testing::token(env, &json!({"roles": roles}));
+    let headers = [("content-type", "application/json"), ("authorization", auth.as_str())];
+    civic::testing::call(|r| permit_status::handle(r, env), method, path, &headers, body.to_owned())
+}
+
+fn push(env: &NativePlatform, status: i64, at: &str) -> Value {
+    let body = json!({"procedure_code": "1.001234", "procedure_name": "Cấp giấy phép xây dựng nhà ở riêng lẻ",
+       "field": "Xây dựng", "agency": "UBND quận Hải Châu",
+       "applicant": {"name": "Nguyễn Văn An", "phone": "0905123456", "kind": "citizen"},
+       "received_at": "2024-11-05T08:30:00+07:00", "due_at": "2024-11-15T17:00:00+07:00",
+       "status": status, "status_at": at, "note": null, "result_at": null, "fee_vnd": 150000});
+    let (status, v) = call(env, "PUT", &format!("/permits/{CODE}"), &["system"], &body.to_string());
+    assert!(status.is_success(), "{status} {v}");
+    v
+}
+
+/// `POST /permits/tick` as the scheduler calls it.
+fn tick(env: &NativePlatform) -> Value {
+    let (status, v) = call(env, "POST", "/permits/tick", &["system"], "");
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v
+}
+
+#[test]
+fn a_status_change_reaches_the_applicant_and_the_partner_once() {
+    let (partner, gateway) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    let env = env(&partner, &gateway);
+    let registration = json!({"url": format!("http://{}/hooks", partner.addr), "events": ["dossier.status_changed"]});
+    let (status, endpoint) = call(&env, "POST", "/permits/webhooks", &["admin"], &registration.to_string());
+    assert_eq!(status, StatusCode::CREATED, "{endpoint}");
+    let secret = endpoint["secret"].as_str().unwrap();
+
+    assert_eq!(push(&env, 2, "2024-11-05T08:30:00+07:00")["outcome"], "created");
+    assert_eq!(push(&env, 4, "2024-11-06T09:00:00+07:00")["outcome"], "updated");
+    // a repeat, and an older push arriving late: no event
+    assert_eq!(push(&env, 4, "2024-11-06T09:00:00+07:00")["outcome"], "unchanged");
+    assert_eq!(push(&env, 1, "2024-11-05T08:00:00+07:00")["outcome"], "stale");
+    let t = tick(&env);
+    assert_eq!((t["delivered"].clone(), t["dead"].clone()), (json!(4), json!(0)), "{t}");
+    assert_eq!(tick(&env)["delivered"], 0, "nothing twice");
+
+    let texts: Vec<String> = gateway.received().iter().map(|r| r.json()["text"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        texts,
+        [
+            format!("Ho so {CODE}: Duoc tiep nhan. Hen tra 15/11/2024."),
+            format!("Ho so {CODE}: Dang xu ly. Hen tra 15/11/2024."),
+        ],
+        "in order, one SMS each"
+    );
+    let sms = &gateway.received()[1];
+    assert_eq!((sms.path.as_str(), sms.json()["to"].clone()), ("/sms", json!("0905123456")));
+    assert_eq!(sms.header("x-signature"), civic::auth::hmac_sha256_hex(b"sms-secret", &sms.body));
+
+    let hooks = partner.received();
+    assert_eq!(hooks.len(), 2);
+    let last = &hooks[1];
+    assert!(civic::testing::standard_webhook_signed(secret, last), "a Standard Webhooks signature");
+    assert_eq!(last.header("webhook-id"), sms.json()["id"], "one event, one id");
+    let body = last.json();
+    assert_eq!(body["type"], "dossier.status_changed");
+    assert_eq!(
+        body["data"],
+        json!({"code": CODE, "procedure_name": "Cấp giấy phép xây dựng nhà ở riêng lẻ", "agency": "UBND quận Hải Châu",
+            "received_at": "2024-11-05T08:30:00+07:00", "due_at": "2024-11-15T17:00:00+07:00",
+            "status": {"code": 4, "label": "Đang xử lý"}, "overdue": true, "days_late": 3, "days_left": null,
+            "fee_vnd": 150000})
+    );
+    assert!(!last.body.windows(4).any(|w| w == b"0905"), "never the applicant's phone");
+}
+
+#[test]
+fn an_agency_filter_and_the_admin_routes() {
+    let (partner, gateway) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    let env = env(&partner, &gateway);
+    let other = json!({"url": format!("http://{}/other", partner.addr), "events": ["dossier.status_changed"],
+        "agency": "UBND quận Sơn Trà"});
+    assert_eq!(call(&env, "POST", "/permits/webhooks", &["admin"], &other.to_string()).0, StatusCode::CREATED);
+    let wrong = json!({"url": format!("http://{}/x", partner.addr), "events": ["payment.settled"]});
+    assert_eq!(
+        call(&env, "POST", "/permits/webhooks", &["admin"], &wrong.to_string()).0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "only this function's events"
+    );
+    assert_eq!(call(&env, "GET", "/permits/webhooks", &["system"], "").0, StatusCode::FORBIDDEN);
+    push(&env, 4, "2024-11-06T09:00:00+07:00");
+    gateway.answer(500);
+    let t = tick(&env);
+    assert_eq!((t["delivered"].clone(), t["retried"].clone()), (json!(0), json!(1)), "{t}");
+    assert!(partner.received().is_empty(), "another agency's endpoint hears nothing");
+    let (status, pending) = call(&env, "GET", "/permits/outbox?state=pending", &["admin"], "");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (pending[0]["type"].clone(), pending[0]["subject"].clone()),
+        (json!("dossier.status_changed"), json!(CODE))
+    );
+    assert_eq!(pending[0]["target"], "sms");
+    let text = pending.to_string();
+    assert!(!text.contains("0905"), "the outbox listing hides the phone: {text}");
+}
