@@ -10,6 +10,9 @@ use civic::platform::native::{NativePlatform, block_on};
 use crate::build;
 use crate::{FUNCTIONS, demo, root};
 
+/// How often the local host calls each function's tick (seconds).
+const TICK_SECONDS: &str = "5";
+
 struct Options {
     listen: String,
     data: PathBuf,
@@ -170,6 +173,9 @@ pub fn run(args: &[String]) -> Result<()> {
         .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &o.listen])
         .arg("--data")
         .arg(&o.data)
+        // Spin has no timer: the host calls each function's POST <base>/tick itself (deliveries,
+        // retries, order expiry, overdue reports), as a deployment's scheduler would.
+        .args(["--tick", TICK_SECONDS])
         .status()
         .context("starting civic-host")?;
     if !status.success() {
