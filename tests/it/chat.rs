@@ -879,6 +879,7 @@ pub const CHECKS: &[(&str, ChatCheck)] = &[
     ("telegram_wrong_secret_is_401", telegram_wrong_secret),
     ("telegram_repeated_update_is_200_without_a_reply", telegram_repeat),
     ("telegram_pa_photo_is_stored_as_ours_never_with_the_token", telegram_pa),
+    ("zalo_and_telegram_reporters_hear_each_step", reporters_hear_each_step),
     ("reply_latency_is_printed", latency),
 ];
 
@@ -1276,6 +1277,58 @@ fn telegram_pa(w: &World) -> Result<(), String> {
         ensure!(!t.contains(secret), "the bot token in {t}");
     }
     Ok(())
+}
+
+/// Moves a report to `in_progress` as an officer of its agency.
+fn take_up(w: &World, code: &str) -> Result<(), String> {
+    let agency = report(w, code)?["agency"]["code"].as_str().unwrap_or_default().to_owned();
+    let auth = crate::harness::bearer_with(&json!({"roles": ["officer"], "agency": agency}));
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let r = request(&w.reports.addr, "PATCH", &format!("/reports/{code}"), &headers, br#"{"status": "in_progress"}"#)?;
+    ensure!(r.status == 200, "PATCH {code}: {}", text_of(&r));
+    Ok(())
+}
+
+/// Ticks report-submission until `done` holds (at most 20 s: deliveries retry a second apart).
+fn ticked_until(w: &World, what: &str, done: impl Fn() -> bool) -> Result<(), String> {
+    for _ in 0..80 {
+        if done() {
+            return Ok(());
+        }
+        crate::notify::tick(w.reports, "/reports")?;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Err(format!("{what}: not within 20 s of ticks"))
+}
+
+/// Reports filed on Zalo and on Telegram: when an officer takes each up, its reporter hears
+/// it in the same chat (report-submission's outbox, through chat's POST /chat/send: Zalo's
+/// message/cs within the 48 hours, Telegram's sendMessage), in Vietnamese with diacritics.
+fn reporters_hear_each_step(w: &World) -> Result<(), String> {
+    let _ = w.zalo_gate();
+    crate::reports::set_catalogue(w.reports)?;
+    let user = zalo_user(171);
+    let (_, replies) = zalo_pa_events(w, &user, (15.9660, 108.2460))?;
+    let code = report_code(&replies[3].text).ok_or(format!("GUI answers the report's code: {:?}", replies[3]))?;
+    take_up(w, &code)?;
+    let heard =
+        || w.standin.sent_to(&user).iter().any(|m| m.text.contains(&code) && m.text.contains("đang được xử lý"));
+    ticked_until(w, "the Zalo reporter hears it", heard)?;
+
+    let chat = tg_chat(171);
+    w.tg_say(chat, "PA Rác thải đổ trộm cuối kiệt 12, bốc mùi")?;
+    w.tg_reply(chat, &tg_message(chat, json!({"location": {"latitude": 15.9670, "longitude": 108.2470}})))?;
+    let filed = w.tg_say(chat, "gửi")?;
+    let code = report_code(filed["text"].as_str().unwrap_or_default()).ok_or(format!("the code: {filed}"))?;
+    take_up(w, &code)?;
+    let heard = || {
+        w.standin.telegram_calls().iter().any(|c| {
+            c.method == "sendMessage"
+                && c.params.get("chat_id").is_some_and(|id| *id == chat.to_string())
+                && c.params.get("text").is_some_and(|t| t.contains(&code) && t.contains("đang được xử lý"))
+        })
+    };
+    ticked_until(w, "the Telegram reporter hears it", heard)
 }
 
 fn latency(w: &World) -> Result<(), String> {

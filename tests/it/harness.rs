@@ -89,7 +89,8 @@ static WALLETS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Every setting a runtime gets: [`CONFIG`], the wallets' create-order endpoints, and for the
 /// main run's `spin` and `workers` the chat bot's Zalo and Telegram settings
-/// ([`crate::chat::settings`]: each has stand-ins of its own; other names get none).
+/// ([`crate::chat::settings`]: each has stand-ins of its own; other names get none) and the
+/// notifications' SMS gateway and retry settings ([`crate::notify::settings`]).
 fn settings(runtime: &str) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = CONFIG.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     if let Some(addr) = WALLETS.get() {
@@ -97,6 +98,7 @@ fn settings(runtime: &str) -> Vec<(String, String)> {
         all.push(("zalopay_endpoint".into(), format!("http://{addr}")));
     }
     all.extend(crate::chat::settings(runtime));
+    all.extend(crate::notify::settings(runtime));
     all
 }
 
@@ -228,18 +230,29 @@ pub fn start_spin(seed: &[(&str, &str)]) -> Result<Server, String> {
 /// [`start_spin`] for the main run: its chat talks to the Spin stand-ins of
 /// [`crate::chat`], whose single-use refresh token no other host may spend.
 pub fn start_spin_main(seed: &[(&str, &str)]) -> Result<Server, String> {
-    start_spin_full(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), seed, &[], "spin")
+    start_spin_full(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), seed, &[], "spin", &[])
 }
 
 /// [`start_spin`] on fresh data with more settings (`SPIN_VARIABLE_*`) than [`settings`]
 /// gives, e.g. the photos' S3 bucket.
 pub fn start_spin_with(extra: &[(&str, &str)]) -> Result<Server, String> {
-    start_spin_full(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), &[], extra, "")
+    start_spin_full(Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?), &[], extra, "", &[])
 }
 
 /// [`start_spin`] on the data of an earlier host.
 pub fn start_spin_on(dir: Arc<tempfile::TempDir>, seed: &[(&str, &str)]) -> Result<Server, String> {
-    start_spin_full(dir, seed, &[], "")
+    start_spin_full(dir, seed, &[], "", &[])
+}
+
+/// [`start_spin`] on `dir` with `seed`, more settings (`extra`) and more host arguments
+/// (`--tick 1`).
+pub fn start_spin_custom(
+    dir: Arc<tempfile::TempDir>,
+    seed: &[(&str, &str)],
+    extra: &[(&str, &str)],
+    args: &[&str],
+) -> Result<Server, String> {
+    start_spin_full(dir, seed, extra, "", args)
 }
 
 fn start_spin_full(
@@ -247,6 +260,7 @@ fn start_spin_full(
     seed: &[(&str, &str)],
     extra: &[(&str, &str)],
     runtime: &str,
+    args: &[&str],
 ) -> Result<Server, String> {
     let host = target_dir().join("debug/civic-host");
     let wasm = |stem: &str| target_dir().join(format!("wasm32-wasip2/release/{stem}.wasm"));
@@ -267,7 +281,8 @@ fn start_spin_full(
     cmd.current_dir(root())
         .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &addr])
         .arg("--data")
-        .arg(dir.path());
+        .arg(dir.path())
+        .args(args);
     for (key, value) in settings(runtime) {
         cmd.env(format!("SPIN_VARIABLE_{}", key.to_uppercase()), value);
     }
@@ -298,7 +313,8 @@ fn start_spin_full(
     Ok(server)
 }
 
-fn tools() -> PathBuf {
+/// The Node tools folder (`$CIVIC_TOOLS`, default `~/.cache/civic/npm`).
+pub fn tools() -> PathBuf {
     std::env::var_os("CIVIC_TOOLS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/civic/npm"))
@@ -381,7 +397,18 @@ pub fn prepare_workers(suites: &[&Suite]) -> Result<Arc<tempfile::TempDir>, Stri
 pub fn start_workers(suite: &Suite, dir: Arc<tempfile::TempDir>) -> Result<Server, String> {
     let registry = tempfile::tempdir().map_err(|e| e.to_string())?;
     let path = registry.path().to_owned();
-    start_workers_registered(suite, dir, &path, Some(registry), "")
+    start_workers_registered(suite, dir, &path, Some(registry), "", &[])
+}
+
+/// [`start_workers`] with more vars than [`settings`] gives (`extra`).
+pub fn start_workers_with(
+    suite: &Suite,
+    dir: Arc<tempfile::TempDir>,
+    extra: &[(&str, &str)],
+) -> Result<Server, String> {
+    let registry = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = registry.path().to_owned();
+    start_workers_registered(suite, dir, &path, Some(registry), "", extra)
 }
 
 /// [`start_workers`] registered in wrangler's dev registry at `registry`
@@ -390,7 +417,7 @@ pub fn start_workers(suite: &Suite, dir: Arc<tempfile::TempDir>) -> Result<Serve
 /// machine (the default registry is `~/.wrangler/registry`) can stand in for one of them.
 /// For the main run: chat talks to the Workers stand-ins of [`crate::chat`].
 pub fn start_workers_in(suite: &Suite, dir: Arc<tempfile::TempDir>, registry: &Path) -> Result<Server, String> {
-    start_workers_registered(suite, dir, registry, None, "workers")
+    start_workers_registered(suite, dir, registry, None, "workers", &[])
 }
 
 fn start_workers_registered(
@@ -399,13 +426,15 @@ fn start_workers_registered(
     registry: &Path,
     own: Option<tempfile::TempDir>,
     runtime: &str,
+    extra: &[(&str, &str)],
 ) -> Result<Server, String> {
     let function = suite.function;
     let tools = tools();
     let persist = dir.path().to_string_lossy().into_owned();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let vars: Vec<String> = settings(runtime).iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    let mut vars: Vec<String> = settings(runtime).iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    vars.extend(extra.iter().map(|(k, v)| format!("{k}:{v}")));
     let config = dev_config(function, dir.path())?;
     let mut cmd = wrangler(&tools);
     cmd.env("WRANGLER_REGISTRY_PATH", registry)
@@ -413,7 +442,9 @@ fn start_workers_registered(
         .arg("--config")
         .arg(&config)
         .args(["--env", function, "--ip", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--inspector-port", &free_port().to_string(), "--persist-to", &persist, "--log-level", "info"]);
+        .args(["--inspector-port", &free_port().to_string(), "--persist-to", &persist, "--log-level", "info"])
+        // `GET /__scheduled` runs the worker's cron handler (`scheduled`), as a cron trigger would.
+        .arg("--test-scheduled");
     for v in &vars {
         cmd.args(["--var", v]);
     }

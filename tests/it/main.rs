@@ -24,6 +24,7 @@ mod faults;
 mod food;
 mod harness;
 mod media;
+mod notify;
 mod open311;
 mod payments;
 mod permits;
@@ -80,6 +81,10 @@ fn main() -> std::process::ExitCode {
     // Zalo's and Telegram's APIs, standing in for the chat bot, one set per runtime.
     if let Err(e) = chat::start_standins() {
         eprintln!("the chat stand-ins did not start: {e}");
+    }
+    // The SMS gateways that citizens' notifications go to, one per runtime.
+    if let Err(e) = notify::start_standins() {
+        eprintln!("the SMS gateway stand-ins did not start: {e}");
     }
     // The main run's own wrangler dev registry: its workers find each other there (service
     // bindings), and no other `wrangler dev` (the fault tests', another run's) is found.
@@ -200,6 +205,33 @@ fn main() -> std::process::ExitCode {
             }
         }
     }
+    // Notifications and scheduled work: on Spin the one host; on Workers permit-status,
+    // payment-callback and report-submission; and runtimes of their own for expiries and a
+    // host restart.
+    if let (Some(permits), Some(pay), Some(reports)) =
+        (find("permit-status"), find("payment-callback"), find("report-submission"))
+    {
+        for (runtime, servers) in [("spin", vec![spin.clone(); 3]), ("workers", vec![permits, pay.clone(), reports])] {
+            for (name, check) in notify::CHECKS {
+                let (servers, check) = (servers.clone(), *check);
+                trials.push(Trial::test(format!("{runtime}::notify::{name}"), move || {
+                    check(&notify::world(runtime, &servers)?).map_err(Failed::from)
+                }));
+            }
+            let name = format!("{runtime}::notify::orders_expire_and_overdue_reports_warn_their_agency");
+            trials.push(Trial::test(name, move || {
+                notify::orders_expire_and_overdue_reports_warn_their_agency(runtime).map_err(Failed::from)
+            }));
+        }
+        trials.push(trial(
+            "workers::notify::the_cron_trigger_delivers".into(),
+            &pay,
+            notify::the_cron_trigger_delivers,
+        ));
+    }
+    trials.push(Trial::test("spin::notify::a_host_restart_in_the_middle_loses_nothing", || {
+        notify::a_host_restart_in_the_middle_loses_nothing().map_err(Failed::from)
+    }));
     trials.push(Trial::test("spin::media::s3_store_on_s3s_fs", || media::s3_store_on_s3s_fs().map_err(Failed::from)));
     for (name, run) in faults::trials() {
         trials.push(Trial::test(name, move || run().map_err(Failed::from)));

@@ -23,7 +23,8 @@ pub const SUITE: Suite = Suite {
     same_answers,
 };
 
-/// Dossiers in permit-status's database for these checks: fee 150,000 đ, and 0010 free.
+/// Dossiers in permit-status's database for these checks (and the notifications' 0014 and
+/// 0015): fee 150,000 đ, and 0010 free.
 const SEED: &[(&str, &str)] = &[(
     "permits",
     "INSERT INTO dossiers (code, procedure_code, procedure_name, field, agency, applicant_name, applicant_phone,
@@ -32,7 +33,7 @@ const SEED: &[(&str, &str)] = &[(
          'UBND quận Hải Châu', 'Nguyễn Văn An', '0905123456', 'citizen', '2024-11-05T01:30:00Z',
          '2024-11-15T10:00:00Z', 6, '2024-11-06T02:00:00Z', NULL, CASE value WHEN 10 THEN 0 ELSE 150000 END,
          '2024-11-06T02:00:00Z'
-     FROM (WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n WHERE value < 12) SELECT value FROM n)",
+     FROM (WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n WHERE value < 16) SELECT value FROM n)",
 )];
 
 pub fn code(n: u32) -> String {

@@ -134,6 +134,8 @@ pub(super) fn fill(template: &str, f: &Fixture) -> Result<String, String> {
             ("permits", "code") => &f.dossier,
             ("reports", "code") => &f.report,
             ("payments", "order_id") => &f.order,
+            // a webhook endpoint's or an outbox delivery's id: refused before it is looked up
+            ("permits" | "payments" | "reports", "id") => "ep_security-probe",
             _ => return Err(format!("{template}: no value for {{{name}}}: add one to security::fill")),
         })
     };
@@ -151,6 +153,9 @@ pub(super) fn fill(template: &str, f: &Fixture) -> Result<String, String> {
     }
     Ok(out)
 }
+
+/// The URL of the webhook endpoints the attacks try to register.
+const FORGED_HOOK: &str = "https://attacker.example/hook";
 
 /// The body a legitimate caller would send: if the token were accepted, the request would
 /// take effect.
@@ -172,6 +177,9 @@ pub(super) fn body_for(method: &str, template: &str, f: &Fixture) -> Value {
             "lng": f.nowhere.1, "phone": "0905999888"}),
         ("PATCH", "/reports/{code}") => json!({"status": "rejected", "note": "giả mạo"}),
         ("POST", "/reports/{code}/rating") => json!({"stars": 1, "comment": "giả mạo"}),
+        ("POST", "/permits/webhooks") => json!({"url": FORGED_HOOK, "events": ["dossier.status_changed"]}),
+        ("POST", "/payments/webhooks") => json!({"url": FORGED_HOOK, "events": ["payment.settled"]}),
+        ("POST", "/reports/webhooks") => json!({"url": FORGED_HOOK, "events": ["report.created"]}),
         _ => Value::Null,
     }
 }
@@ -190,11 +198,25 @@ pub(super) fn snapshot(s: &Servers, f: &Fixture) -> Result<Vec<(String, u16, Vec
         format!("/reports/{}", f.report),
         format!("/reports?bbox={}", f.nowhere.2),
         format!("/payments/orders/{}", f.order),
+        // no endpoint registered by a forged token (the checks register none of their own)
+        "/permits/webhooks".to_owned(),
+        "/payments/webhooks".to_owned(),
+        "/reports/webhooks".to_owned(),
     ];
     let mut out = Vec::new();
     for p in paths {
         let r = s.send("GET", &p, &[("authorization", &admin)], b"")?;
-        out.push((p, r.status, r.body));
+        let body = if p.ends_with("/webhooks") {
+            // only what an attack would have registered: the notification checks register
+            // endpoints of their own meanwhile
+            let list: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+            let forged: Vec<&Value> =
+                list.as_array().into_iter().flatten().filter(|e| e["url"] == FORGED_HOOK).collect();
+            serde_json::to_vec(&forged).unwrap_or_default()
+        } else {
+            r.body
+        };
+        out.push((p, r.status, body));
     }
     let cats = s.send("GET", "/reports/categories", &[], b"")?;
     ensure!(!String::from_utf8_lossy(&cats.body).contains("sec-forged"), "a forged catalogue was stored");
