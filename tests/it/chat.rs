@@ -473,8 +473,8 @@ pub fn print_latencies() {
     }
 }
 
-/// `p50 X ms, max Y ms over N` of some durations.
-fn summary(all: &[Duration]) -> Option<String> {
+/// `p50 X ms, max Y ms over N replies` of some durations.
+pub fn summary(all: &[Duration]) -> Option<String> {
     let mut ms: Vec<u128> = all.iter().map(Duration::as_millis).collect();
     ms.sort_unstable();
     let (p50, max) = (ms.get(ms.len() / 2)?, ms.last()?);

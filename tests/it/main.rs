@@ -218,6 +218,8 @@ fn main() -> std::process::ExitCode {
                     check(&notify::world(runtime, &servers)?).map_err(Failed::from)
                 }));
             }
+            let name = format!("{runtime}::notify::delivery_figures_are_printed");
+            trials.push(Trial::test(name, move || notify::delivery_figures_are_printed(runtime).map_err(Failed::from)));
             let name = format!("{runtime}::notify::orders_expire_and_overdue_reports_warn_their_agency");
             trials.push(Trial::test(name, move || {
                 notify::orders_expire_and_overdue_reports_warn_their_agency(runtime).map_err(Failed::from)

@@ -627,3 +627,69 @@ pub fn the_cron_trigger_delivers(payments: &Server) -> Result<(), String> {
     }
     Err("the cron handler delivered nothing".into())
 }
+
+#[allow(clippy::disallowed_methods)] // the figures are real time
+fn instant() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+/// Figures, on a fresh runtime of its own (nothing else delivering): the delivery latency
+/// (from sending `POST /reports` to the partner's receipt, through the delivery that follows
+/// the answer) over 20 reports one at a time, and what one tick delivers per second: 200
+/// events held back by a failing receiver, then one tick once it recovered and they are all
+/// due. Printed, not asserted.
+pub fn delivery_figures_are_printed(runtime: &str) -> Result<(), String> {
+    let gateway = Receiver::start().map_err(|e| e.to_string())?;
+    let mut extra = settings_for(&gateway);
+    // Retries 3 s apart: the held-back events stay pending (not dead) while they are filed,
+    // and are all due 4 s after the last.
+    extra.push(("outbox_retry_schedule".into(), "3s,3s,3s".into()));
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let dir = Arc::new(tempfile::tempdir().map_err(|e| e.to_string())?);
+    let s = if runtime == "spin" {
+        harness::start_spin_custom(dir, &[], &extra, &[])?
+    } else {
+        let dir = harness::prepare_workers(&[&crate::reports::SUITE])?;
+        harness::start_workers_with(&crate::reports::SUITE, dir, &extra)?
+    };
+    crate::reports::set_catalogue(&s)?;
+    let partner = Receiver::start().map_err(|e| e.to_string())?;
+    register(&s, "/reports", &partner, &["report.created"], None)?;
+    let arrived = |code: &str| partner.received().iter().any(|g| g.json()["data"]["code"] == code);
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let start = instant();
+        let code = file_report(&s, 800 + i)?;
+        while !arrived(&code) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        ensure!(arrived(&code), "{code} never arrived");
+        latencies.push(start.elapsed());
+    }
+    const HELD: u32 = 200;
+    partner.answer(500);
+    let server = &s;
+    std::thread::scope(|scope| -> Result<(), String> {
+        let filers: Vec<_> = (0..4)
+            .map(|t| {
+                scope.spawn(move || (0..HELD / 4).try_for_each(|i| file_report(server, 1_000 + t * 100 + i).map(drop)))
+            })
+            .collect();
+        filers.into_iter().try_for_each(|f| f.join().map_err(|_| "a filer panicked".to_owned())?)
+    })?;
+    partner.answer(200);
+    std::thread::sleep(Duration::from_secs(4));
+    let start = instant();
+    let done = tick(&s, "/reports")?;
+    let took = start.elapsed();
+    let delivered = done["delivered"].as_u64().unwrap_or(0);
+    #[allow(clippy::cast_precision_loss)]
+    let rate = delivered as f64 / took.as_secs_f64();
+    eprintln!(
+        "notify on {runtime}: delivery latency (POST /reports to the partner's receipt) {}; one tick delivered {delivered} \
+         held-back events in {} ms: {rate:.0} events/s",
+        crate::chat::summary(&latencies).unwrap_or_default().replace("replies", "events"),
+        took.as_millis()
+    );
+    Ok(())
+}
