@@ -89,6 +89,7 @@ pub const CHECKS: &[(&str, NotifyCheck)] = &[
     ("a_failing_receiver_gets_every_event_with_one_id", a_failing_receiver_gets_every_event_with_one_id),
     ("gone_disables_and_dead_is_listed_and_retried", gone_disables_and_dead_is_listed_and_retried),
     ("overlapping_ticks_never_send_twice", overlapping_ticks_never_send_twice),
+    ("a_slow_receiver_times_out_and_gets_it_again", a_slow_receiver_times_out_and_gets_it_again),
     ("a_dossier_change_reaches_its_applicant", a_dossier_change_reaches_its_applicant),
     ("ticks_need_the_system_role", ticks_need_the_system_role),
 ];
@@ -407,6 +408,36 @@ fn overlapping_ticks_never_send_twice(w: &World) -> Result<(), String> {
     tick(s, "/reports")?;
     let seen = seen();
     ensure!(seen.len() == codes.len() && seen.values().all(|&n| n == 1), "each event once: {seen:?}");
+    Ok(())
+}
+
+/// A receiver slower than `outbox_timeout_seconds` (2 s here) is given up on, and the
+/// event is retried with its id until the receiver answers in time.
+fn a_slow_receiver_times_out_and_gets_it_again(w: &World) -> Result<(), String> {
+    let s = w.reports;
+    crate::reports::set_catalogue(s)?;
+    let partner = Receiver::start().map_err(|e| e.to_string())?;
+    partner.delay(Duration::from_secs(5));
+    let (endpoint, _) = register(s, "/reports", &partner, &["report.created"], None)?;
+    let code = file_report(s, if w.runtime == "spin" { 900 } else { 950 })?;
+    let delivery = |state: &str| -> Result<Option<Value>, String> {
+        let list = admin_json(s, "GET", &format!("/reports/outbox?state={state}&limit=200"), &Value::Null)?.json()?;
+        let ours = |d: &&Value| d["endpoint_id"] == endpoint.as_str() && d["subject"] == code.as_str();
+        Ok(list.as_array().and_then(|l| l.iter().find(ours)).cloned())
+    };
+    let timed_out = || delivery("pending").is_ok_and(|d| d.is_some_and(|d| d["last_error"].is_string()));
+    until(s, "/reports", 20, "a timed-out attempt, recorded", timed_out)?;
+    let failed = delivery("pending")?.unwrap_or_default();
+    ensure!(failed["last_status"].is_null(), "no status from a receiver that never answered: {failed}");
+    ensure!(failed["last_error"].as_str().is_some_and(|e| e.contains("2000 ms")), "the timeout: {failed}");
+    partner.delay(Duration::ZERO);
+    until(s, "/reports", 20, "the event once the receiver answers in time", || {
+        delivery("delivered").is_ok_and(|d| d.is_some())
+    })?;
+    let got = partner.received();
+    let ids: std::collections::BTreeSet<&str> =
+        got.iter().filter(|g| g.json()["data"]["code"] == code.as_str()).map(|g| g.header("webhook-id")).collect();
+    ensure!(ids.len() == 1, "one id across the attempts: {ids:?}");
     Ok(())
 }
 
