@@ -105,7 +105,7 @@ fn documented_paths(
 /// The methods a route table may answer.
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
-/// Sends each of [`METHODS`] to every path documented under `base` (parameters replaced by
+/// Sends each of the methods (`GET`, `POST`, `PUT`, `PATCH`, `DELETE`) to every path documented under `base` (parameters replaced by
 /// the sample values of `params`, e.g. `("{id}", "DN-000123")`) through `call`:
 ///
 /// - a documented method must be routed: neither 405, nor 404 on a path without parameters;

@@ -63,7 +63,7 @@ pub const EVENTS: &[EventType] = &[EventType::PaymentSettled, EventType::OrderEx
 
 /// The scheduled work (`POST /payments/tick`, Workers' cron trigger): expires the unpaid
 /// orders past their expiry ([`ledger::expire_due`], counted as `orders_expired`), then
-/// delivers the due events of the `payments` outbox ([`civic::outbox::deliver`]).
+/// delivers the due events of the `payments` outbox ([`civic::outbox::deliver()`]).
 ///
 /// # Errors
 /// A database error, or an outbox setting that does not parse.

@@ -58,7 +58,7 @@ const _: () = assert!(MAX_BODY >= civic::command::MAX_BODY && MAX_BODY >= civic:
 pub const EVENTS: &[EventType] = &[EventType::DossierStatusChanged];
 
 /// The scheduled work (`POST /permits/tick`, Workers' cron trigger): delivers the due events
-/// of the `permits` outbox ([`civic::outbox::deliver`]); nothing else is scheduled here.
+/// of the `permits` outbox ([`civic::outbox::deliver()`]); nothing else is scheduled here.
 ///
 /// # Errors
 /// A database error, or an outbox setting that does not parse.

@@ -1,6 +1,6 @@
 //! The scheduled work of report-submission ([`tick`]): warn each agency of its open reports
 //! past their due time (`report.overdue`, [`crate::notify::overdue`]), then deliver what the
-//! outbox holds ([`civic::outbox::deliver`]).
+//! outbox holds ([`civic::outbox::deliver()`]).
 //!
 //! A report is warned once: the warning is claimed by one conditional statement
 //! (`UPDATE reports SET overdue_at = ? WHERE code = ? AND overdue_at IS NULL AND <still as
