@@ -222,7 +222,7 @@ impl Error {
             }
             Error::TooManyRequests(_) => ("too-many-requests", "Gửi quá nhiều yêu cầu", "Too many requests"),
             Error::Config(_) | Error::Internal(_) => ("internal", "Lỗi hệ thống", "Internal error"),
-            Error::Upstream(_) => ("upstream", "Đối tác thanh toán không phản hồi đúng", "The payment partner failed"),
+            Error::Upstream(_) => ("upstream", "Dịch vụ đối tác không phản hồi đúng", "A partner service failed"),
             Error::Unavailable(_) => ("unavailable", "Dịch vụ tạm thời gián đoạn", "Service temporarily unavailable"),
         }
     }
@@ -256,8 +256,8 @@ impl Error {
                 "The server is misconfigured; its operators will find the cause in its log",
             ),
             Error::Upstream(_) => lang.pick(
-                "Chưa tạo được giao dịch ở đối tác thanh toán; vui lòng thử lại sau",
-                "The payment partner could not take the order; please try again later",
+                "Dịch vụ đối tác (ngân hàng, ví điện tử, Zalo, Telegram) chưa xử lý được yêu cầu; vui lòng thử lại sau",
+                "The partner service (a bank, a wallet, Zalo, Telegram) could not complete the request; please try again later",
             ),
             Error::Unavailable(_) => lang.pick(
                 "Chưa lưu hoặc đọc được dữ liệu; vui lòng thử lại sau ít phút",

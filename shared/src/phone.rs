@@ -19,6 +19,17 @@ fn national(phone: &str) -> Vec<u8> {
     }
 }
 
+/// A number in the international form SMS gateways take: `84` and the national number
+/// without its trunk `0` (`0905 123 456`, `+84905123456` and `84905123456` all give
+/// `84905123456`). A number that is not Vietnamese-looking (no trunk `0`) keeps its digits.
+pub fn international(phone: &str) -> String {
+    let national = national(phone);
+    match national.strip_prefix(b"0") {
+        Some(rest) => format!("84{}", String::from_utf8_lossy(rest)),
+        None => String::from_utf8_lossy(&national).into_owned(),
+    }
+}
+
 /// Whether two numbers are the same line (`+84905123456` is `0905 123 456`), compared in
 /// constant time for numbers of the same length.
 pub fn same(a: &str, b: &str) -> bool {
@@ -29,6 +40,19 @@ pub fn same(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn international_table() {
+        for (given, want) in [
+            ("0905 123 456", "84905123456"),
+            ("+84905123456", "84905123456"),
+            ("84905123456", "84905123456"),
+            ("0084905123456", "84905123456"),
+            ("905123456", "905123456"),
+        ] {
+            assert_eq!(international(given), want, "{given}");
+        }
+    }
 
     #[test]
     fn same_line_table() {

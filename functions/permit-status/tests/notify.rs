@@ -71,7 +71,11 @@ fn a_status_change_reaches_the_applicant_and_the_partner_once() {
         "in order, one SMS each"
     );
     let sms = &gateway.received()[1];
-    assert_eq!((sms.path.as_str(), sms.json()["to"].clone()), ("/sms", json!("0905123456")));
+    assert_eq!(
+        (sms.path.as_str(), sms.json()["to"].clone()),
+        ("/sms", json!("84905123456")),
+        "the international form gateways take"
+    );
     assert_eq!(sms.header("x-signature"), civic::auth::hmac_sha256_hex(b"sms-secret", &sms.body));
 
     let hooks = partner.received();

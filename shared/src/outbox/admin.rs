@@ -118,6 +118,13 @@ fn parse_registration(
             ),
         ),
     }
+    let filterable = events.iter().filter_map(|e| EventType::parse(e)).any(EventType::carries_agency);
+    if agency.is_some() && !events.is_empty() && !filterable {
+        f.err(
+            "agency",
+            Msg::new("Các sự kiện này không gắn với cơ quan nào", "these events name no agency to filter on"),
+        );
+    }
     match url {
         Some(url) if errors.is_empty() => Ok((url, events, agency)),
         _ => Err(Error::Validation(errors)),
@@ -148,8 +155,9 @@ pub async fn endpoints(req: &Request<Bytes>, env: &impl Platform, db: &str) -> R
     crate::web::json(StatusCode::OK, &list)
 }
 
-/// `DELETE <prefix>/webhooks/{id}` (admin): removes the endpoint; its pending deliveries are
-/// cancelled. `204`, or 404.
+/// `DELETE <prefix>/webhooks/{id}` (admin): removes the endpoint; its pending and dead
+/// deliveries are cancelled. `204`, or 404. (To take a disabled endpoint back, delete it and
+/// register it again: a new id and secret.)
 pub async fn delete_endpoint(
     req: &Request<Bytes>,
     env: &impl Platform,
@@ -165,7 +173,7 @@ pub async fn delete_endpoint(
                 Statement::new("DELETE FROM webhook_endpoints WHERE id = ?1 RETURNING id", vec![id.into()]),
                 Statement::new(
                     "UPDATE outbox_deliveries SET state = 'cancelled', updated_at = ?2,
-                     last_error = 'the endpoint was deleted' WHERE endpoint_id = ?1 AND state = 'pending'",
+                     last_error = 'the endpoint was deleted' WHERE endpoint_id = ?1 AND state IN ('pending', 'dead')",
                     vec![id.into(), now.into()],
                 ),
             ],
@@ -235,7 +243,7 @@ pub async fn list(req: &Request<Bytes>, env: &impl Platform, db: &str) -> Result
 
 /// `POST <prefix>/outbox/{id}/retry` (admin): a `dead` or `undeliverable` delivery is due
 /// again now, with a fresh retry schedule. `200` with the delivery's view; 404 for no such
-/// delivery; 409 when it is in another state.
+/// delivery; 409 when it is in another state, or its endpoint was deleted or disabled.
 pub async fn retry(
     req: &Request<Bytes>,
     env: &impl Platform,
@@ -248,7 +256,9 @@ pub async fn retry(
         .execute(
             db,
             "UPDATE outbox_deliveries SET state = 'pending', attempts = 0, next_at = ?2, claimed_until = NULL,
-             updated_at = ?2 WHERE id = ?1 AND state IN ('dead', 'undeliverable')",
+             updated_at = ?2 WHERE id = ?1 AND state IN ('dead', 'undeliverable')
+               AND (endpoint_id IS NULL OR EXISTS (
+                   SELECT 1 FROM webhook_endpoints w WHERE w.id = endpoint_id AND w.state = 'enabled'))",
             &[id.into(), now.into()],
         )
         .await?;
@@ -263,10 +273,15 @@ pub async fn retry(
         .await?;
     let view = rows.first().map(|r| delivery_view(&r)).transpose()?.ok_or(Error::NotFound)?;
     if updated == 0 {
-        return Err(Error::Conflict(Msg::new(
-            "Chỉ gửi lại được tin đã hỏng (dead, undeliverable)",
-            "only a dead or undeliverable delivery can be retried",
-        )));
+        let failed = matches!(view["state"].as_str(), Some("dead" | "undeliverable"));
+        return Err(Error::Conflict(if failed {
+            Msg::new("Điểm nhận của tin này đã bị xóa hoặc tắt", "its endpoint was deleted or disabled")
+        } else {
+            Msg::new(
+                "Chỉ gửi lại được tin đã hỏng (dead, undeliverable)",
+                "only a dead or undeliverable delivery can be retried",
+            )
+        }));
     }
     let mut resp = crate::web::json(StatusCode::OK, &view)?;
     soon(&mut resp, db);

@@ -216,7 +216,7 @@ fn record(
             let (state, next_at) = match wait {
                 Some(wait) => {
                     tick.retried = 1;
-                    ("pending", stamp(now + jittered(env, *wait)))
+                    ("pending", stamp(ceil_second(now + jittered(env, *wait))))
                 }
                 None => {
                     tick.dead = 1;
@@ -261,6 +261,15 @@ fn record(
     tick
 }
 
+/// `t` rounded up to a whole second: stored times have whole seconds, and a retry must not
+/// come early (truncated, a wait under a second would be due at once, in the same run).
+fn ceil_second(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    match t.timestamp_subsec_nanos() {
+        0 => t,
+        nanos => t + chrono::Duration::nanoseconds(1_000_000_000 - i64::from(nanos)),
+    }
+}
+
 /// `wait` give or take a fifth, at random, so that retries of many deliveries spread out.
 fn jittered(env: &impl Platform, wait: Duration) -> chrono::Duration {
     let mut b = [0u8; 2];
@@ -289,18 +298,50 @@ async fn attempt(env: &impl Platform, d: &Claimed, timeout: Duration) -> Outcome
         Ok(resp) if resp.status().is_success() => Outcome::Delivered(resp.status().as_u16()),
         Ok(resp) if resp.status() == StatusCode::GONE && d.target == "webhook" => Outcome::Gone,
         Ok(resp) if resp.status() == StatusCode::UNPROCESSABLE_ENTITY && d.target != "webhook" && d.target != "sms" => {
-            Outcome::Undeliverable(format!("chat: {}", crate::text::cut(&String::from_utf8_lossy(resp.body()), 300)))
+            Outcome::Undeliverable(format!("chat cannot send it: {}", problem_fields(resp.body())))
         }
-        Ok(resp) => Outcome::Failed {
-            status: Some(resp.status().as_u16()),
-            error: format!(
-                "HTTP {}: {}",
-                resp.status().as_u16(),
-                crate::text::cut(&String::from_utf8_lossy(resp.body()), 300)
-            ),
-        },
-        Err(e) => Outcome::Failed { status: None, error: e.to_string() },
+        Ok(resp) => Outcome::Failed { status: Some(resp.status().as_u16()), error: answer_text(d, &resp) },
+        Err(e) => Outcome::Failed { status: None, error: masked(&e.to_string()) },
     }
+}
+
+/// What is kept of a failed answer: the status, and for a partner's webhook the start of its
+/// body (digit runs masked). A gateway's or chat's body may repeat the citizen's number or
+/// message, so of those only the status is kept.
+fn answer_text(d: &Claimed, resp: &http::Response<Bytes>) -> String {
+    let status = resp.status().as_u16();
+    if d.target == "webhook" {
+        format!("HTTP {status}: {}", masked(&crate::text::cut(&String::from_utf8_lossy(resp.body()), 300)))
+    } else {
+        format!("HTTP {status}")
+    }
+}
+
+/// The fields a problem+json answer names (`errors[].field`), for the record of why chat
+/// could not send (`phone`, `template`, `user`): never their values.
+fn problem_fields(body: &[u8]) -> String {
+    let v: Json = serde_json::from_slice(body).unwrap_or(Json::Null);
+    let fields: Vec<&str> =
+        v["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).take(5).collect();
+    if fields.is_empty() { "422".to_owned() } else { fields.join(", ") }
+}
+
+/// `text` with every run of six or more digits (a phone number, an account) replaced by `…`.
+pub(super) fn masked(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    for c in text.chars().chain(std::iter::once('\0')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        out.push_str(if digits.len() >= 6 { "…" } else { &digits });
+        digits.clear();
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn failed(error: impl Into<String>) -> Outcome {
@@ -333,7 +374,7 @@ fn webhook_request(env: &impl Platform, d: &Claimed) -> Result<Request<Bytes>, O
     Ok(request)
 }
 
-/// `POST {sms_gateway_url}` of `{"id": <event id>, "to", "text"}`, one ASCII SMS, signed
+/// `POST {sms_gateway_url}` of `{"id": <event id>, "to": <84...>, "text"}`, one ASCII SMS, signed
 /// with `sms_webhook_secret` in `X-Signature`.
 fn sms_request(env: &impl Platform, d: &Claimed) -> Result<Request<Bytes>, Outcome> {
     let url = env.config("sms_gateway_url").ok_or_else(|| failed("sms_gateway_url is not set"))?;
@@ -341,6 +382,7 @@ fn sms_request(env: &impl Platform, d: &Claimed) -> Result<Request<Bytes>, Outco
     let (Some(to), Some(text)) = (&d.recipient, &d.message) else {
         return Err(Outcome::Undeliverable("no phone or no message".into()));
     };
+    let to = crate::phone::international(to);
     let body = json!({"id": d.event_id, "to": to, "text": crate::text::sms(text)}).to_string().into_bytes();
     let mut request = post_json(&url, body)?;
     let signature = crate::command::sign(&secret, request.body());

@@ -88,6 +88,13 @@ impl EventType {
         }
     }
 
+    /// Whether its `data` names an agency (`data.agency`), which an endpoint's `agency` then
+    /// filters on: a report's agency code, a dossier's agency as the one-stop-shop system
+    /// names it. Payments and orders name none.
+    pub fn carries_agency(self) -> bool {
+        !matches!(self, EventType::PaymentSettled | EventType::OrderExpired)
+    }
+
     /// The type named `name`, if any.
     pub fn parse(name: &str) -> Option<EventType> {
         EventType::ALL.into_iter().find(|t| t.as_str() == name)
@@ -125,7 +132,8 @@ pub struct Event {
     pub kind: EventType,
     /// The report code, dossier code or order id.
     pub subject: String,
-    /// A JSON object. `data.agency`, when present, is what an endpoint's `agency` filters on.
+    /// A JSON object. `data.agency` (and `data.previous_agency` of a reassignment), when
+    /// present, is what an endpoint's `agency` filters on.
     pub data: Json,
     pub citizen: Option<Citizen>,
 }
@@ -150,6 +158,8 @@ pub fn enqueue(env: &impl Platform, event: &Event, guard: Guard) -> Result<(Stri
     let now = stamp(env.now());
     let data = serde_json::to_string(&event.data).map_err(|e| Error::Internal(format!("event data: {e}")))?;
     let agency = event.data.get("agency").and_then(Json::as_str).map(str::to_owned);
+    // a reassignment also concerns the agency the report left
+    let previous = event.data.get("previous_agency").and_then(Json::as_str).map(str::to_owned);
     let condition = match guard {
         Guard::Always => "",
         Guard::IfChanged => " WHERE changes() > 0",
@@ -171,9 +181,9 @@ pub fn enqueue(env: &impl Platform, event: &Event, guard: Guard) -> Result<(Stri
             "INSERT INTO outbox_deliveries (id, event_id, target, endpoint_id, state, next_at, updated_at)
              SELECT ?1 || '.' || w.id, ?1, 'webhook', w.id, 'pending', ?2, ?2 FROM webhook_endpoints w
              WHERE w.state = 'enabled' AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3)
-               AND (w.agency IS NULL OR w.agency = ?4)
+               AND (w.agency IS NULL OR w.agency = ?4 OR w.agency = ?5)
                AND EXISTS (SELECT 1 FROM outbox_events WHERE id = ?1)",
-            vec![id.as_str().into(), now.as_str().into(), event.kind.as_str().into(), agency.into()],
+            vec![id.as_str().into(), now.as_str().into(), event.kind.as_str().into(), agency.into(), previous.into()],
         ),
     ];
     if let Some(c) = &event.citizen {
@@ -486,6 +496,10 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
+        assert_eq!(
+            bad(json!({"url": "https://partner.vn/x", "events": ["payment.settled"], "agency": "so-gtvt"})),
+            ["agency"]
+        );
         assert_eq!(bad(json!({"url": "http://partner.vn/x", "events": ["payment.settled"]})), ["url"]);
         assert_eq!(bad(json!({"url": "https://u:p@partner.vn/x", "events": []})), ["url", "events"]);
         assert_eq!(
@@ -509,6 +523,77 @@ mod tests {
             .body(Bytes::new())
             .unwrap();
         assert!(matches!(block_on(endpoints(&citizen, &env, DB)), Err(Error::Forbidden)));
+    }
+
+    #[test]
+    fn a_dead_delivery_of_a_disabled_or_deleted_endpoint_is_not_retried() {
+        let hook = Receiver::start().unwrap();
+        let env = env_with(&[&hook]).with_config("outbox_retry_schedule", "1s");
+        let (endpoint, _) = register_endpoint(&env, &format!("http://{}/hook", hook.addr), &["payment.settled"]);
+        write(&env, &settled("ORD-8", None));
+        hook.answer(500);
+        let first = block_on(deliver(&env, DB)).unwrap();
+        env.set_now(t("2026-11-30T09:00:10Z"));
+        let second = block_on(deliver(&env, DB)).unwrap();
+        assert_eq!((first.retried, second.dead), (1, 1), "{first:?} {second:?} {:?}", states(&env));
+        let dead_id = format!(
+            "{}.{endpoint}",
+            block_on(env.query(DB, "SELECT id FROM outbox_events", &[])).unwrap().first().unwrap().str("id").unwrap()
+        );
+        hook.answer(410);
+        write(&env, &settled("ORD-9", None));
+        block_on(deliver(&env, DB)).unwrap();
+        let again = Request::post("/x").header("authorization", admin(&env)).body(Bytes::new()).unwrap();
+        match block_on(retry(&again, &env, DB, &dead_id)) {
+            Err(Error::Conflict(m)) => assert!(m.en.contains("endpoint"), "{m:?}"),
+            other => panic!("a disabled endpoint's delivery: {other:?}"),
+        }
+        let del = Request::delete("/x").header("authorization", admin(&env)).body(Bytes::new()).unwrap();
+        block_on(delete_endpoint(&del, &env, DB, &endpoint)).unwrap();
+        assert!(
+            states(&env).iter().all(|(_, s, _)| s == "cancelled"),
+            "deleting cancels the dead too: {:?}",
+            states(&env)
+        );
+    }
+
+    #[test]
+    fn a_reassignment_reaches_the_agency_it_left() {
+        let hook = Receiver::start().unwrap();
+        let env = env_with(&[&hook]);
+        let req = |agency: &str| {
+            let body = json!({"url": format!("http://{}/{agency}", hook.addr), "events": ["report.status_changed"], "agency": agency});
+            Request::post("/reports/webhooks")
+                .header("authorization", admin(&env))
+                .body(Bytes::from(body.to_string()))
+                .unwrap()
+        };
+        let offered = [EventType::ReportStatusChanged];
+        for agency in ["old", "new", "other"] {
+            assert_eq!(block_on(register(&req(agency), &env, DB, &offered)).unwrap().status(), StatusCode::CREATED);
+        }
+        let moved = Event {
+            kind: EventType::ReportStatusChanged,
+            subject: "PA-1".into(),
+            data: json!({"code": "PA-1", "status": "reassigned", "agency": "new", "previous_agency": "old"}),
+            citizen: None,
+        };
+        write(&env, &moved);
+        block_on(deliver(&env, DB)).unwrap();
+        let mut paths: Vec<String> = hook.received().iter().map(|r| r.path.clone()).collect();
+        paths.sort();
+        assert_eq!(paths, ["/new", "/old"]);
+    }
+
+    #[test]
+    fn stored_errors_mask_numbers() {
+        for (given, want) in [
+            ("rejected 84905123456: bad", "rejected …: bad"),
+            ("HTTP 500: order 12345 of 2026", "HTTP 500: order 12345 of 2026"),
+            ("0905123456", "…"),
+        ] {
+            assert_eq!(deliver::masked(given), want, "{given}");
+        }
     }
 
     #[test]
