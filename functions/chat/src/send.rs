@@ -1,7 +1,7 @@
 //! POST /chat/send
 //!
 //! The internal route through which the other functions' outboxes reach a citizen on Zalo
-//! or Telegram (issue 16): chat holds the bot token and the OA's token pair, so every
+//! or Telegram: chat holds the bot token and the OA's token pair, so every
 //! message to a chat user goes out from here.
 //!
 //! - **Guard** ([`civic::command::verify`]): at most [`MAX_SEND_BODY`] bytes (413), and
