@@ -324,19 +324,29 @@ impl crate::platform::Platform for ReadsFail {
 pub fn serve_json(
     answer: impl Fn(&str, &[u8]) -> serde_json::Value + Send + Sync + 'static,
 ) -> std::io::Result<String> {
+    serve_each(move |request, body| {
+        let text = answer(request.url(), &body).to_string();
+        let json = tiny_http::Header::from_bytes("content-type", "application/json")
+            .map_err(|()| std::io::Error::other("header"))?;
+        request.respond(tiny_http::Response::from_string(text).with_header(json))
+    })
+}
+
+/// A tiny_http server on a free port of 127.0.0.1 that reads each request's whole body and
+/// hands both to `handle`, a thread per request, until the process ends; its `host:port`.
+fn serve_each(
+    handle: impl Fn(tiny_http::Request, Vec<u8>) -> std::io::Result<()> + Send + Sync + 'static,
+) -> std::io::Result<String> {
     let server = tiny_http::Server::http("127.0.0.1:0").map_err(std::io::Error::other)?;
     let addr = server.server_addr().to_ip().ok_or_else(|| std::io::Error::other("not an IP listener"))?.to_string();
-    let answer = std::sync::Arc::new(answer);
+    let handle = std::sync::Arc::new(handle);
     std::thread::spawn(move || {
         for mut request in server.incoming_requests() {
-            let answer = answer.clone();
+            let handle = std::sync::Arc::clone(&handle);
             std::thread::spawn(move || -> std::io::Result<()> {
                 let mut body = Vec::new();
                 std::io::Read::read_to_end(request.as_reader(), &mut body)?;
-                let text = answer(request.url(), &body).to_string();
-                let json = tiny_http::Header::from_bytes("content-type", "application/json")
-                    .map_err(|()| std::io::Error::other("header"))?;
-                request.respond(tiny_http::Response::from_string(text).with_header(json))
+                handle(request, body)
             });
         }
     });
@@ -384,36 +394,23 @@ impl Receiver {
     /// When it cannot listen.
     pub fn start() -> std::io::Result<Receiver> {
         use std::sync::atomic::Ordering;
-        let server = tiny_http::Server::http("127.0.0.1:0").map_err(std::io::Error::other)?;
-        let addr = server.server_addr().to_ip().ok_or_else(|| std::io::Error::other("not an IP listener"))?.to_string();
-        let r = Receiver {
-            addr,
-            status: std::sync::Arc::new(200.into()),
-            delay_ms: std::sync::Arc::new(0.into()),
-            got: std::sync::Arc::default(),
-        };
-        let shared = r.clone();
-        std::thread::spawn(move || {
-            for mut request in server.incoming_requests() {
-                let r = shared.clone();
-                std::thread::spawn(move || -> std::io::Result<()> {
-                    let mut body = Vec::new();
-                    std::io::Read::read_to_end(request.as_reader(), &mut body)?;
-                    let headers = request
-                        .headers()
-                        .iter()
-                        .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_owned()))
-                        .collect();
-                    if let Ok(mut got) = r.got.lock() {
-                        got.push(Received { path: request.url().to_owned(), headers, body });
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(r.delay_ms.load(Ordering::SeqCst)));
-                    let status = r.status.load(Ordering::SeqCst);
-                    request.respond(tiny_http::Response::from_string("{}").with_status_code(status))
-                });
+        let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let got: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = std::sync::Arc::default();
+        let (s, d, g) = (std::sync::Arc::clone(&status), std::sync::Arc::clone(&delay_ms), std::sync::Arc::clone(&got));
+        let addr = serve_each(move |request, body| {
+            let headers = request
+                .headers()
+                .iter()
+                .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_owned()))
+                .collect();
+            if let Ok(mut got) = g.lock() {
+                got.push(Received { path: request.url().to_owned(), headers, body });
             }
-        });
-        Ok(r)
+            std::thread::sleep(std::time::Duration::from_millis(d.load(Ordering::SeqCst)));
+            request.respond(tiny_http::Response::from_string("{}").with_status_code(s.load(Ordering::SeqCst)))
+        })?;
+        Ok(Receiver { addr, status, delay_ms, got })
     }
 
     /// Answers `status` from now on.

@@ -500,13 +500,7 @@ pub type ChatCheck = fn(&World) -> Result<(), String>;
 /// The world of `runtime` from its started servers: chat, food-safety, permit-status and
 /// report-submission, in that order (on Spin four times the one host).
 pub fn world<'a>(runtime: &'static str, started: &'a [Result<Arc<Server>, String>]) -> Result<World<'a>, String> {
-    let at = |i: usize| -> Result<&Server, String> {
-        match started.get(i) {
-            Some(Ok(s)) => Ok(s.as_ref()),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("no server {i}")),
-        }
-    };
+    let at = |i: usize| crate::harness::started_at(started, i);
     let standin = standin(runtime).ok_or("the chat stand-ins did not start")?;
     Ok(World { runtime, chat: at(0)?, food: at(1)?, permits: at(2)?, reports: at(3)?, standin })
 }

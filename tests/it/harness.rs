@@ -150,6 +150,15 @@ fn wallet_answer(path: &str, body: &[u8]) -> serde_json::Value {
     }
 }
 
+/// The `i`th of a list of started runtimes, or why it did not start.
+pub fn started_at(started: &[Result<Arc<Server>, String>], i: usize) -> Result<&Server, String> {
+    match started.get(i) {
+        Some(Ok(s)) => Ok(s.as_ref()),
+        Some(Err(e)) => Err(e.clone()),
+        None => Err(format!("no server {i}")),
+    }
+}
+
 /// A running runtime serving the functions, stopped (its whole process group) on drop.
 pub struct Server {
     pub name: &'static str,

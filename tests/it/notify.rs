@@ -73,13 +73,7 @@ pub type NotifyCheck = fn(&World) -> Result<(), String>;
 /// The world of `runtime` from its started servers: permit-status, payment-callback and
 /// report-submission, in that order.
 pub fn world<'a>(runtime: &'static str, started: &'a [Result<Arc<Server>, String>]) -> Result<World<'a>, String> {
-    let at = |i: usize| -> Result<&Server, String> {
-        match started.get(i) {
-            Some(Ok(s)) => Ok(s.as_ref()),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("no server {i}")),
-        }
-    };
+    let at = |i: usize| crate::harness::started_at(started, i);
     Ok(World { runtime, permits: at(0)?, payments: at(1)?, reports: at(2)? })
 }
 

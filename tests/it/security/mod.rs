@@ -77,13 +77,7 @@ impl Servers<'_> {
 /// The servers of one runtime, from the started servers in `SUITES` order (food-safety,
 /// permit-status, payment-callback, report-submission, chat).
 pub fn servers(started: &[Result<Arc<Server>, String>]) -> Result<Servers<'_>, String> {
-    let at = |i: usize| -> Result<&Server, String> {
-        match started.get(i) {
-            Some(Ok(s)) => Ok(s.as_ref()),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("no server {i}")),
-        }
-    };
+    let at = |i: usize| crate::harness::started_at(started, i);
     Ok(Servers { food: at(0)?, permits: at(1)?, payments: at(2)?, reports: at(3)?, chat: at(4)? })
 }
 
