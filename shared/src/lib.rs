@@ -26,11 +26,13 @@ pub mod district;
 pub mod dossier;
 pub mod error;
 pub mod geo;
+pub mod limit;
 pub mod log;
 pub mod objects;
 pub mod outbox;
 pub mod phone;
 pub mod platform;
+pub mod retention;
 pub mod sms;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

@@ -15,8 +15,18 @@
 //!
 //! A conversation left for [`store::IDLE_MINUTES`] is dropped. A command keyword in the
 //! middle of a conversation is answered as that command (`PA` starts over).
+//!
+//! **Rate limit** ([`RULE`], setting `rate_limit_chat_messages`, default 30 messages in 10
+//! minutes per chat user): each message the bot answers is counted when its event is stored
+//! ([`store::claim`], the same batch; a platform's redelivery is not counted again). The
+//! message that crosses the limit gets one short reply saying when to write again
+//! ([`too_many`]); the ones after it, until the window ends, get none. Every event is still
+//! stored, and the webhook still answers the platform `200`: a platform that gets anything
+//! else only sends the event again.
 
+use chrono::{DateTime, Utc};
 use civic::command::{self, Choice, Command, Location, Reply};
+use civic::limit::{Caller, Count, Rule};
 use civic::text::fold;
 use civic::{Error, Platform};
 
@@ -78,6 +88,38 @@ fn ask_photos(c: &Conversation) -> Reply {
         format!("Đã nhận {n}/{MAX_PHOTOS} ảnh. Gửi thêm ảnh, hoặc bấm \"Gửi phản ánh\".")
     };
     Reply::text(text).with_choices(photo_buttons())
+}
+
+/// The messages one chat user may send in a window: setting `rate_limit_chat_messages`.
+/// 30 in 10 minutes is five times what a citizen filing a whole report needs (`PA`, the
+/// place, five photos, `GUI`: eight messages) and more than anyone reads answers at, while a
+/// script is held to one command (one call to another function, one reply) every 20 s.
+pub const RULE: Rule = Rule { name: "chat_messages", default: "30/10m" };
+
+/// One message of `from` to count against [`RULE`]. [`Error::Config`] when the setting does
+/// not parse.
+pub fn count(env: &impl Platform, from: Sender<'_>) -> Result<Count, Error> {
+    RULE.count(env, &Caller::Chat { channel: from.channel.as_str().to_owned(), user: from.user.to_owned() })
+}
+
+/// The one reply a user gets for crossing [`RULE`]: when they can write again (`now` plus
+/// `retry_after` seconds, rounded up to the minute), in Vietnam time: `17:05`, with the date
+/// (`17:05 ngày 06/11/2024`) when that is not today.
+pub fn too_many(now: DateTime<Utc>, retry_after: u64) -> Reply {
+    let wait = chrono::Duration::seconds(i64::try_from(retry_after).unwrap_or(i64::MAX / 2));
+    let again = now.checked_add_signed(wait).unwrap_or(now).with_timezone(&civic::web::vietnam());
+    // rounded up: "after 17:05" must not come before the window's end
+    let again = match 60 - i64::from(chrono::Timelike::second(&again)) {
+        60 => again,
+        up => again + chrono::Duration::seconds(up),
+    };
+    let today = now.with_timezone(&civic::web::vietnam()).date_naive();
+    let when = if again.date_naive() == today {
+        again.format("%H:%M").to_string()
+    } else {
+        again.format("%H:%M ngày %d/%m/%Y").to_string()
+    };
+    Reply::text(format!("Bạn gửi tin nhắn quá nhanh. Vui lòng thử lại sau {when}."))
 }
 
 const BUSY: &str = "Xin lỗi, hệ thống đang bận nên chưa trả lời được. Vui lòng thử lại sau ít phút.";
@@ -267,5 +309,15 @@ mod tests {
         for keyword in values {
             assert!(m.reply.contains(keyword), "{keyword}");
         }
+    }
+
+    #[test]
+    fn the_notice_says_when_to_write_again_in_vietnam_time() {
+        let now = civic::testing::t("2024-11-05T10:00:00Z");
+        let notice = |wait| too_many(now, wait).reply;
+        assert_eq!(notice(300), "Bạn gửi tin nhắn quá nhanh. Vui lòng thử lại sau 17:05.");
+        assert_eq!(notice(301), "Bạn gửi tin nhắn quá nhanh. Vui lòng thử lại sau 17:06.", "rounded up");
+        assert_eq!(notice(7 * 3600), "Bạn gửi tin nhắn quá nhanh. Vui lòng thử lại sau 00:00 ngày 06/11/2024.");
+        assert!(too_many(now, 60).choices.is_empty());
     }
 }

@@ -11,7 +11,11 @@
 //!
 //! It also carries the other functions' notifications to chat users (`POST /chat/send`:
 //! Zalo within its 48-hour window, else a ZNS template by phone; Telegram), and delivers
-//! its own unsent replies on each [`tick()`].
+//! its own unsent replies on each [`tick()`], which also removes the personal data past its
+//! retention period ([`retention`]).
+//!
+//! Each chat user may send [`bot::RULE`] messages in a window; the message that crosses it
+//! gets one short notice, the ones after it no reply, and the platform `200` all the same.
 //!
 //! Routes (base `/chat`):
 //!
@@ -22,7 +26,17 @@
 //! | POST | `/telegram` | Telegram (`X-Telegram-Bot-Api-Secret-Token`) | [`telegram`] |
 //! | POST | `/send` | other functions (`X-Signature`, `internal_secret`) | [`send`] |
 //! | POST | `/tick` | scheduler (role `system`) | [`tick()`], [`civic::outbox::tick_route`] |
+//! | GET | `/retention` | admin | [`civic::retention::route`], kinds [`retention::KINDS`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
+//!
+//! Settings of its own (besides the platforms' tokens and secrets):
+//!
+//! | setting | default | what |
+//! |---|---|---|
+//! | `rate_limit_chat_messages` | `30/10m` | messages per chat user in a window ([`bot::RULE`]) |
+//! | `retention_chat_events` | `30d` (at least `2d`) | [`retention::CHAT_EVENTS`] |
+//! | `retention_conversations` | `1d` (at least `1h`) | [`retention::CONVERSATIONS`] |
+//! | `retention_notifications` | `30d` (at least `2d`) | [`retention::NOTIFICATIONS`] |
 
 use bytes::Bytes;
 use civic::{Error, Platform};
@@ -30,6 +44,7 @@ use http::{Method, Request, Response};
 
 pub mod bot;
 pub mod photo;
+pub mod retention;
 pub mod send;
 pub mod store;
 pub mod telegram;
@@ -66,8 +81,9 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::POST, ["telegram"]) => telegram::post(req, env).await,
         (&Method::POST, ["send"]) => send::post(req, env).await,
         (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
+        (&Method::GET, ["retention"]) => civic::retention::route(req, env, store::DB, retention::KINDS).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
-        (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
+        (_, ["health" | "retention"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (_, ["zalo" | "telegram" | "send" | "tick" | "selftest"]) => Err(Error::MethodNotAllowed(&[Method::POST])),
         _ => Err(Error::NotFound),
     }
@@ -87,7 +103,7 @@ mod tests {
         let env = civic::testing::route_env(&[store::DB]);
         let call = |req| block_on(handle(req, &env));
         let check = civic::testing::check_openapi(BASE, &[], include_str!("lib.rs"), call).unwrap();
-        // GET health, POST zalo, POST telegram, POST send, POST tick, POST selftest
-        assert_eq!(check, OpenApiCheck { documented: 6, routed: 6, refused: 24 });
+        // GET health, POST zalo, POST telegram, POST send, POST tick, GET retention, POST selftest
+        assert_eq!(check, OpenApiCheck { documented: 7, routed: 7, refused: 28 });
     }
 }

@@ -1,10 +1,13 @@
 //! The bot's own database, `chat` (`migrations/chat/`): events seen, open `PA`
 //! conversations, the last buttons offered, and replies waiting in the outbox (delivered by
-//! [`crate::tick()`]). The notifications sent (`sends`) are [`crate::send`]'s.
+//! [`crate::tick()`]). The notifications sent (`sends`) are [`crate::send`]'s, the rate-limit
+//! windows (`rate_limits`) [`civic::limit`]'s, and how long each is kept
+//! [`crate::retention`]'s.
 
 use chrono::Duration;
 use civic::command::{Choice, Location, Reply};
-use civic::platform::Value;
+use civic::limit::{Count, Verdict};
+use civic::platform::{Statement, Value};
 use civic::web::stamp;
 use civic::{Error, Platform};
 
@@ -30,38 +33,90 @@ pub const CLAIM_SECONDS: i64 = 30;
 /// What to do with an event, by its channel id (Zalo `message.msg_id`, Telegram `update_id`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// Answer it: it is new (stored now, with the raw event, before it is answered), or an
-    /// earlier handling of it failed or was left unfinished.
+    /// Answer it: it is new (stored now, with the raw event, before it is answered) and within
+    /// the rate limit ([`crate::bot::RULE`]), or an earlier handling of it failed or was left
+    /// unfinished.
     Answer,
+    /// It is new and the message that crossed the rate limit: answer it with the one notice
+    /// ([`crate::bot::too_many`]); the sender's window ends in `retry_after` seconds.
+    TooMany { retry_after: u64 },
+    /// It is new and over the rate limit after the notice: stored, and already marked
+    /// answered (so that neither a platform's retry nor anything else answers it); no reply.
+    Silent,
     /// Acknowledge and ignore it: it was answered, or is being answered now.
     Duplicate,
 }
 
-/// Claims an event for answering ([`Claim`]); [`answered`] or [`release`] follows.
-pub async fn claim(env: &impl Platform, from: Sender<'_>, event_id: &str, body: &str) -> Result<Claim, Error> {
-    let now = env.now();
-    let inserted = env
-        .execute(
-            DB,
-            "INSERT INTO chat_events (channel, event_id, user_id, body, received_at, claimed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-             ON CONFLICT (channel, event_id) DO NOTHING",
-            &[from.channel.as_str().into(), event_id.into(), from.user.into(), body.into(), stamp(now).into()],
-        )
-        .await?;
-    if inserted == 1 {
-        return Ok(Claim::Answer);
+/// Claims an event for answering ([`Claim`]); [`answered`] or [`release`] follows an
+/// [`Claim::Answer`] or [`Claim::TooMany`].
+///
+/// A new event is stored and counted against the sender's rate limit (`count`, `None` for
+/// an event the bot does not answer, which is not counted) in ONE batch: the count only when
+/// the insert stored a row ([`Count::statement_after_change`]), so a platform's redelivery
+/// of an event is not counted again, and an event over the limit after the notice is marked
+/// answered by the same batch. An event seen before and never answered is reclaimed once its
+/// claim is older than [`CLAIM_SECONDS`] (a second round trip, on redeliveries only); it was
+/// counted when it was stored, and is answered as within the limit.
+pub async fn claim(
+    env: &impl Platform,
+    from: Sender<'_>,
+    event_id: &str,
+    body: &str,
+    count: Option<&Count>,
+) -> Result<Claim, Error> {
+    let now = stamp(env.now());
+    let key: [Value; 2] = [from.channel.as_str().into(), event_id.into()];
+    let mut statements = vec![Statement::new(
+        "INSERT INTO chat_events (channel, event_id, user_id, body, received_at, claimed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (channel, event_id) DO NOTHING RETURNING 1",
+        vec![key[0].clone(), key[1].clone(), from.user.into(), body.into(), now.as_str().into()],
+    )];
+    if let Some(count) = count {
+        statements.push(count.statement_after_change());
+        // Over the limit after the notice (more than max + 1 counted): answered with silence.
+        let mut params = vec![key[0].clone(), key[1].clone(), now.as_str().into()];
+        params.extend(silenced_params(count));
+        statements.push(Statement::new(
+            format!(
+                "UPDATE chat_events SET answered_at = ?3
+                 WHERE channel = ?1 AND event_id = ?2 AND changes() > 0 AND NOT {}",
+                count.gate(4)
+            ),
+            params,
+        ));
     }
-    let stale = stamp(now - Duration::seconds(CLAIM_SECONDS));
+    let results = env.batch(DB, &statements).await?;
+    if results.first().is_some_and(|stored| !stored.is_empty()) {
+        let Some(count) = count else { return Ok(Claim::Answer) };
+        let counted = results.get(1).ok_or_else(|| Error::Internal("chat: the count returned nothing".into()))?;
+        return Ok(match count.verdict(counted)? {
+            Verdict::Within => Claim::Answer,
+            Verdict::Over { retry_after, first: true } => Claim::TooMany { retry_after },
+            Verdict::Over { first: false, .. } => Claim::Silent,
+        });
+    }
+    let stale = stamp(env.now() - Duration::seconds(CLAIM_SECONDS));
+    let [channel, event] = key;
     let reclaimed = env
         .execute(
             DB,
             "UPDATE chat_events SET claimed_at = ?3
              WHERE channel = ?1 AND event_id = ?2 AND answered_at IS NULL AND claimed_at < ?4",
-            &[from.channel.as_str().into(), event_id.into(), stamp(now).into(), stale.into()],
+            &[channel, event, now.into(), stale.into()],
         )
         .await?;
     Ok(if reclaimed == 1 { Claim::Answer } else { Claim::Duplicate })
+}
+
+/// The parameters of [`Count::gate`] with the limit raised by one: `NOT` that gate holds
+/// for the messages after the one that crossed the limit.
+fn silenced_params(count: &Count) -> Vec<Value> {
+    let mut params = count.gate_params();
+    if let Some(max) = params.last_mut() {
+        *max = (count.limit().max + 1).into();
+    }
+    params
 }
 
 /// Marks a claimed event answered: a retry of it is a duplicate from now on.

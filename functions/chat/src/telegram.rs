@@ -16,6 +16,11 @@
 //!   choices, one button a row). Other updates get `200 {}`.
 //! - Calls that need a second request go to `{telegram_api_base}/bot<token>/<method>`. The
 //!   token is never logged, and a file URL (which holds it) never leaves this function.
+//! - **Rate limit** ([`crate::bot::RULE`], per chat, counted when the update is stored):
+//!   the message that crosses it is answered with one notice saying when to write again
+//!   ([`crate::bot::too_many`]); the ones after it, until the window ends, are stored and
+//!   get `200 {}` (no reply, the button tap not acknowledged). Never a 429: Telegram would
+//!   only retry.
 //! - Messages sent later (`POST /chat/send`, the outbox of [`crate::tick()`]) go out with
 //!   `sendMessage` ([`send_text`]).
 
@@ -29,7 +34,7 @@ use serde_json::Value;
 use crate::bot::{self, Inbound};
 use crate::photo::PhotoRef;
 use crate::send::Failed;
-use crate::store::{self, Sender};
+use crate::store::{self, Claim, Sender};
 
 /// The largest webhook body (bytes).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -129,7 +134,11 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     let from = Sender { channel: Channel::Telegram, user: &user };
     let raw = String::from_utf8_lossy(req.body());
     let event_id = update.update_id.to_string();
-    if store::claim(env, from, &event_id, &raw).await? == store::Claim::Duplicate {
+    // Only the updates the bot answers count.
+    let count = inbound.as_ref().map(|_| bot::count(env, from)).transpose()?;
+    let claim = store::claim(env, from, &event_id, &raw, count.as_ref()).await?;
+    if matches!(claim, Claim::Duplicate | Claim::Silent) {
+        // seen before; or over the rate limit after the notice, stored and marked answered
         return nothing();
     }
     if let Some(id) = callback
@@ -137,8 +146,9 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     {
         civic::log::error(&format!("chat: answerCallbackQuery: {e}"));
     }
-    let reply = match inbound {
-        Some(inbound) => match bot::answer(env, from, &event_id, inbound).await {
+    let reply = match (claim, inbound) {
+        (Claim::TooMany { retry_after }, _) => Some(bot::too_many(env.now(), retry_after)),
+        (_, Some(inbound)) => match bot::answer(env, from, &event_id, inbound).await {
             Ok(reply) => Some(reply),
             Err(e) => {
                 // Telegram sends it again on a non-2xx: let that retry answer it.
@@ -146,7 +156,7 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
                 return Err(e);
             }
         },
-        None => None,
+        (_, None) => None,
     };
     store::answered(env, from, &event_id).await?;
     match reply {
@@ -295,6 +305,39 @@ mod tests {
         let rows = &call["reply_markup"]["inline_keyboard"];
         assert_eq!(rows[0][0]["callback_data"], "ATTP #DN-1");
         assert_eq!(rows[1][0]["callback_data"], "2");
+    }
+
+    #[test]
+    fn a_burst_from_one_chat_is_cut_off_with_one_notice() {
+        use crate::testkit::{self, StandIn};
+        use serde_json::json;
+
+        let stand_in = StandIn::start(std::time::Duration::ZERO, |_, _| (200, json!({"ok": true, "result": true})));
+        let env = testkit::env(&stand_in).with_config("rate_limit_chat_messages", "2/10m");
+        let send = |update: serde_json::Value| {
+            let (status, body) = testkit::telegram(&env, &update);
+            assert_eq!(status, StatusCode::OK, "{update}: {body}");
+            body
+        };
+        let text = |id: i64, chat: i64| send(json!({"update_id": id, "message": {"chat": {"id": chat}, "text": "hi"}}));
+        assert!(text(1, 7)["text"].as_str().unwrap().starts_with("Xin chào"));
+        assert_eq!(text(1, 7), json!({}), "a redelivery is a duplicate, not counted");
+        assert!(text(2, 7)["text"].as_str().unwrap().starts_with("Xin chào"));
+        let notice = text(3, 7);
+        assert_eq!(
+            notice,
+            json!({"method": "sendMessage", "chat_id": 7,
+                   "text": "Bạn gửi tin nhắn quá nhanh. Vui lòng thử lại sau 09:10."})
+        );
+        assert_eq!(text(4, 7), json!({}), "silence after the one notice");
+        let tap = json!({"update_id": 5, "callback_query": {"id": "q", "from": {"id": 7}, "data": "HS"}});
+        assert_eq!(send(tap), json!({}));
+        assert!(stand_in.calls_to("/answerCallbackQuery").is_empty(), "not even the tap is acknowledged");
+        assert!(text(6, 8)["text"].as_str().unwrap().starts_with("Xin chào"), "another chat is served");
+        let stored = testkit::rows(&env, "SELECT count(*), count(answered_at) FROM chat_events WHERE user_id = '7'");
+        assert_eq!(stored[0], [5.into(), 5.into()], "every update stored, and answered");
+        env.set_now(civic::testing::t("2024-11-05T02:10:00Z"));
+        assert!(text(7, 7)["text"].as_str().unwrap().starts_with("Xin chào"), "a new window");
     }
 
     #[test]

@@ -18,6 +18,13 @@ pub const BOT_TOKEN: &str = "123:bot-token";
 /// The OA access token [`env`] stores.
 pub const OA_TOKEN: &str = "oa-access-token";
 
+/// The Zalo app id and OA secret key of [`env`], which [`zalo`] signs with.
+pub const ZALO_APP_ID: &str = "zalo-app";
+pub const ZALO_OA_SECRET: &str = "zalo-oa-secret";
+
+/// The Telegram webhook secret token of [`env`].
+pub const TELEGRAM_SECRET: &str = "telegram-secret";
+
 /// One call a stand-in received.
 #[derive(Clone, Debug)]
 pub struct Call {
@@ -76,7 +83,8 @@ impl StandIn {
 
 /// A chat platform (migrated in-memory database, clock frozen at 2024-11-05T02:00:00Z)
 /// whose Telegram and Zalo APIs are `stand_in`, with a valid OA token stored and the
-/// `report_status` ZNS template configured as `tpl-report`.
+/// `report_status` ZNS template configured as `tpl-report`, and the webhooks' secrets
+/// ([`ZALO_APP_ID`], [`ZALO_OA_SECRET`], [`TELEGRAM_SECRET`]).
 pub fn env(stand_in: &StandIn) -> NativePlatform {
     let base = format!("http://{}", stand_in.addr);
     let env = civic::testing::route_env(&[crate::store::DB])
@@ -86,6 +94,9 @@ pub fn env(stand_in: &StandIn) -> NativePlatform {
         .with_config("zalo_api_base", &base)
         .with_config("zalo_business_base", &base)
         .with_config("zalo_zns_template_report_status", "tpl-report")
+        .with_config("zalo_app_id", ZALO_APP_ID)
+        .with_config("zalo_oa_secret_key", ZALO_OA_SECRET)
+        .with_config("telegram_secret_token", TELEGRAM_SECRET)
         .with_allowed_host(&stand_in.addr);
     env.set_now(civic::testing::t("2024-11-05T02:00:00Z"));
     block_on(env.execute(
@@ -103,6 +114,24 @@ pub fn send(env: &NativePlatform, body: &Value) -> (StatusCode, Value) {
     let raw = body.to_string();
     let signature = civic::command::sign(SECRET, raw.as_bytes());
     civic::testing::call(|r| crate::handle(r, env), "POST", "/chat/send", &[("x-signature", &signature)], raw)
+}
+
+/// `POST /chat/zalo` with `event`, given the app id and the platform's time as its `timestamp`,
+/// and signed as Zalo signs.
+pub fn zalo(env: &NativePlatform, event: &Value) -> (StatusCode, Value) {
+    let timestamp = env.now().timestamp_millis().to_string();
+    let mut event = event.clone();
+    event["app_id"] = ZALO_APP_ID.into();
+    event["timestamp"] = timestamp.as_str().into();
+    let raw = event.to_string();
+    let signature = crate::zalo::signature(ZALO_APP_ID, raw.as_bytes(), &timestamp, ZALO_OA_SECRET);
+    civic::testing::call(|r| crate::handle(r, env), "POST", "/chat/zalo", &[("x-zevent-signature", &signature)], raw)
+}
+
+/// `POST /chat/telegram` with `update`, with the webhook's secret token.
+pub fn telegram(env: &NativePlatform, update: &Value) -> (StatusCode, Value) {
+    let headers = [("x-telegram-bot-api-secret-token", TELEGRAM_SECRET)];
+    civic::testing::call(|r| crate::handle(r, env), "POST", "/chat/telegram", &headers, update.to_string())
 }
 
 /// The rows `sql` reads from the chat database.

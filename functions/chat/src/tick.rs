@@ -1,5 +1,6 @@
 //! Chat's scheduled work: delivering the replies waiting in its own `outbox` (replies that
-//! could not be sent while a webhook was answered, [`crate::store::to_outbox`]).
+//! could not be sent while a webhook was answered, [`crate::store::to_outbox`]), then
+//! removing what is past its retention period ([`crate::retention`]).
 //!
 //! Run by `POST /chat/tick` (bearer JWT with role `system`, [`civic::outbox::tick_route`])
 //! and by the Workers cron trigger. Each run:
@@ -18,6 +19,12 @@
 //!    [`BACKOFF_SECONDS`] (by the attempt that failed, plus up to 10 % jitter) and is
 //!    retried (`retried`), and once the last wait is used up → `status = 'dead'` (`dead`).
 //!    `last_error` keeps why.
+//!
+//! 4. **Retention**: one batch ([`civic::retention::run`]) removes, at most
+//!    [`civic::retention::BATCH`] rows a statement, the events, conversation state and
+//!    finished notifications past their periods, and the rate-limit windows that have
+//!    ended; the counts join the answer's work (`chat_events_purged`,
+//!    `conversations_purged`, `notifications_purged`).
 //!
 //! The webhook's own try is attempt 1 (the row is written with `attempts = 1` and due
 //! [`BACKOFF_SECONDS`]`[0]` later); the tick makes attempts 2 to 7, about 31.5 hours in all.
@@ -57,7 +64,8 @@ struct Claimed {
     created_at: String,
 }
 
-/// Delivers the due replies of the outbox; what became of them.
+/// Delivers the due replies of the outbox, then removes what is past its retention period;
+/// what became of them, and how many rows of each kind were removed.
 pub async fn tick(env: &impl Platform) -> Result<Tick, Error> {
     let now = env.now();
     let lease = now + Duration::seconds(LEASE_SECONDS);
@@ -71,6 +79,7 @@ pub async fn tick(env: &impl Platform) -> Result<Tick, Error> {
         let outcome = deliver(env, row).await;
         settle(env, row, lease, outcome, &mut out).await?;
     }
+    out.work.extend(civic::retention::run(env, DB, crate::retention::KINDS).await?);
     Ok(out)
 }
 
@@ -228,6 +237,13 @@ mod tests {
         )
     }
 
+    /// A tick's answer without the retention counts that are zero.
+    fn ticked(env: &NativePlatform) -> Tick {
+        let mut done = block_on(tick(env)).unwrap();
+        done.work.retain(|_, n| *n != 0);
+        done
+    }
+
     fn at(env: &NativePlatform, when: &str) {
         env.set_now(civic::web::parse_stamp(when).unwrap());
     }
@@ -240,7 +256,7 @@ mod tests {
         let ids: Vec<String> = (1..=5)
             .map(|n| queue(&env, Channel::Telegram, &n.to_string(), &Reply::text(format!("Trả lời {n}"))))
             .collect();
-        assert_eq!(block_on(tick(&env)).unwrap(), Tick::default(), "not due before 30 s");
+        assert_eq!(ticked(&env), Tick::default(), "not due before 30 s");
         at(&env, "2024-11-05T02:00:30Z");
         let (a, b) = std::thread::scope(|s| {
             let a = s.spawn(|| block_on(tick(&env)).unwrap());
@@ -248,7 +264,7 @@ mod tests {
             (a.join().unwrap(), b.join().unwrap())
         });
         assert_eq!(a.delivered + b.delivered, 5, "{a:?} {b:?}");
-        assert_eq!(block_on(tick(&env)).unwrap(), Tick::default(), "a tick after them finds nothing due");
+        assert_eq!(ticked(&env), Tick::default(), "a tick after them finds nothing due");
         let calls = stand_in.calls_to("/sendMessage");
         let mut chats: Vec<i64> = calls.iter().map(|c| c.body["chat_id"].as_i64().unwrap()).collect();
         chats.sort_unstable();
@@ -269,7 +285,7 @@ mod tests {
             let (_, _, next) = state(&env, &id);
             let due = next.unwrap();
             at(&env, &due);
-            let done = block_on(tick(&env)).unwrap();
+            let done = ticked(&env);
             assert_eq!(done, Tick { retried: 1, ..Tick::default() }, "attempt {attempt}");
             let (status, attempts, next) = state(&env, &id);
             assert_eq!((status.as_str(), attempts), ("pending", attempt));
@@ -278,12 +294,12 @@ mod tests {
         }
         let (_, _, next) = state(&env, &id);
         at(&env, &next.unwrap());
-        assert_eq!(block_on(tick(&env)).unwrap(), Tick { dead: 1, ..Tick::default() });
+        assert_eq!(ticked(&env), Tick { dead: 1, ..Tick::default() });
         assert_eq!(state(&env, &id), ("dead".to_owned(), 7, None));
         let why = testkit::rows(&env, "SELECT last_error FROM outbox");
         assert!(matches!(&why[0][0], Db::Text(t) if t.contains("500")), "{why:?}");
         at(&env, "2024-11-30T00:00:00Z");
-        assert_eq!(block_on(tick(&env)).unwrap(), Tick::default());
+        assert_eq!(ticked(&env), Tick::default());
         assert_eq!(stand_in.calls_to("/sendMessage").len(), 6, "attempts 2 to 7");
     }
 
@@ -295,7 +311,7 @@ mod tests {
         let env = testkit::env(&stand_in);
         let id = queue(&env, Channel::Telegram, "42", &Reply::text("x"));
         at(&env, "2024-11-05T02:01:00Z");
-        assert_eq!(block_on(tick(&env)).unwrap(), Tick { undeliverable: 1, ..Tick::default() });
+        assert_eq!(ticked(&env), Tick { undeliverable: 1, ..Tick::default() });
         assert_eq!(state(&env, &id), ("dead".to_owned(), 2, None));
     }
 
@@ -308,7 +324,7 @@ mod tests {
         let reply = Reply::text("Chọn").with_choices(vec![Choice::new("Phở", "ATTP #DN-1")]);
         let id = queue(&env, Channel::Zalo, "z9", &reply);
         at(&env, "2024-11-05T02:01:00Z");
-        assert_eq!(block_on(tick(&env)).unwrap(), Tick { delivered: 1, ..Tick::default() });
+        assert_eq!(ticked(&env), Tick { delivered: 1, ..Tick::default() });
         let cs = stand_in.calls_to("/v3.0/oa/message/cs");
         assert_eq!(cs.len(), 1);
         assert_eq!(cs[0].body, crate::zalo::message("z9", &reply));
@@ -343,6 +359,10 @@ mod tests {
         let system = civic::testing::token(&env, &json!({"roles": ["system"]}));
         let (status, body) = call(&system);
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(body, json!({"delivered": 0, "retried": 0, "dead": 0, "undeliverable": 0}));
+        assert_eq!(
+            body,
+            json!({"delivered": 0, "retried": 0, "dead": 0, "undeliverable": 0,
+                   "chat_events_purged": 0, "conversations_purged": 0, "notifications_purged": 0})
+        );
     }
 }

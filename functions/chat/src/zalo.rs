@@ -19,6 +19,11 @@
 //!    The reply is sent during the handling through the OA API ([`send`]); one that cannot
 //!    be sent is left in the outbox, which [`crate::tick()`] delivers. Anything signed and
 //!    fresh gets `200 {"ok": true}`, as Zalo expects within about two seconds.
+//! 5. **Rate limit** ([`crate::bot::RULE`], per Zalo user, counted with the event's storing
+//!    in step 3; the OA's own messages and other unanswered events are not counted): the
+//!    message that crosses it is answered with one notice saying when to write again
+//!    ([`crate::bot::too_many`]), the ones after it are stored and not answered; all get
+//!    `200 {"ok": true}`, never a 429 (Zalo would only retry).
 //!
 //! Ids are large numbers sent as strings and stay strings.
 
@@ -31,7 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bot::{self, Inbound};
 use crate::photo::PhotoRef;
-use crate::store::{self, Sender};
+use crate::store::{self, Claim, Sender};
 
 /// The largest webhook body (bytes).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -147,23 +152,33 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     let event = parse(&value, &timestamp);
     let from = Sender { channel: Channel::Zalo, user: &event.user };
     let raw = String::from_utf8_lossy(body);
-    if store::claim(env, from, &event.id, &raw).await? == store::Claim::Duplicate {
-        return civic::web::json(StatusCode::OK, &serde_json::json!({"ok": true, "duplicate": true}));
-    }
-    if let Some(inbound) = event.inbound {
-        let handled = async {
-            let reply = bot::answer(env, from, &event.id, inbound).await?;
-            if let Err(e) = send(env, &event.user, &reply).await {
-                civic::log::error(&format!("chat: a Zalo reply to {} was not sent: {e}", event.user));
-                store::to_outbox(env, from, &reply, &e.to_string()).await?;
-            }
-            Ok::<(), Error>(())
-        };
-        if let Err(e) = handled.await {
-            // Zalo sends it again on a non-200: let that retry answer it.
-            store::release(env, from, &event.id).await;
-            return Err(e);
+    // Only the messages the bot answers count: not the OA's own messages, nor reactions.
+    let count = event.inbound.as_ref().map(|_| bot::count(env, from)).transpose()?;
+    let claim = store::claim(env, from, &event.id, &raw, count.as_ref()).await?;
+    match claim {
+        Claim::Duplicate => {
+            return civic::web::json(StatusCode::OK, &serde_json::json!({"ok": true, "duplicate": true}));
         }
+        // stored and marked answered by the claim: silence until the window ends
+        Claim::Silent => return civic::web::json(StatusCode::OK, &serde_json::json!({"ok": true})),
+        Claim::Answer | Claim::TooMany { .. } => {}
+    }
+    let handled = async {
+        let reply = match (claim, event.inbound) {
+            (Claim::TooMany { retry_after }, _) => bot::too_many(env.now(), retry_after),
+            (_, Some(inbound)) => bot::answer(env, from, &event.id, inbound).await?,
+            (_, None) => return Ok(()),
+        };
+        if let Err(e) = send(env, &event.user, &reply).await {
+            civic::log::error(&format!("chat: a Zalo reply to {} was not sent: {e}", event.user));
+            store::to_outbox(env, from, &reply, &e.to_string()).await?;
+        }
+        Ok::<(), Error>(())
+    };
+    if let Err(e) = handled.await {
+        // Zalo sends it again on a non-200: let that retry answer it.
+        store::release(env, from, &event.id).await;
+        return Err(e);
     }
     store::answered(env, from, &event.id).await?;
     civic::web::json(StatusCode::OK, &serde_json::json!({"ok": true}))
@@ -318,6 +333,61 @@ mod tests {
             event(r#"{"event_name":"user_reacted_message","sender":{"id":"1"},"message":{"msg_id":"m"}}"#).inbound,
             None
         );
+    }
+
+    #[test]
+    fn a_burst_from_one_user_is_cut_off_with_one_notice() {
+        use crate::testkit::{self, StandIn};
+        use http::StatusCode;
+        use serde_json::json;
+
+        let stand_in = StandIn::start(std::time::Duration::ZERO, |_, _| {
+            (200, json!({"error": 0, "message": "Success", "data": {"message_id": "z"}}))
+        });
+        let env = testkit::env(&stand_in).with_config("rate_limit_chat_messages", "3/10m");
+        let text = |user: &str, id: &str| {
+            let event = json!({"event_name": "user_send_text", "sender": {"id": user},
+                               "message": {"msg_id": id, "text": "xin chào"}});
+            let (status, body) = testkit::zalo(&env, &event);
+            assert_eq!(status, StatusCode::OK, "{id}: {body}");
+            body
+        };
+        let replies_to = |user: &str| -> Vec<String> {
+            let calls = stand_in.calls_to("/v3.0/oa/message/cs");
+            let to_user = calls.iter().filter(|c| c.body["recipient"]["user_id"] == user);
+            to_user.map(|c| c.body["message"]["text"].as_str().unwrap_or_default().to_owned()).collect()
+        };
+        assert_eq!(text("a", "m1"), json!({"ok": true}));
+        text("a", "m2");
+        for _ in 0..3 {
+            assert_eq!(text("a", "m1"), json!({"ok": true, "duplicate": true}), "a redelivery is not counted");
+        }
+        text("a", "m3");
+        assert_eq!(replies_to("a").len(), 3, "within the limit: answered as always");
+        assert!(replies_to("a")[2].starts_with("Xin chào"));
+        // the message that crosses the limit: one notice, in Vietnam time (the window opened
+        // at 09:00 with m1)
+        assert_eq!(text("a", "m4"), json!({"ok": true}));
+        assert_eq!(replies_to("a")[3], "Bạn gửi tin nhắn quá nhanh. Vui lòng thử lại sau 09:10.");
+        for id in ["m5", "m6"] {
+            assert_eq!(text("a", id), json!({"ok": true}), "Zalo always gets its 200");
+        }
+        assert_eq!(replies_to("a").len(), 4, "silence after the one notice");
+        text("b", "n1");
+        assert_eq!(replies_to("b").len(), 1, "another user is served meanwhile");
+        // a silenced message is answered: its redelivery, after any claim would lapse, is a
+        // duplicate, and the tick has nothing of it to send
+        env.set_now(civic::testing::t("2024-11-05T02:01:00Z"));
+        assert_eq!(text("a", "m5"), json!({"ok": true, "duplicate": true}));
+        assert_eq!(replies_to("a").len(), 4);
+        let stored = testkit::rows(&env, "SELECT count(*), count(answered_at) FROM chat_events WHERE user_id = 'a'");
+        assert_eq!(stored[0], [6.into(), 6.into()], "every event stored, and answered");
+        assert!(testkit::rows(&env, "SELECT id FROM outbox").is_empty());
+        // the window ends at 02:10Z: served again
+        env.set_now(civic::testing::t("2024-11-05T02:10:00Z"));
+        text("a", "m7");
+        assert_eq!(replies_to("a").len(), 5);
+        assert!(replies_to("a")[4].starts_with("Xin chào"));
     }
 
     #[test]

@@ -21,7 +21,8 @@
 //! A button's value is `ATTP #<id>`. The last list a sender got (by name or by location) is
 //! kept for [`CHOICE_MINUTES`] minutes (table `choices`, by channel and a keyed hash of the
 //! sender: for SMS, the phone number's digits), so that `ATTP <n>` picks from it. A repeated
-//! command (same `id`) only rewrites that list with the same places.
+//! command (same `id`) only rewrites that list with the same places. The tick forgets lists
+//! older than a day ([`CONVERSATIONS`]).
 
 use bytes::Bytes;
 use chrono::NaiveDate;
@@ -39,6 +40,28 @@ pub const KEYWORD: &str = "attp";
 
 /// How long `ATTP <n>` can pick from the last list, in minutes.
 pub const CHOICE_MINUTES: i64 = 10;
+
+/// The senders' last lists (tables `choices` and the legacy `sms_choices`, by `at`), as a
+/// retention kind: conversation state (setting `retention_conversations`, default `1d`):
+/// which places a pseudonymous sender (a keyed hash of the phone number or chat id) was
+/// offered, and when. A list is only good for [`CHOICE_MINUTES`] minutes, so a day is
+/// plenty; the minimum, an hour, keeps every list `ATTP <n>` can still pick from. The legacy
+/// `sms_choices` is no longer written (migration 0005 copied it into `choices`).
+pub const CONVERSATIONS: civic::retention::Kind = civic::retention::Kind {
+    name: "conversations",
+    purged: "conversations_purged",
+    default: "1d",
+    minimum: "1h",
+    holds: "the last list of places each sender (a keyed hash of the phone number or chat id) was offered",
+    oldest: "SELECT min(at) AS oldest FROM
+                 (SELECT min(at) AS at FROM choices UNION ALL SELECT min(at) AS at FROM sms_choices)",
+    purge: &[
+        "DELETE FROM choices WHERE (channel, user_hash) IN
+             (SELECT channel, user_hash FROM choices WHERE at < ?1 ORDER BY at LIMIT ?2) RETURNING 1",
+        "DELETE FROM sms_choices WHERE phone_hash IN
+             (SELECT phone_hash FROM sms_choices WHERE at < ?1 ORDER BY at LIMIT ?2) RETURNING 1",
+    ],
+};
 
 /// The route: [`civic::command::serve`] (size, signature, parsing, validation: see the
 /// module docs for the statuses) around [`answer`], the SMS help quoting

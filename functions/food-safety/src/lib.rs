@@ -21,10 +21,16 @@
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
 //! | POST | `/command` | chat bot, internal (HMAC) | [`command`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
+//! | GET | `/retention` | admin | [`civic::retention::route`] |
 //! | POST | `/tick` | system (the scheduler; Workers' cron calls [`tick`] itself) | [`tick`] |
+//!
+//! Retention ([`RETENTION`], run by [`tick`]): the SMS messages and the senders' last lists
+//! ([`command::CONVERSATIONS`]). SMS commands are rate limited by [`civic::sms`]; chat
+//! commands by the chat function.
 
 use bytes::Bytes;
 use civic::outbox::Tick;
+use civic::retention::{self, Kind};
 use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
@@ -58,15 +64,20 @@ pub const MAX_BODY: usize = import::MAX_BODY;
 // The entry points' cap lets every route's own cap through.
 const _: () = assert!(MAX_BODY >= civic::command::MAX_BODY && MAX_BODY >= civic::sms::MAX_BODY);
 
-/// The scheduled work (`POST /food-safety/tick`, Workers' cron trigger). This function writes
-/// no events and has nothing scheduled yet, so it answers an empty [`Tick`]; the retention
-/// of old data comes here in a later issue.
+/// The kinds of personal data the `food` database keeps for a period ([`civic::retention`]):
+/// the SMS messages (`ATTP …` and their replies) and the senders' last lists
+/// ([`command::CONVERSATIONS`]). `GET /food-safety/retention` shows the oldest of each.
+pub const RETENTION: &[Kind] = &[retention::SMS_MESSAGES, command::CONVERSATIONS];
+
+/// The scheduled work (`POST /food-safety/tick`, Workers' cron trigger): this function
+/// writes no events, so it delivers nothing; it removes what is past its retention period
+/// ([`RETENTION`], [`civic::retention::run`]: counted as `sms_messages_purged`,
+/// `conversations_purged`) and the rate-limit windows that have ended.
 ///
 /// # Errors
-/// None yet; the signature is every function's.
-#[allow(clippy::unused_async)] // the entry points await every function's tick alike
-pub async fn tick(_env: &impl Platform) -> Result<Tick, Error> {
-    Ok(Tick::default())
+/// A database error, or a retention setting that does not parse.
+pub async fn tick(env: &impl Platform) -> Result<Tick, Error> {
+    Ok(Tick { work: retention::run(env, store::DB, RETENTION).await?, ..Tick::default() })
 }
 
 /// The function: one request in, one response out, on any platform.
@@ -87,8 +98,9 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::POST, ["sms"]) => sms::post(req, env).await,
         (&Method::POST, ["command"]) => command::post(req, env).await,
         (&Method::POST, ["selftest"]) => civic::web::selftest(req, env, store::DB).await,
+        (&Method::GET, ["retention"]) => retention::route(req, env, store::DB, RETENTION).await,
         (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
-        (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
+        (_, ["health" | "retention"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (_, ["establishments"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
         (_, ["establishments", _]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::DELETE])),
         (_, ["violations"]) => Err(Error::MethodNotAllowed(&[Method::PUT])),
@@ -115,15 +127,16 @@ mod tests {
         let routed = civic::testing::routed_operations(include_str!("lib.rs"), BASE);
         let routed = civic::testing::check_routed_operations(&doc, BASE, &routed);
         // GET health, GET+PUT establishments, GET+DELETE establishment, PUT violations, POST sms,
-        // POST command, POST selftest, POST tick
-        assert_eq!((documented, routed, refused), (10, Ok(10), 30));
+        // POST command, POST selftest, GET retention, POST tick
+        assert_eq!((documented, routed, refused), (11, Ok(11), 34));
         let unknown = Request::get("/food-safety/nope").body(Bytes::new()).unwrap();
         assert_eq!(block_on(handle(unknown, &env)).status(), StatusCode::NOT_FOUND);
     }
 
-    /// `POST /food-safety/tick` is the scheduler's (role `system`) and has nothing to do yet.
+    /// `POST /food-safety/tick` is the scheduler's (role `system`); on a new database it
+    /// finds nothing past its period.
     #[test]
-    fn tick_is_for_the_scheduler_and_empty() {
+    fn tick_is_for_the_scheduler() {
         let env = civic::testing::route_env(&["food"]);
         let tick = |roles: serde_json::Value| {
             let req = Request::post("/food-safety/tick")
@@ -136,7 +149,11 @@ mod tests {
         assert_eq!(tick(serde_json::json!(["admin"])).0, StatusCode::FORBIDDEN);
         assert_eq!(
             tick(serde_json::json!(["system"])),
-            (StatusCode::OK, serde_json::json!({"delivered": 0, "retried": 0, "dead": 0, "undeliverable": 0}))
+            (
+                StatusCode::OK,
+                serde_json::json!({"delivered": 0, "retried": 0, "dead": 0, "undeliverable": 0,
+                    "sms_messages_purged": 0, "conversations_purged": 0})
+            )
         );
     }
 }

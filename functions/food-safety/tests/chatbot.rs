@@ -285,3 +285,96 @@ fn near_refuses_what_it_cannot_read_naming_the_parameter() {
          from 1 to 5000"
     );
 }
+
+fn rows(env: &NativePlatform, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) AS n FROM {table}");
+    block_on(civic::Platform::query(env, "food", &sql, &[])).unwrap().first().unwrap().i64("n").unwrap()
+}
+
+/// `POST /food-safety/tick` as the scheduler calls it.
+fn tick(env: &NativePlatform) -> Value {
+    let auth = civic::testing::token(env, &json!({"roles": ["system"]}));
+    let (status, t) = civic::testing::call(
+        |r| food_safety::handle(r, env),
+        "POST",
+        "/food-safety/tick",
+        &[("authorization", &auth)],
+        "",
+    );
+    assert_eq!(status, StatusCode::OK, "{t}");
+    t
+}
+
+fn retention(env: &NativePlatform, roles: &[&str]) -> (StatusCode, Value) {
+    let auth = civic::testing::token(env, &json!({"roles": roles}));
+    civic::testing::call(
+        |r| food_safety::handle(r, env),
+        "GET",
+        "/food-safety/retention",
+        &[("authorization", &auth)],
+        "",
+    )
+}
+
+#[test]
+fn the_tick_forgets_old_lists_and_messages_and_keeps_the_rest() {
+    let env = env();
+    // 1 June, 09:00: a list by SMS, one on Zalo, and one the previous release kept.
+    assert!(sms_webhook(&env, "m-1", "84911000001", "ATTP ba").contains("2)"));
+    assert_eq!(ask(&env, &zalo("ATTP bà")).choices.len(), 4);
+    let legacy =
+        "INSERT INTO sms_choices (phone_hash, ids, at) VALUES ('h', '[\"DN-000123\"]', '2025-06-01T02:00:00Z')";
+    block_on(civic::Platform::execute(&env, "food", legacy, &[])).unwrap();
+    let (status, kept) = retention(&env, &["admin"]);
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    assert_eq!(
+        kept["kinds"][1],
+        json!({"kind": "conversations", "setting": "retention_conversations", "period_seconds": 86_400,
+            "holds": "the last list of places each sender (a keyed hash of the phone number or chat id) was offered",
+            "oldest": "2025-06-01T09:00:00+07:00", "past_period": false})
+    );
+    // 2 June, 08:00: within the day; another sender's list.
+    env.set_now(civic::testing::t("2025-06-02T08:00:00+07:00"));
+    assert_eq!(tick(&env)["conversations_purged"], 0);
+    assert!(sms_webhook(&env, "m-2", "84911000002", "ATTP ba").contains("2)"));
+    // 2 June, 09:30: the first day's three lists are gone, the morning's stays.
+    env.set_now(civic::testing::t("2025-06-02T09:30:00+07:00"));
+    let t = tick(&env);
+    assert_eq!((t["conversations_purged"].clone(), t["sms_messages_purged"].clone()), (json!(3), json!(0)), "{t}");
+    assert_eq!((rows(&env, "choices"), rows(&env, "sms_choices"), rows(&env, "sms_messages")), (1, 0, 2));
+    assert_eq!(retention(&env, &["admin"]).1["kinds"][1]["oldest"], "2025-06-02T08:00:00+07:00");
+    // 2 July: the first SMS is past its 30 days, the second is not yet.
+    env.set_now(civic::testing::t("2025-07-01T09:30:00+07:00"));
+    let t = tick(&env);
+    assert_eq!((t["conversations_purged"].clone(), t["sms_messages_purged"].clone()), (json!(1), json!(1)), "{t}");
+    assert_eq!(rows(&env, "sms_messages"), 1);
+    let (_, kept) = retention(&env, &["admin"]);
+    assert_eq!(
+        (kept["kinds"][0]["oldest"].clone(), kept["kinds"][1]["oldest"].clone()),
+        (json!("2025-06-02T08:00:00+07:00"), Value::Null)
+    );
+}
+
+#[test]
+fn a_short_setting_never_takes_a_list_that_can_still_be_picked() {
+    let env = env().with_config("retention_conversations", "1m");
+    assert_eq!(ask(&env, &zalo("ATTP bà")).choices.len(), 4);
+    env.set_now(civic::testing::t("2025-06-01T09:09:00+07:00"));
+    assert_eq!(tick(&env)["conversations_purged"], 0, "raised to the minimum, an hour");
+    let picked = ask(&env, &zalo("ATTP 2"));
+    assert!(!picked.reply.starts_with("Bạn chưa nhận danh sách"), "the list is still there: {picked:?}");
+    assert_eq!(retention(&env, &["admin"]).1["kinds"][1]["period_seconds"], 3600);
+}
+
+#[test]
+fn the_retention_route_is_for_admins() {
+    let env = env();
+    let anonymous = civic::testing::call(|r| food_safety::handle(r, &env), "GET", "/food-safety/retention", &[], "");
+    assert_eq!(anonymous.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(retention(&env, &["citizen"]).0, StatusCode::FORBIDDEN);
+    assert_eq!(retention(&env, &["system"]).0, StatusCode::FORBIDDEN);
+    let (status, kept) = retention(&env, &["admin"]);
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = kept["kinds"].as_array().unwrap().iter().map(|k| k["kind"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sms_messages", "conversations"]);
+}

@@ -5,6 +5,8 @@
 //! the order, so of any number of identical callbacks arriving at once exactly one settles it
 //! and the others find it settled. A failure moves only a pending order to `failed`; a later
 //! successful callback still settles it, as it does an expired one (the bank took the money).
+//! Nothing reads a callback's raw text after it is stored; the tick blanks it once past its
+//! retention period ([`CALLBACKS_RAW`]).
 //!
 //! Events ([`civic::outbox`]), each in the same batch as its change: `payment.settled` with
 //! the `UPDATE` that settles an order ([`settled`]), `order.expired` with the one that
@@ -12,8 +14,9 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use civic::limit::Count;
 use civic::outbox::{Event, EventType, Guard};
-use civic::platform::{DbError, Row, Statement};
+use civic::platform::{DbError, Row, Statement, Value};
 use civic::{Error, Platform};
 use http::Response;
 use serde_json::json;
@@ -105,6 +108,33 @@ pub struct Callback {
     /// The partner reports a successful payment.
     pub success: bool,
 }
+
+/// The raw callbacks (`callbacks.params`: the query string or body a bank or wallet sent,
+/// which can name the card's bank, the payer's account or wallet user), as a retention kind
+/// (setting `retention_callbacks_raw`, default `180d`, at least `1d`): past the period the
+/// raw text is replaced by `''`; every other column of the callback (provider, time,
+/// signature verdict, `txn_ref`, the partner's transaction id, amount, success, outcome,
+/// order) is kept. 180 days is long enough to answer a bank's or a citizen's dispute over a
+/// transaction with what the partner actually sent.
+///
+/// Nothing reads `params` once the callback is stored: [`process`] verifies and applies a
+/// callback from what it parsed before storing it; a repeated callback is answered from the
+/// order's state (`UPDATE … WHERE state <> 'paid'`), never from an earlier callback; the
+/// reconciliation ([`crate::reconcile`]) and the fee paid (`dossier_payments`) read
+/// `orders` only; the admin's view of an order ([`callbacks_of`]) shows the parsed columns.
+/// So all of them answer the same after the purge. The index `callbacks_raw_received`
+/// (`WHERE params <> ''`) finds what is left to blank.
+pub const CALLBACKS_RAW: civic::retention::Kind = civic::retention::Kind {
+    name: "callbacks_raw",
+    purged: "callbacks_raw_purged",
+    default: "180d",
+    minimum: "1d",
+    holds: "raw partner callbacks (query string or body as received: bank, account or wallet details)",
+    oldest: "SELECT min(received_at) AS oldest FROM callbacks WHERE params <> ''",
+    purge: &["UPDATE callbacks SET params = '' WHERE id IN
+                  (SELECT id FROM callbacks WHERE params <> '' AND received_at < ?1 ORDER BY received_at LIMIT ?2)
+              RETURNING 1"],
+};
 
 /// What a callback did; each partner maps it to its own answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -416,28 +446,53 @@ pub async fn paid_total(env: &impl Platform, dossier: &str) -> Result<i64, Error
     Ok(rows.first().map(|r| r.i64("paid_vnd")).transpose()?.unwrap_or(0))
 }
 
-/// Stores a new order, pending whatever `o.state` says (a callback settles it later).
-pub async fn insert(env: &impl Platform, o: &Order) -> Result<(), Error> {
-    env.execute(
-        DB,
+/// The `INSERT` of a new order (pending whatever `o.state` says), taking its row only when
+/// `condition` holds, and the order's ten parameters (`?1` to `?10`).
+fn insert_statement(o: &Order, condition: &str) -> (String, Vec<Value>) {
+    let sql = format!(
         "INSERT INTO orders (order_id, txn_ref, dossier_code, owner, provider, amount_vnd, state, payment_url,
                              created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, ?7, ?8, ?9)",
-        &[
-            o.order_id.as_str().into(),
-            o.txn_ref.as_str().into(),
-            o.dossier_code.as_str().into(),
-            o.owner.as_str().into(),
-            o.provider.as_str().into(),
-            o.amount_vnd.into(),
-            o.payment_url.clone().into(),
-            o.created_at.as_str().into(),
-            o.expires_at.as_str().into(),
-            OrderState::Pending.as_str().into(),
-        ],
-    )
-    .await?;
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?10, ?7, ?8, ?9 WHERE {condition}"
+    );
+    let params = vec![
+        o.order_id.as_str().into(),
+        o.txn_ref.as_str().into(),
+        o.dossier_code.as_str().into(),
+        o.owner.as_str().into(),
+        o.provider.as_str().into(),
+        o.amount_vnd.into(),
+        o.payment_url.clone().into(),
+        o.created_at.as_str().into(),
+        o.expires_at.as_str().into(),
+        OrderState::Pending.as_str().into(),
+    ];
+    (sql, params)
+}
+
+/// Stores a new order, pending whatever `o.state` says (a callback settles it later),
+/// uncounted: for seeding and tests; the route stores with [`insert_counted`].
+///
+/// # Errors
+/// A database error.
+pub async fn insert(env: &impl Platform, o: &Order) -> Result<(), Error> {
+    let (sql, params) = insert_statement(o, "1");
+    env.execute(DB, &sql, &params).await?;
     Ok(())
+}
+
+/// Stores a new order as [`insert`] does, counted against its owner's limit in the same
+/// batch: `[count, INSERT … WHERE <within the limit>]` (one round trip). Over the limit
+/// nothing is stored and the answer is [`Error::TooManyRequests`] (429, `Retry-After`).
+///
+/// # Errors
+/// [`Error::TooManyRequests`] over the limit, else a database error (then neither the count
+/// nor the order is kept: the batch is all or nothing).
+pub async fn insert_counted(env: &impl Platform, o: &Order, count: &Count) -> Result<(), Error> {
+    let (sql, mut params) = insert_statement(o, &count.gate(11));
+    params.extend(count.gate_params());
+    let results = env.batch(DB, &[count.statement(), Statement::new(sql, params)]).await?;
+    let counted = results.first().ok_or_else(|| Error::Internal("order insert: the batch returned nothing".into()))?;
+    count.verdict(counted)?.into_result()
 }
 
 /// The callbacks stored for an order's reference, in the order they were stored (for admins).

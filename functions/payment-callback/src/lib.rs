@@ -13,7 +13,7 @@
 //! | method | path | who | module |
 //! |---|---|---|---|
 //! | GET | `/health` | anyone | [`civic::web::health`] |
-//! | POST | `/orders` | citizen | [`order`] |
+//! | POST | `/orders` | citizen (rate limited) | [`order`] |
 //! | GET | `/orders/{order_id}` | its owner, admin | [`order`] |
 //! | GET | `/vnpay/ipn?...` | VNPay (vnp_SecureHash) | [`vnpay`] |
 //! | POST | `/momo/ipn` | MoMo (signature) | [`momo`] |
@@ -24,6 +24,7 @@
 //! | DELETE | `/webhooks/{id}` | admin | [`civic::outbox::delete_endpoint`] |
 //! | GET | `/outbox?state=dead&limit=` | admin | [`civic::outbox::list`] |
 //! | POST | `/outbox/{id}/retry` | admin | [`civic::outbox::retry`] |
+//! | GET | `/retention` | admin | [`civic::retention::route`] |
 //! | POST | `/tick` | system (the scheduler; Workers' cron calls [`tick`] itself) | [`tick`] |
 //!
 //! Events ([`EVENTS`]), for the partner webhooks registered for them: `payment.settled`,
@@ -31,10 +32,18 @@
 //! partner's callback is answered, never before), and `order.expired`, written by the tick
 //! with the update that expires an unpaid order 15 minutes after its creation.
 //!
+//! Rate limit: `order_creation` per citizen on `POST /orders` ([`order`]), counted in the
+//! order's `INSERT`, before any partner hears of it. The partners' callbacks are never
+//! limited: refusing one could lose a payment.
+//!
+//! Retention ([`RETENTION`], run by [`tick`]): the notification log, and the raw text of
+//! the partners' callbacks ([`ledger::CALLBACKS_RAW`]; what reconciliation needs is kept).
+//!
 //! Databases: `payments` (written here), `permits` (read: a dossier's fee).
 
 use bytes::Bytes;
 use civic::outbox::{EventType, Tick};
+use civic::retention::{self, Kind};
 use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
@@ -61,16 +70,25 @@ pub const MAX_BODY: usize = CALLBACK_MAX_BODY;
 /// The event types this function writes, which its webhooks may subscribe to.
 pub const EVENTS: &[EventType] = &[EventType::PaymentSettled, EventType::OrderExpired];
 
+/// The kinds of personal data the `payments` database keeps for a period
+/// ([`civic::retention`]): the notification log, and the raw callbacks
+/// ([`ledger::CALLBACKS_RAW`]). `GET /payments/retention` shows the oldest of each.
+pub const RETENTION: &[Kind] = &[retention::NOTIFICATIONS, ledger::CALLBACKS_RAW];
+
 /// The scheduled work (`POST /payments/tick`, Workers' cron trigger): expires the unpaid
-/// orders past their expiry ([`ledger::expire_due`], counted as `orders_expired`), then
-/// delivers the due events of the `payments` outbox ([`civic::outbox::deliver()`]).
+/// orders past their expiry ([`ledger::expire_due`], counted as `orders_expired`), delivers
+/// the due events of the `payments` outbox ([`civic::outbox::deliver()`]), then removes what
+/// is past its retention period ([`RETENTION`], [`civic::retention::run`]: counted as
+/// `notifications_purged`, `callbacks_raw_purged`) and the rate-limit windows that have
+/// ended.
 ///
 /// # Errors
-/// A database error, or an outbox setting that does not parse.
+/// A database error, or an outbox or retention setting that does not parse.
 pub async fn tick(env: &impl Platform) -> Result<Tick, Error> {
     let expired = ledger::expire_due(env).await?;
     let mut tick = civic::outbox::deliver(env, ledger::DB).await?;
     tick.work.insert("orders_expired", expired);
+    tick.work.extend(retention::run(env, ledger::DB, RETENTION).await?);
     Ok(tick)
 }
 
@@ -96,8 +114,9 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::DELETE, ["webhooks", id]) => civic::outbox::delete_endpoint(req, env, ledger::DB, id).await,
         (&Method::GET, ["outbox"]) => civic::outbox::list(req, env, ledger::DB).await,
         (&Method::POST, ["outbox", id, "retry"]) => civic::outbox::retry(req, env, ledger::DB, id).await,
+        (&Method::GET, ["retention"]) => retention::route(req, env, ledger::DB, RETENTION).await,
         (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
-        (_, ["health" | "reconciliation" | "outbox"] | ["orders", _] | ["vnpay", "ipn"]) => {
+        (_, ["health" | "reconciliation" | "outbox" | "retention"] | ["orders", _] | ["vnpay", "ipn"]) => {
             Err(Error::MethodNotAllowed(&[Method::GET]))
         }
         (_, ["orders" | "selftest" | "tick"] | ["momo", "ipn"] | ["zalopay", "callback"] | ["outbox", _, "retry"]) => {
@@ -125,7 +144,7 @@ mod tests {
         let params = [("{order_id}", "ord_1"), ("{id}", "msg_1")];
         let checked = civic::testing::check_openapi(BASE, &params, include_str!("lib.rs"), call);
         // health, orders (2), 3 callbacks, reconciliation, selftest, webhooks (2), webhooks/{id},
-        // outbox, outbox/{id}/retry, tick
-        assert_eq!(checked, Ok(OpenApiCheck { documented: 14, routed: 14, refused: 51 }));
+        // outbox, outbox/{id}/retry, retention, tick
+        assert_eq!(checked, Ok(OpenApiCheck { documented: 15, routed: 15, refused: 55 }));
     }
 }

@@ -10,6 +10,17 @@
 //! or the URL MoMo or ZaloPay answered to the order's creation on their side ([`crate::wallet`]);
 //! if that call fails the order is marked failed and the answer is a 502.
 //!
+//! **Rate limit** [`ORDER_CREATION`] (setting `rate_limit_order_creation`, default `20/1h`)
+//! per citizen (the JWT subject): a citizen pays a few fees, now and then retrying one, so
+//! twenty new orders an hour is far above any honest use while a script that makes orders
+//! (each a row, and for MoMo and ZaloPay a call to the wallet) is stopped. The count rides in
+//! the order's `INSERT` ([`ledger::insert_counted`]: one batch, the `INSERT` gated on the
+//! count), which comes before the wallet hears of the order, so a refused order is neither
+//! stored nor sent to any partner: 429 problem+json with `Retry-After`. Answering a pending
+//! order again (the `200`) stores nothing and is not counted; the reads before the count
+//! (the dossier's fee, the orders already paid) are not either. The partners' callbacks are
+//! never limited.
+//!
 //! `GET /payments/orders/{order_id}` (its owner, or an admin): the order and its state
 //! (`pending`, `paid`, `failed`, or `expired`: unpaid past `expires_at`, 15 minutes after its
 //! creation, whether or not the tick has stored it so yet; a successful callback still
@@ -20,6 +31,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use civic::auth::Role;
 use civic::dossier::Code;
+use civic::limit::{Caller, Rule};
 use civic::validate::Fields;
 use civic::web::stamp;
 use civic::{Error, FieldError, Lang, Msg, Platform};
@@ -30,6 +42,10 @@ use crate::ledger::{self, Order, OrderState, Provider};
 use crate::{vnpay, wallet};
 
 pub const PERMITS: &str = "permits";
+
+/// New orders per citizen: setting `rate_limit_order_creation`.
+pub const ORDER_CREATION: Rule = Rule { name: "order_creation", default: "20/1h" };
+
 const MAX_BODY: usize = 1024;
 /// The longest `dossier_code` read (characters): longer than any code
 /// ([`Code::parse`] takes at most 52), so past it the answer is "too long".
@@ -91,7 +107,8 @@ fn public(o: &Order, now: DateTime<Utc>) -> Value {
         "created_at": o.created_at, "expires_at": o.expires_at, "paid_at": o.paid_at})
 }
 
-/// POST /payments/orders
+/// POST /payments/orders: 201 with a new order, 200 with the citizen's pending one; 429 over
+/// [`ORDER_CREATION`] (nothing stored, no partner called); 502 when the wallet refuses.
 pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
     let who = civic::auth::require_role(env, req.headers(), Role::Citizen)?;
     let body: Value = civic::web::read_json(req, MAX_BODY)?;
@@ -122,8 +139,10 @@ pub async fn create(req: &Request<Bytes>, env: &impl Platform) -> Result<Respons
         paid_at: None,
         provider_txn_id: None,
     };
-    // Stored before the wallet hears of it, so that no callback can find an unknown order.
-    ledger::insert(env, &order).await?;
+    // Counted and stored before the wallet hears of it, so that no callback can find an
+    // unknown order and no refused order reaches a partner.
+    let count = ORDER_CREATION.count(env, &Caller::Subject(order.owner.clone()))?;
+    ledger::insert_counted(env, &order, &count).await?;
     if order.payment_url.is_none() {
         create_at_wallet(env, &mut order, provider, &info, now).await?;
     }

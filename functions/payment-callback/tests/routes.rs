@@ -349,3 +349,135 @@ fn reconciliation_counts_the_vietnam_day_per_provider() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+/// `POST /payments/orders` for `sub`: status, `Retry-After`, body.
+fn order_as(env: &NativePlatform, sub: &str, provider: &str) -> (StatusCode, String, Value) {
+    let body = json!({"dossier_code": CODE, "provider": provider}).to_string();
+    let req = Request::post("/payments/orders")
+        .header("authorization", token(env, &json!({"sub": sub})))
+        .header("content-type", "application/json")
+        .body(Bytes::from(body))
+        .unwrap();
+    let resp = block_on(payment_callback::handle(req, env));
+    let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (resp.status(), retry, serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+}
+
+#[test]
+fn order_creation_is_limited_per_citizen_before_any_wallet_hears_of_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A MoMo that counts the orders it is asked to create, and refuses them all.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let momo = civic::testing::serve_json(move |_, _| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        json!({"resultCode": 1001, "message": "refused"})
+    })
+    .unwrap();
+    let env = env()
+        .with_allowed_host(&momo)
+        .with_config("momo_endpoint", &format!("http://{momo}"))
+        .with_config("rate_limit_order_creation", "3/1h");
+    for _ in 0..3 {
+        assert_eq!(order_as(&env, "citizen-1", "momo").0, StatusCode::BAD_GATEWAY, "a new (failed) order each time");
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 3);
+    let (status, retry, problem) = order_as(&env, "citizen-1", "momo");
+    assert_eq!((status, retry.as_str()), (StatusCode::TOO_MANY_REQUESTS, "3600"), "{problem}");
+    assert_eq!(problem["status"], 429);
+    assert_eq!(order_as(&env, "citizen-1", "vnpay").0, StatusCode::TOO_MANY_REQUESTS, "whatever the provider");
+    assert_eq!(asked.load(Ordering::SeqCst), 3, "no wallet heard of a refused order");
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM orders"), 3, "and none was stored");
+
+    // Another citizen is served; answering their pending order again is not counted.
+    let (status, _, mine) = order_as(&env, "citizen-2", "vnpay");
+    assert_eq!(status, StatusCode::CREATED);
+    for _ in 0..5 {
+        let (status, _, again) = order_as(&env, "citizen-2", "vnpay");
+        assert_eq!((status, &again["order_id"]), (StatusCode::OK, &mine["order_id"]));
+    }
+    assert_eq!(order_as(&env, "citizen-2", "zalopay").0, StatusCode::CREATED);
+
+    // Twenty minutes on the window still holds; an hour after the first order it is over.
+    env.set_now(env.now() + Duration::minutes(20));
+    assert_eq!(order_as(&env, "citizen-1", "momo").1, "2400");
+    // The partner's callbacks are never limited: citizen-2's order settles (late, expired).
+    assert_eq!(vnpay_ipn(&env, mine["txn_ref"].as_str().unwrap(), 15_000_000, "00", "88", VNPAY_SECRET), "00");
+    env.set_now(env.now() + Duration::minutes(40));
+    block_on(env.execute("payments", "DELETE FROM orders WHERE state = 'paid'", &[])).unwrap();
+    assert_eq!(order_as(&env, "citizen-1", "vnpay").0, StatusCode::CREATED);
+}
+
+#[test]
+fn raw_callbacks_are_blanked_after_their_period_and_reconciliation_answers_the_same() {
+    let env = env();
+    let admin = |env: &NativePlatform| token(env, &json!({"roles": ["admin"]}));
+    let o = order(&env, "vnpay");
+    let r = o["txn_ref"].as_str().unwrap();
+    assert_eq!(vnpay_ipn(&env, r, 15_000_000, "00", "77", "WRONG-SECRET"), "97");
+    assert_eq!(vnpay_ipn(&env, r, 15_000_000, "00", "77", VNPAY_SECRET), "00");
+    assert_eq!(vnpay_ipn(&env, r, 15_000_000, "00", "77", VNPAY_SECRET), "02");
+    let report = |env: &NativePlatform| {
+        let json = call(env, "GET", "/payments/reconciliation?date=2024-11-22", &[("authorization", &admin(env))], "");
+        let req = Request::get("/payments/reconciliation?date=2024-11-22")
+            .header("authorization", admin(env))
+            .header("accept", "text/csv")
+            .body(Bytes::new())
+            .unwrap();
+        let csv = block_on(payment_callback::handle(req, env)).into_body();
+        let path = format!("/payments/orders/{}", o["order_id"].as_str().unwrap());
+        let (_, view) = call(env, "GET", &path, &[("authorization", &admin(env))], "");
+        (json, csv, view)
+    };
+    let before = report(&env);
+    assert_eq!(before.0.1["providers"], json!([{"provider": "vnpay", "count": 1, "total_vnd": 150_000}]));
+    assert_eq!(before.2["callbacks"].as_array().unwrap().len(), 3);
+    let (status, kept) = call(&env, "GET", "/payments/retention", &[("authorization", &admin(&env))], "");
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    assert_eq!(kept["kinds"][1]["kind"], "callbacks_raw");
+    assert_eq!(kept["kinds"][1]["period_seconds"], 180 * 86_400);
+    assert_eq!(kept["kinds"][1]["oldest"], "2024-11-22T09:00:00+07:00");
+
+    // 100 days on, a callback for another order: within its period at the end.
+    env.set_now(env.now() + Duration::days(100));
+    assert_eq!(vnpay_ipn(&env, "241122_000000000000", 15_000_000, "00", "99", VNPAY_SECRET), "01");
+    // 181 days after the first ones: the tick blanks them, and only them.
+    env.set_now(env.now() + Duration::days(81));
+    let system = token(&env, &json!({"roles": ["system"]}));
+    let (status, t) = call(&env, "POST", "/payments/tick", &[("authorization", &system)], "");
+    assert_eq!((status, t["callbacks_raw_purged"].clone()), (StatusCode::OK, json!(3)), "{t}");
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM callbacks WHERE params = ''"), 3);
+    assert_eq!(
+        count(&env, "SELECT count(*) AS n FROM callbacks WHERE params LIKE '%vnp_TxnRef=241122_000000000000%'"),
+        1
+    );
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM callbacks WHERE outcome IS NOT NULL AND txn_ref IS NOT NULL"), 4);
+    let (_, t) = call(&env, "POST", "/payments/tick", &[("authorization", &system)], "");
+    assert_eq!(t["callbacks_raw_purged"], 0, "nothing twice");
+    let (_, kept) = call(&env, "GET", "/payments/retention", &[("authorization", &admin(&env))], "");
+    assert_eq!(
+        (kept["kinds"][1]["oldest"].clone(), kept["kinds"][1]["past_period"].clone()),
+        (json!("2025-03-02T09:00:00+07:00"), json!(false))
+    );
+
+    // Reconciliation, the admin's view of the order and the fee paid answer as before; a
+    // repeated callback is answered from the order, as before.
+    assert_eq!(report(&env), before);
+    assert_eq!(fee_paid(&env), json!(true));
+    assert_eq!(vnpay_ipn(&env, r, 15_000_000, "00", "77", VNPAY_SECRET), "02");
+}
+
+#[test]
+fn the_retention_route_is_for_admins() {
+    let env = env();
+    assert_eq!(call(&env, "GET", "/payments/retention", &[], "").0, StatusCode::UNAUTHORIZED);
+    let citizen = token(&env, &json!({}));
+    assert_eq!(call(&env, "GET", "/payments/retention", &[("authorization", &citizen)], "").0, StatusCode::FORBIDDEN);
+    let admin = token(&env, &json!({"roles": ["admin"]}));
+    let (status, kept) = call(&env, "GET", "/payments/retention", &[("authorization", &admin)], "");
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = kept["kinds"].as_array().unwrap().iter().map(|k| k["kind"].as_str().unwrap()).collect();
+    assert_eq!(names, ["notifications", "callbacks_raw"]);
+    assert_eq!(kept["kinds"][1]["oldest"], Value::Null);
+}

@@ -10,7 +10,7 @@
 //! | method | path | who | module |
 //! |---|---|---|---|
 //! | GET | `/health` | anyone | [`civic::web::health`] |
-//! | GET | `/{code}[?phone=<last 4 digits>]` | anyone; the applicant sees more | [`lookup`] |
+//! | GET | `/{code}[?phone=<last 4 digits>]` | anyone (rate limited); the applicant sees more | [`lookup`] |
 //! | PUT | `/{code}` | system | [`push`] |
 //! | POST | `/sms` | SMS gateway (HMAC) | [`sms`] |
 //! | POST | `/command` | the chat bot and internal callers (HMAC with `internal_secret`) | [`command`] |
@@ -19,16 +19,24 @@
 //! | DELETE | `/webhooks/{id}` | admin | [`civic::outbox::delete_endpoint`] |
 //! | GET | `/outbox?state=dead&limit=` | admin | [`civic::outbox::list`] |
 //! | POST | `/outbox/{id}/retry` | admin | [`civic::outbox::retry`] |
+//! | GET | `/retention` | admin | [`civic::retention::route`] |
 //! | POST | `/tick` | system (the scheduler; Workers' cron calls [`tick`] itself) | [`tick`] |
 //!
 //! Events ([`EVENTS`], [`notify`]): `dossier.status_changed`, written with each push that
 //! creates a dossier or changes its status; to the applicant by SMS and to the partner
 //! webhooks registered for it.
 //!
+//! Rate limit: `dossier_lookup` on `GET /{code}` ([`lookup`]). SMS commands are counted by
+//! [`civic::sms`]; `POST /command` by the chat function, which counts its users.
+//!
+//! Retention ([`RETENTION`], run by [`tick`]): SMS messages, the notification log, and the
+//! wrong last-4 counts of past days ([`store::PHONE_CHECKS`]).
+//!
 //! Databases: `permits` (written here), `payments` (read: is the fee paid, [`fee`]).
 
 use bytes::Bytes;
 use civic::outbox::{EventType, Tick};
+use civic::retention::{self, Kind};
 use civic::{Error, Platform};
 use http::{Method, Request, Response};
 
@@ -57,13 +65,24 @@ const _: () = assert!(MAX_BODY >= civic::command::MAX_BODY && MAX_BODY >= civic:
 /// The event types this function writes, which its webhooks may subscribe to.
 pub const EVENTS: &[EventType] = &[EventType::DossierStatusChanged];
 
+/// The kinds of personal data (and housekeeping) the `permits` database keeps for a
+/// period ([`civic::retention`]): the SMS messages (`HS <mã hồ sơ>` and their replies), the
+/// notification log (the applicant's phone and message), the wrong last-4 counts of past
+/// days ([`store::PHONE_CHECKS`]). `GET /permits/retention` shows the oldest of each.
+pub const RETENTION: &[Kind] = &[retention::SMS_MESSAGES, retention::NOTIFICATIONS, store::PHONE_CHECKS];
+
 /// The scheduled work (`POST /permits/tick`, Workers' cron trigger): delivers the due events
-/// of the `permits` outbox ([`civic::outbox::deliver()`]); nothing else is scheduled here.
+/// of the `permits` outbox ([`civic::outbox::deliver()`]), then removes what is past its
+/// retention period ([`RETENTION`], [`civic::retention::run`]: counted as
+/// `sms_messages_purged`, `notifications_purged`, `phone_checks_purged`) and the rate-limit
+/// windows that have ended.
 ///
 /// # Errors
-/// A database error, or an outbox setting that does not parse.
+/// A database error, or an outbox or retention setting that does not parse.
 pub async fn tick(env: &impl Platform) -> Result<Tick, Error> {
-    civic::outbox::deliver(env, store::DB).await
+    let mut tick = civic::outbox::deliver(env, store::DB).await?;
+    tick.work.extend(retention::run(env, store::DB, RETENTION).await?);
+    Ok(tick)
 }
 
 /// The function: one request in, one response out, on any platform.
@@ -84,8 +103,9 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::DELETE, ["webhooks", id]) => civic::outbox::delete_endpoint(req, env, store::DB, id).await,
         (&Method::GET, ["outbox"]) => civic::outbox::list(req, env, store::DB).await,
         (&Method::POST, ["outbox", id, "retry"]) => civic::outbox::retry(req, env, store::DB, id).await,
+        (&Method::GET, ["retention"]) => retention::route(req, env, store::DB, RETENTION).await,
         (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
-        (_, ["health"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
+        (_, ["health" | "retention"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (_, ["sms" | "command" | "selftest" | "tick"] | ["outbox", _, "retry"]) => {
             Err(Error::MethodNotAllowed(&[Method::POST]))
         }
@@ -119,10 +139,10 @@ mod tests {
         let routed = civic::testing::routed_operations(include_str!("lib.rs"), BASE);
         let routed = civic::testing::check_routed_operations(&doc, BASE, &routed).unwrap();
         // GET health, GET+PUT {code}, POST sms, POST command, POST selftest, POST+GET webhooks,
-        // DELETE webhooks/{id}, GET outbox, POST outbox/{id}/retry, POST tick
+        // DELETE webhooks/{id}, GET outbox, POST outbox/{id}/retry, GET retention, POST tick
         assert_eq!(
             OpenApiCheck { documented, routed, refused },
-            OpenApiCheck { documented: 12, routed: 12, refused: 38 }
+            OpenApiCheck { documented: 13, routed: 13, refused: 42 }
         );
     }
 

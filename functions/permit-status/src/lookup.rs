@@ -6,9 +6,19 @@
 //! A wrong last-4 gives the public view, exactly as no `phone` does, so the answer never
 //! confirms a guess; after [`store::PHONE_CHECKS_PER_DAY`] wrong ones the last-4 check is off
 //! for that dossier until the next day (Vietnam time). An invalid bearer token is a 401.
+//!
+//! **Rate limit** [`DOSSIER_LOOKUP`] (setting `rate_limit_dossier_lookup`, default `120/1h`)
+//! per caller ([`civic::limit::Caller`]: the JWT subject, else the client address), so that
+//! nobody walks the code space or the last-4 digits; over it, a 429 problem+json with
+//! `Retry-After`. Generous, because an anonymous caller is counted by address and Vietnamese
+//! mobile carriers put many citizens behind one CGNAT IPv4 address. The count rides in the
+//! batch of the dossier's reads ([`civic::limit::check`], [`store::reads`]): no round trip
+//! of its own. Callers with role `system`, `admin` or `officer` are not counted. A code that
+//! does not parse is a 400 before anything is counted or read.
 
 use bytes::Bytes;
-use civic::auth::Role;
+use civic::auth::{Principal, Role};
+use civic::limit::{Caller, Rule};
 use civic::{Error, Lang, Msg, Platform};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 
@@ -26,10 +36,25 @@ pub fn code(raw: &str) -> Result<Code, Error> {
     })
 }
 
+/// Lookups per caller: setting `rate_limit_dossier_lookup`.
+pub const DOSSIER_LOOKUP: Rule = Rule { name: "dossier_lookup", default: "120/1h" };
+
+/// The roles whose lookups are not counted: the one-stop-shop system, admins, officers.
+const UNCOUNTED: [Role; 3] = [Role::System, Role::Admin, Role::Officer];
+
+/// `GET /permits/{code}`: 200 with the dossier's view, 400 for a malformed code, 401 for an
+/// invalid bearer token, 404 for an unknown dossier, 429 over [`DOSSIER_LOOKUP`].
 pub async fn get(req: &Request<Bytes>, env: &impl Platform, raw: &str) -> Result<Response<Bytes>, Error> {
     let code = code(raw)?;
-    let dossier = store::get(env, &code).await?.ok_or(Error::NotFound)?;
-    let verified = is_applicant(req, env, &dossier).await?;
+    let who = civic::auth::authenticate_if_present(env, req.headers())?;
+    let results = if who.as_ref().is_some_and(|p| UNCOUNTED.iter().any(|r| p.has(*r))) {
+        env.batch(store::DB, &store::reads(&code)).await?
+    } else {
+        let count = DOSSIER_LOOKUP.count(env, &caller(req, env, who.as_ref()))?;
+        civic::limit::check(env, store::DB, &count, store::reads(&code)).await?
+    };
+    let dossier = store::parse(&code, &results)?.ok_or(Error::NotFound)?;
+    let verified = is_applicant(req, env, who.as_ref(), &dossier).await?;
     let fee_paid = fee::paid(env, &code, dossier.update.fee_vnd).await;
     let body = view::view(&dossier, env.now(), Lang::from_headers(req.headers()), fee_paid, verified);
     let mut resp = civic::web::json(StatusCode::OK, &body)?;
@@ -38,9 +63,24 @@ pub async fn get(req: &Request<Bytes>, env: &impl Platform, raw: &str) -> Result
     Ok(resp)
 }
 
-/// Whether the caller proved to be the dossier's applicant.
-async fn is_applicant(req: &Request<Bytes>, env: &impl Platform, d: &Dossier) -> Result<bool, Error> {
-    if let Some(who) = civic::auth::authenticate_if_present(env, req.headers())?
+/// Who is counted: what [`Caller::of_request`] gives (the JWT subject, else the client
+/// address), from the token already verified rather than verifying it again.
+fn caller(req: &Request<Bytes>, env: &impl Platform, who: Option<&Principal>) -> Caller {
+    match who {
+        Some(p) => Caller::Subject(p.subject.clone()),
+        None => Caller::Address(env.client_addr(req.headers())),
+    }
+}
+
+/// Whether the caller (`who`, the request's verified token if any) proved to be the
+/// dossier's applicant.
+async fn is_applicant(
+    req: &Request<Bytes>,
+    env: &impl Platform,
+    who: Option<&Principal>,
+    d: &Dossier,
+) -> Result<bool, Error> {
+    if let Some(who) = who
         && who.has(Role::Citizen)
         && who.phone.as_deref().is_some_and(|p| civic::phone::same(p, &d.update.applicant.phone))
     {
@@ -67,4 +107,30 @@ pub async fn last4_proves(env: &impl Platform, d: &Dossier, last4: &str) -> Resu
     }
     store::phone_check_failed(env, &d.code).await?;
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The caller counted is the one [`Caller::of_request`] names, token or none.
+    #[test]
+    fn the_caller_is_the_one_of_request() {
+        let env = civic::testing::route_env(&[]);
+        let anonymous = Request::get("/permits/x").body(Bytes::new()).unwrap();
+        let signed = Request::get("/permits/x")
+            .header("authorization", civic::testing::token(&env, &serde_json::json!({"sub": "citizen-9"})))
+            .body(Bytes::new())
+            .unwrap();
+        for req in [anonymous, signed] {
+            let who = civic::auth::authenticate_if_present(&env, req.headers()).unwrap();
+            assert_eq!(caller(&req, &env, who.as_ref()), Caller::of_request(&env, &req).unwrap());
+        }
+    }
+
+    #[test]
+    fn parse_wants_both_reads() {
+        let code = Code::parse("000.00.19.H57-241105-0012").unwrap();
+        assert!(matches!(store::parse(&code, &[]), Err(Error::Internal(_))));
+    }
 }

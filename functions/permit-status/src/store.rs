@@ -168,6 +168,26 @@ async fn apply_with(
 /// off for it until the next day.
 pub const PHONE_CHECKS_PER_DAY: i64 = 10;
 
+/// The wrong last-4 counts of past days ([`phone_check_failed`]), as a retention kind
+/// (setting `retention_phone_checks`, default `2d`): housekeeping rather than personal data
+/// (a dossier code, a Vietnam date, a count; no phone number, no caller). A dossier's row of
+/// an earlier day is deleted when it is next guessed at; this removes the rows of dossiers
+/// that never are, in the tick's one retention batch ([`civic::retention::run`]) rather than
+/// a statement of its own. A day's period runs from its start (00:00 Vietnam time); the
+/// minimum, one day, keeps today's row, the only one [`phone_check_open`] reads, whatever the
+/// setting.
+pub const PHONE_CHECKS: civic::retention::Kind = civic::retention::Kind {
+    name: "phone_checks",
+    purged: "phone_checks_purged",
+    default: "2d",
+    minimum: "1d",
+    holds: "wrong last-4 phone checks per dossier and Vietnam day: a count, no phone number",
+    oldest: "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', min(day), '-7 hours') AS oldest FROM phone_checks",
+    purge: &["DELETE FROM phone_checks WHERE (code, day) IN
+                  (SELECT code, day FROM phone_checks WHERE strftime('%Y-%m-%dT%H:%M:%SZ', day, '-7 hours') < ?1
+                   ORDER BY day LIMIT ?2) RETURNING 1"],
+};
+
 /// Whether the last-4 check is still open for this dossier today.
 pub async fn phone_check_open(env: &impl Platform, code: &Code) -> Result<bool, Error> {
     let day = civic::web::vn_today(env.now()).to_string();
@@ -232,9 +252,29 @@ fn required<T>(v: Option<T>, col: &str) -> Result<T, DbError> {
     v.ok_or_else(|| DbError(format!("{col}: unexpected NULL or value")))
 }
 
-/// A dossier by its (normalised) code, with its history.
-pub async fn get(env: &impl Platform, code: &Code) -> Result<Option<Dossier>, Error> {
-    let rows = env.query(DB, "SELECT * FROM dossiers WHERE code = ?1", &[code.as_str().into()]).await?;
+/// The reads of one dossier by its (normalised) code, for one batch: its row, then its
+/// history oldest first. Parse what they return with [`parse`]; a route that counts the
+/// lookup sends them with its count ([`civic::limit::check`]).
+pub fn reads(code: &Code) -> Vec<Statement> {
+    vec![
+        Statement::new("SELECT * FROM dossiers WHERE code = ?1", vec![code.as_str().into()]),
+        Statement::new(
+            "SELECT at, status, agency, note FROM dossier_events WHERE code = ?1 ORDER BY at, status",
+            vec![code.as_str().into()],
+        ),
+    ]
+}
+
+/// The dossier in what [`reads`] returned (the rows of each of its statements, in order);
+/// `None` when there is no such dossier.
+///
+/// # Errors
+/// [`Error::Internal`] when fewer results than [`reads`] made come back; a database error
+/// when a stored value is not what the schema says.
+pub fn parse(code: &Code, results: &[Rows]) -> Result<Option<Dossier>, Error> {
+    let [rows, events] = results else {
+        return Err(Error::Internal(format!("a dossier's reads returned {} results, not 2", results.len())));
+    };
     let Some(r) = rows.first() else {
         return Ok(None);
     };
@@ -257,13 +297,6 @@ pub async fn get(env: &impl Platform, code: &Code) -> Result<Option<Dossier>, Er
         result_at: time(&r, "result_at")?,
         fee_vnd: r.i64("fee_vnd")?,
     };
-    let events = env
-        .query(
-            DB,
-            "SELECT at, status, agency, note FROM dossier_events WHERE code = ?1 ORDER BY at, status",
-            &[code.as_str().into()],
-        )
-        .await?;
     let mut history = Vec::with_capacity(events.len());
     for e in events.iter() {
         history.push(Event {
@@ -274,6 +307,15 @@ pub async fn get(env: &impl Platform, code: &Code) -> Result<Option<Dossier>, Er
         });
     }
     Ok(Some(Dossier { code: code.clone(), update, history }))
+}
+
+/// A dossier by its (normalised) code, with its history: [`reads`] in one batch.
+///
+/// # Errors
+/// A database error.
+pub async fn get(env: &impl Platform, code: &Code) -> Result<Option<Dossier>, Error> {
+    let results = env.batch(DB, &reads(code)).await?;
+    parse(code, &results)
 }
 
 #[cfg(test)]

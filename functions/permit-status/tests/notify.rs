@@ -124,3 +124,88 @@ fn an_agency_filter_and_the_admin_routes() {
     let text = pending.to_string();
     assert!(!text.contains("0905"), "the outbox listing hides the phone: {text}");
 }
+
+/// An SMS command through `POST /permits/sms`, signed as the gateway signs it.
+fn sms(env: &NativePlatform, id: &str, text: &str) {
+    let body = json!({"id": id, "from": "84905123456", "to": "8188", "text": text}).to_string();
+    let sig = civic::auth::hmac_sha256_hex(b"sms-secret", body.as_bytes());
+    let headers = [("content-type", "application/json"), ("x-signature", sig.as_str())];
+    let (status, _) = civic::testing::call(|r| permit_status::handle(r, env), "POST", "/permits/sms", &headers, body);
+    assert_eq!(status, StatusCode::OK);
+}
+
+fn count(env: &NativePlatform, sql: &str) -> i64 {
+    let rows = civic::platform::native::block_on(civic::Platform::query(env, "permits", sql, &[])).unwrap();
+    rows.first().unwrap().i64("n").unwrap()
+}
+
+#[test]
+fn the_tick_forgets_what_is_past_its_period_and_keeps_the_rest() {
+    let (partner, gateway) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    let env = env(&partner, &gateway);
+    let path = format!("/permits/{CODE}");
+    // 18 November: a status change told by SMS, an SMS command, a wrong last-4 guess.
+    push(&env, 2, "2024-11-05T08:30:00+07:00");
+    sms(&env, "old", &format!("HS {CODE}"));
+    call(&env, "GET", &format!("{path}?phone=0000"), &[], "");
+    assert_eq!(tick(&env)["delivered"], 1);
+    let (status, kept) = call(&env, "GET", "/permits/retention", &["admin"], "");
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    let names: Vec<&str> = kept["kinds"].as_array().unwrap().iter().map(|k| k["kind"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sms_messages", "notifications", "phone_checks"]);
+    assert_eq!(kept["kinds"][2]["oldest"], "2024-11-18T00:00:00+07:00", "a day's count from the day's start");
+    assert_eq!(kept["kinds"][2]["past_period"], false);
+
+    // 19 November: yesterday's guess count is within its 2 days.
+    env.set_now(civic::testing::t("2024-11-19T10:00:00+07:00"));
+    let t = tick(&env);
+    assert_eq!((t["phone_checks_purged"].clone(), t["sms_messages_purged"].clone()), (json!(0), json!(0)), "{t}");
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM phone_checks"), 1);
+    // 20 November, 10:00: the 18th began 58 hours ago.
+    env.set_now(civic::testing::t("2024-11-20T10:00:00+07:00"));
+    assert_eq!(call(&env, "GET", "/permits/retention", &["admin"], "").1["kinds"][2]["past_period"], true);
+    assert_eq!(tick(&env)["phone_checks_purged"], 1);
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM phone_checks"), 0);
+
+    // 10 December: another status change and SMS, within their 30 days at the end.
+    env.set_now(civic::testing::t("2024-12-10T10:00:00+07:00"));
+    push(&env, 4, "2024-12-10T09:00:00+07:00");
+    sms(&env, "new", &format!("HS {CODE}"));
+    assert_eq!(tick(&env)["delivered"], 1);
+    // 19 December: the November SMS, its delivery and event are past 30 days; December's stay.
+    env.set_now(civic::testing::t("2024-12-19T10:00:00+07:00"));
+    let t = tick(&env);
+    assert_eq!((t["sms_messages_purged"].clone(), t["notifications_purged"].clone()), (json!(1), json!(2)), "{t}");
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM sms_messages WHERE id LIKE '%new'"), 1);
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM sms_messages"), 1);
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM outbox_deliveries"), 1);
+    assert_eq!(count(&env, "SELECT count(*) AS n FROM outbox_events"), 1);
+    // The dossier itself and its history are not personal data kept for a period here.
+    let (status, public) = call(&env, "GET", &path, &[], "");
+    assert_eq!((status, public["status"]["code"].clone()), (StatusCode::OK, json!(4)));
+    let t = tick(&env);
+    assert_eq!((t["sms_messages_purged"].clone(), t["notifications_purged"].clone()), (json!(0), json!(0)), "{t}");
+    // The redelivery of an SMS forgotten a month ago is answered as a new one.
+    sms(&env, "old", &format!("HS {CODE}"));
+}
+
+#[test]
+fn the_retention_route_is_for_admins() {
+    let (partner, gateway) = (Receiver::start().unwrap(), Receiver::start().unwrap());
+    let env = env(&partner, &gateway);
+    assert_eq!(
+        civic::testing::call(|r| permit_status::handle(r, &env), "GET", "/permits/retention", &[], "").0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(call(&env, "GET", "/permits/retention", &["citizen"], "").0, StatusCode::FORBIDDEN);
+    assert_eq!(call(&env, "GET", "/permits/retention", &["system"], "").0, StatusCode::FORBIDDEN);
+    let (status, kept) = call(&env, "GET", "/permits/retention", &["admin"], "");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        kept["kinds"][0],
+        json!({"kind": "sms_messages", "holds": "SMS received: sender's phone number, text and the reply sent",
+            "setting": "retention_sms_messages", "period_seconds": 30 * 86_400, "oldest": null, "past_period": false})
+    );
+    assert_eq!(kept["kinds"][2]["period_seconds"], 2 * 86_400);
+    assert_eq!(call(&env, "POST", "/permits/retention", &["admin"], "").0, StatusCode::METHOD_NOT_ALLOWED);
+}

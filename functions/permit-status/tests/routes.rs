@@ -218,3 +218,73 @@ fn unknown_routes_and_methods() {
     assert_eq!(call(&env, "GET", "/permits/sms", None, "").0, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(call(&env, "GET", "/food-safety/health", None, "").0, StatusCode::NOT_FOUND);
 }
+
+/// A lookup with its response headers: status, `Retry-After`, content type, body.
+fn lookup(env: &NativePlatform, path: &str, auth: Option<&str>) -> (StatusCode, String, String, Value) {
+    let mut req = Request::get(path);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = block_on(permit_status::handle(req.body(Bytes::new()).unwrap(), env));
+    let header = |name: &str| resp.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let (retry, kind) = (header("retry-after"), header("content-type"));
+    (resp.status(), retry, kind, serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+}
+
+#[test]
+fn lookups_are_limited_per_caller_and_the_window_resets() {
+    let env = env().with_config("rate_limit_dossier_lookup", "3/1h");
+    push(&env, 4, "2024-11-06T09:00:00+07:00", "");
+    let path = format!("/permits/{CODE}");
+    // Unknown codes count too: walking the code space is what the limit stops.
+    assert_eq!(lookup(&env, "/permits/000.00.19.H57-241105-0099", None).0, StatusCode::NOT_FOUND);
+    assert_eq!(lookup(&env, &path, None).0, StatusCode::OK);
+    assert_eq!(lookup(&env, &path, None).0, StatusCode::OK);
+    let (status, retry, kind, problem) = lookup(&env, &path, None);
+    assert_eq!(
+        (status, retry.as_str(), kind.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "3600", "application/problem+json")
+    );
+    assert_eq!(problem["status"], 429, "{problem}");
+    // A malformed code is a 400 before anything is counted; an invalid token a 401.
+    assert_eq!(lookup(&env, "/permits/H57-1", None).0, StatusCode::BAD_REQUEST);
+    let expired = token(&env, json!({"exp": 1}));
+    assert_eq!(lookup(&env, &path, Some(&expired)).0, StatusCode::UNAUTHORIZED);
+
+    // Another caller (a signed-in citizen: counted by subject) is served, up to its own limit.
+    let citizen = token(&env, json!({"sub": "citizen-2"}));
+    for _ in 0..3 {
+        assert_eq!(lookup(&env, &path, Some(&citizen)).0, StatusCode::OK);
+    }
+    assert_eq!(lookup(&env, &path, Some(&citizen)).0, StatusCode::TOO_MANY_REQUESTS);
+    // The system, admins and officers are never counted.
+    let system = token(&env, json!({"sub": "mot-cua", "roles": ["system"]}));
+    let admin = token(&env, json!({"sub": "ops", "roles": ["admin"]}));
+    let officer = token(&env, json!({"sub": "can-bo", "roles": ["officer"], "agency": "UBND quận Hải Châu"}));
+    for _ in 0..5 {
+        for who in [&system, &admin, &officer] {
+            assert_eq!(lookup(&env, &path, Some(who)).0, StatusCode::OK);
+        }
+    }
+    // Twenty minutes on, still refused, for what is left of the window.
+    env.set_now(t("2024-11-18T10:20:00+07:00"));
+    assert_eq!(lookup(&env, &path, None).1, "2400");
+    // The window ends an hour after its first lookup.
+    env.set_now(t("2024-11-18T11:00:00+07:00"));
+    assert_eq!(lookup(&env, &path, None).0, StatusCode::OK);
+    let rows = block_on(env.query("permits", "SELECT caller FROM rate_limits", &[])).unwrap();
+    assert!(rows.iter().all(|r| !r.str("caller").unwrap().contains("citizen")), "callers are pseudonyms");
+}
+
+#[test]
+fn the_default_lookup_limit_is_generous() {
+    let env = env();
+    push(&env, 4, "2024-11-06T09:00:00+07:00", "");
+    let path = format!("/permits/{CODE}");
+    for _ in 0..120 {
+        assert_eq!(lookup(&env, &path, None).0, StatusCode::OK);
+    }
+    assert_eq!(lookup(&env, &path, None).0, StatusCode::TOO_MANY_REQUESTS, "120 an hour, then 429");
+    let bad = env.with_config("rate_limit_dossier_lookup", "lots");
+    assert_eq!(lookup(&bad, &path, None).0, StatusCode::INTERNAL_SERVER_ERROR, "a setting that does not parse");
+}

@@ -23,7 +23,10 @@
 //!   messages back, and never shown publicly.
 //!   A report filed now also writes its `report.created` event ([`crate::notify`]), and
 //!   the answer is marked for delivery ([`civic::outbox::soon`]); the reply is the citizen's
-//!   confirmation, no message follows it.
+//!   confirmation, no message follows it. Filings count against [`report::FILING`] per
+//!   sender (the SMS number, the chat user): over it nothing is filed and the reply says when
+//!   to file again; over SMS only the filing that crossed the limit is answered (an empty
+//!   reply is no SMS).
 //! - `TT <mã phản ánh>`: status, agency, due time (and whether it has passed), and the last
 //!   note of the report's public history, in full.
 //! - `DG <mã phản ánh> <1-5> [nhận xét]`: the reporter rates their resolved report, once
@@ -38,11 +41,12 @@ use std::cell::Cell;
 
 use bytes::Bytes;
 use civic::command::{Choice, Command, Reply};
+use civic::limit::Caller;
 use civic::text::{cut, sentence};
 use civic::{Error, FieldError, Platform};
 use http::{Request, Response};
 
-use crate::report::{self, Filing};
+use crate::report::{self, Filing, Stored};
 use crate::status::Status;
 use crate::{category, geo, lifecycle, media, sms, store};
 
@@ -115,6 +119,10 @@ pub enum Outcome {
     NoCategory,
     /// `PA` filed now, or before under the same idempotency key.
     Filed(Filed),
+    /// `PA` refused: the sender filed [`report::FILING`]'s number of reports in its window,
+    /// which ends at `until` (stored UTC); `first` for the filing that crossed the limit
+    /// (over SMS only that one is answered).
+    TooMany { until: String, first: bool },
     /// `TT` of no report: the code as given (upper case).
     Unknown(String),
     /// `TT` of a report.
@@ -224,8 +232,20 @@ async fn file(env: &impl Platform, cmd: &Command, text: &str) -> Result<Outcome,
         return Ok(Outcome::NoCategory);
     };
     filing.category = category;
-    let (code, fresh) = report::file(env, &filing, None, cmd.channel.as_str(), key).await.map_err(media_fields)?;
-    filed(env, &code, fresh).await
+    let caller = if chat {
+        Caller::Chat { channel: cmd.channel.as_str().to_owned(), user: cmd.user.clone() }
+    } else {
+        Caller::Phone(cmd.user.clone())
+    };
+    let counted = report::FILING.count(env, &caller)?;
+    match report::file(env, &filing, None, cmd.channel.as_str(), key, &counted).await.map_err(media_fields)? {
+        Stored::Now(code) => filed(env, &code, true).await,
+        Stored::Before(code) => filed(env, &code, false).await,
+        Stored::OverLimit { retry_after, first } => {
+            let wait = chrono::Duration::seconds(i64::try_from(retry_after).unwrap_or(i64::MAX / 2));
+            Ok(Outcome::TooMany { until: civic::web::stamp(env.now() + wait), first })
+        }
+    }
 }
 
 /// A 422 of [`report::file`] names our photo URLs as `media_urls[i]`: the command calls
@@ -412,6 +432,10 @@ pub fn chat_text(outcome: &Outcome) -> String {
             format!("Phản ánh {code} đã được đánh giá {stars}/5; mỗi phản ánh chỉ đánh giá một lần.")
         }
         Outcome::Rated(code, stars) => format!("Cảm ơn bạn đã đánh giá phản ánh {code}: {stars}/5."),
+        Outcome::TooMany { until, .. } => format!(
+            "Bạn đã gửi nhiều phản ánh trong thời gian ngắn. Vui lòng gửi tiếp sau {}. {NOT_FILED}",
+            when(until)
+        ),
         Outcome::Standing(s) => {
             let category = s.category.as_ref().map(|c| format!(" ({c})")).unwrap_or_default();
             let overdue = if s.overdue { ", đã quá hạn" } else { "" };

@@ -23,6 +23,7 @@
 //! | GET | `/outbox?state=&limit=` | admin | [`civic::outbox::list`] |
 //! | POST | `/outbox/{id}/retry` | admin | [`civic::outbox::retry`] |
 //! | POST | `/tick` | scheduler (role `system`) | [`tick()`], [`civic::outbox::tick_route`] |
+//! | GET | `/retention` | admin | [`retention`], [`civic::retention::route`] |
 //! | POST | `/selftest` | admin | [`civic::web::selftest`] |
 //!
 //! And Open311 GeoReport v2 under `/open311/v2/` ([`open311`]). A report's states are
@@ -34,6 +35,11 @@
 //! a request that wrote events is marked ([`civic::outbox::soon`]) so that the entry point
 //! delivers them right after answering; [`tick()`] (the Workers cron trigger, or
 //! `POST /reports/tick` on Spin) warns of overdue reports and delivers the rest.
+//!
+//! Public writes are rate-limited per caller ([`civic::limit`]): filings
+//! ([`report::FILING`], [`report::OPEN311_FILING`]), photo uploads ([`media::UPLOADS`]) and
+//! SMS commands ([`civic::sms::RULE`]). Personal data is kept for the periods of
+//! [`retention::KINDS`]; the tick removes what is past them.
 
 use bytes::Bytes;
 use civic::{Error, Platform};
@@ -50,6 +56,7 @@ pub mod notify;
 pub mod open311;
 pub mod overdue;
 pub mod report;
+pub mod retention;
 pub mod sms;
 pub mod status;
 pub mod store;
@@ -113,7 +120,8 @@ async fn route(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Byt
         (&Method::GET, ["outbox"]) => civic::outbox::list(req, env, store::DB).await,
         (&Method::POST, ["outbox", id, "retry"]) => civic::outbox::retry(req, env, store::DB, id).await,
         (&Method::POST, ["tick"]) => civic::outbox::tick_route(req, env, tick).await,
-        (_, ["health" | "stats" | "outbox"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
+        (&Method::GET, ["retention"]) => civic::retention::route(req, env, store::DB, &retention::KINDS).await,
+        (_, ["health" | "stats" | "outbox" | "retention"]) => Err(Error::MethodNotAllowed(&[Method::GET])),
         (_, ["categories"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::PUT])),
         (_, ["webhooks"]) => Err(Error::MethodNotAllowed(&[Method::GET, Method::POST])),
         (_, ["webhooks", _]) => Err(Error::MethodNotAllowed(&[Method::DELETE])),
@@ -153,8 +161,9 @@ mod tests {
         assert_eq!(
             OpenApiCheck { documented, routed, refused },
             // With the issue-16 paths (webhooks, webhooks/{id}, outbox, outbox/{id}/retry,
-            // tick) merged into docs/openapi.json: 14 + 6 operations, 41 + 19 refusals.
-            OpenApiCheck { documented: 20, routed: 20, refused: 60 }
+            // tick) and issue 17's retention merged into docs/openapi.json: 14 + 6 + 1
+            // operations, 41 + 19 + 4 refusals.
+            OpenApiCheck { documented: 21, routed: 21, refused: 64 }
         );
         // Open311 paths end in `.{format}` (json or xml), which the router splits off before
         // it matches: its arms' patterns get the suffix back here.

@@ -202,8 +202,11 @@ pub async fn move_to(
         return Err(conflict("Không chuyển được sang trạng thái này", "the report cannot move to that status"));
     }
     let resolved_at = (to == Status::Resolved).then(|| now.to_owned());
+    // When it was closed (resolved or rejected): the reporter's contact details are kept for
+    // `retention_reporter_contact` after it ([`crate::retention::REPORTER_CONTACT`]).
+    let closed_at = matches!(to, Status::Resolved | Status::Rejected).then(|| now.to_owned());
     let update = Statement::new(
-        "UPDATE reports SET status = ?1, resolved_at = COALESCE(?2, resolved_at)
+        "UPDATE reports SET status = ?1, resolved_at = COALESCE(?2, resolved_at), closed_at = COALESCE(?6, closed_at)
          WHERE code = ?3 AND status = ?4 AND agency = ?5 RETURNING code",
         vec![
             to.as_str().into(),
@@ -211,6 +214,7 @@ pub async fn move_to(
             report.code.as_str().into(),
             report.status.as_str().into(),
             report.agency.as_str().into(),
+            closed_at.into(),
         ],
     );
     let outbox = announce(env, report, Step::To(to), &report.agency, note.as_deref(), now).await?;

@@ -19,7 +19,7 @@
 //! | 413 | an image over [`MAX_PHOTO`] bytes (a request over [`MAX_REQUEST`] is refused before it is read) |
 //! | 415 | a `Content-Type` other than the above, or bytes that are not JPEG, PNG or WebP (a text file named `.jpg`) |
 //! | 422 | JPEG, PNG or WebP by its signature but damaged past reading (`errors[0].field` = `file`) |
-//! | 429 | the caller stored [`DEFAULT_UPLOADS_PER_HOUR`] photos (setting `media_uploads_per_hour`) in the last hour; `Retry-After` in seconds |
+//! | 429 | the caller is over [`UPLOADS`] (60 photos an hour unless `rate_limit_media_upload` says otherwise, [`civic::limit`]); `Retry-After` in seconds |
 //! | 500 | an `X-Channel-User` while the setting `internal_secret` is unset |
 //! | 503 | the store failed, with `Retry-After` |
 //!
@@ -34,7 +34,7 @@
 //! **Caller** for the limit: the JWT subject when a bearer token comes, else the client's
 //! address as the runtime gives it ([`Platform::client_addr`]: Spin's `spin-client-addr`,
 //! Cloudflare's `CF-Connecting-IP`; an IPv6 address counts by its /64), kept only as a keyed
-//! hash (HMAC-SHA256 with `jwt_hs256_secret`) for an hour in `media_uploads`.
+//! hash in `rate_limits` ([`civic::limit`]). A photo that could not be stored does not count.
 //!
 //! **Internal callers.** The chat bot downloads a citizen's photo from Zalo or Telegram and
 //! stores it here, for every citizen from its one address. It sends
@@ -43,7 +43,7 @@
 //! characters) and `X-Signature: <hex HMAC-SHA256(internal_secret, raw body)>`
 //! ([`civic::command::SIGNATURE`], compared in constant time by [`civic::auth`]). With both
 //! right, the limit counts per that channel user (the same keyed hash, of
-//! `channel:<channel>:<user id>`) instead of per client address or token. `X-Channel-User`
+//! `chat:<channel>:<user id>`) instead of per client address or token. `X-Channel-User`
 //! with a missing or wrong signature is a 401, with a malformed value a 400, and while
 //! `internal_secret` is unset a 500; without `X-Channel-User` the route is as above (an
 //! `X-Signature` alone is ignored).
@@ -61,9 +61,9 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
-use chrono::Duration;
+use civic::limit::{Caller, Rule};
 use civic::objects;
-use civic::platform::{Object, Statement};
+use civic::platform::Object;
 use civic::{Error, FieldError, Msg, Platform};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use img_parts::jpeg::{Jpeg, JpegSegment, markers};
@@ -80,8 +80,10 @@ pub const MAX_PHOTO: usize = 8 * 1024 * 1024;
 /// The largest upload request, in bytes: [`MAX_PHOTO`] and 64 KiB of multipart framing.
 pub const MAX_REQUEST: usize = MAX_PHOTO + 64 * 1024;
 
-/// Uploads per caller per hour unless the setting `media_uploads_per_hour` says otherwise.
-pub const DEFAULT_UPLOADS_PER_HOUR: i64 = 60;
+/// Photo uploads per caller: setting `rate_limit_media_upload`. A report takes at most
+/// [`crate::report::MAX_MEDIA`] photos; sixty an hour leaves room for retakes and a dozen
+/// reports, and stops a script filling the store.
+pub const UPLOADS: Rule = Rule { name: "media_upload", default: "60/1h" };
 
 /// The Workers R2 binding that holds the photos (`[[env.report-submission.r2_buckets]]`).
 pub const BUCKET: &str = "media";
@@ -442,40 +444,17 @@ pub fn channel_user(req: &Request<Bytes>, env: &impl Platform) -> Result<Option<
     }
 }
 
-/// The caller's key for the limit: a keyed hash of `channel:<channel>:<user id>` for an
-/// internal caller ([`channel_user`]), of `sub:<JWT subject>`, or of `ip:<address>` (an IPv6
-/// address by its /64), or of `ip:unknown`. A bad token or signature is a 401.
-fn caller_key(req: &Request<Bytes>, env: &impl Platform) -> Result<String, Error> {
-    let internal = channel_user(req, env)?;
-    let who = match internal {
-        Some(user) => format!("channel:{user}"),
-        None => caller(req, env)?,
-    };
-    let key = env.config("jwt_hs256_secret").unwrap_or_default();
-    Ok(civic::auth::hmac_sha256_hex(key.as_bytes(), who.as_bytes()))
-}
-
-/// `sub:<JWT subject>`, else the client's `ip:<address>` (an IPv6 address by its /64), else
-/// `ip:unknown`.
-fn caller(req: &Request<Bytes>, env: &impl Platform) -> Result<String, Error> {
-    Ok(match civic::auth::authenticate_if_present(env, req.headers())? {
-        Some(principal) => format!("sub:{}", principal.subject),
-        None => match env.client_addr(req.headers()) {
-            Some(std::net::IpAddr::V6(v6)) => {
-                let s = v6.segments();
-                format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-            Some(ip) => format!("ip:{ip}"),
-            None => "ip:unknown".to_owned(),
-        },
+/// Who the upload counts against: the channel user of an internal caller
+/// ([`channel_user`]), else the JWT subject, else the client's address. A bad token or
+/// signature is a 401.
+fn caller(req: &Request<Bytes>, env: &impl Platform) -> Result<Caller, Error> {
+    Ok(match channel_user(req, env)? {
+        Some(user) => {
+            let (channel, user) = user.split_once(':').unwrap_or(("", &user));
+            Caller::Chat { channel: channel.to_owned(), user: user.to_owned() }
+        }
+        None => Caller::of_request(env, req)?,
     })
-}
-
-fn uploads_per_hour(env: &impl Platform) -> i64 {
-    env.config("media_uploads_per_hour")
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(DEFAULT_UPLOADS_PER_HOUR)
 }
 
 fn key_of(id: &str) -> String {
@@ -489,42 +468,18 @@ pub fn valid_id(id: &str) -> bool {
 
 /// `POST /reports/media`
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
-    let caller = caller_key(req, env)?;
+    let counted = UPLOADS.count(env, &caller(req, env)?)?;
     let image = upload(req).await?;
     let kind = Kind::sniff(&image).ok_or(Error::UnsupportedMediaType)?;
     let clean = strip(kind, image)?;
     let base = civic::web::public_base_url(env)?;
     let store = objects::store(env, BUCKET, DB)?;
+    civic::limit::check(env, DB, &counted, vec![]).await?;
 
     let mut raw = [0u8; 16];
     env.random_bytes(&mut raw);
     let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-    let now = env.now();
-    let (at, window) = (stamp(now), stamp(now - Duration::hours(1)));
-    let claim = env
-        .batch(
-            DB,
-            &[
-                Statement::new("DELETE FROM media_uploads WHERE at <= ?1", vec![window.as_str().into()]),
-                Statement::new(
-                    "INSERT INTO media_uploads (caller, at, id)
-                     SELECT ?1, ?2, ?3
-                     WHERE (SELECT count(*) FROM media_uploads WHERE caller = ?1 AND at > ?4) < ?5
-                     RETURNING id",
-                    vec![
-                        caller.as_str().into(),
-                        at.as_str().into(),
-                        id.as_str().into(),
-                        window.as_str().into(),
-                        uploads_per_hour(env).into(),
-                    ],
-                ),
-            ],
-        )
-        .await?;
-    if claim.get(1).is_none_or(civic::platform::Rows::is_empty) {
-        return Err(Error::TooManyRequests(retry_after(env, &caller, &window, now).await?));
-    }
+    let at = stamp(env.now());
     let size = i64::try_from(clean.len()).unwrap_or(i64::MAX);
     let object = Object { content_type: kind.content_type().to_owned(), bytes: clean };
     let stored = async {
@@ -540,7 +495,7 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
     .await;
     if let Err(e) = stored {
         // A photo that was not stored does not count against its caller.
-        let _ = env.execute(DB, "DELETE FROM media_uploads WHERE id = ?1", &[id.as_str().into()]).await;
+        counted.refund(env, DB).await;
         let _ = objects::forget(env, &store, &key_of(&id)).await;
         return Err(e);
     }
@@ -550,22 +505,6 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
         resp.headers_mut().insert(header::LOCATION, location);
     }
     Ok(resp)
-}
-
-/// Seconds until the caller's oldest upload of the last hour leaves the window (at least 1).
-async fn retry_after(
-    env: &impl Platform,
-    caller: &str,
-    window: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<u64, Error> {
-    let sql = "SELECT min(at) AS oldest FROM media_uploads WHERE caller = ?1 AND at > ?2";
-    let rows = env.query(DB, sql, &[caller.into(), window.into()]).await?;
-    let oldest = rows.first().map(|r| r.opt_str("oldest")).transpose()?.flatten();
-    let wait = oldest
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map_or(3600, |t| (t.with_timezone(&chrono::Utc) + Duration::hours(1) - now).num_seconds());
-    Ok(u64::try_from(wait).unwrap_or(1).max(1))
 }
 
 /// `GET /reports/media/{id}`
@@ -867,9 +806,11 @@ mod tests {
         assert_eq!(post(&[("authorization", "Bearer not-a-token")], PNG), 401);
     }
 
+    use chrono::Duration;
+
     #[test]
     fn each_caller_has_its_hourly_share() {
-        let env = env().with_config("media_uploads_per_hour", "2");
+        let env = env().with_config("rate_limit_media_upload", "2/1h");
         env.set_now(civic::testing::t("2026-11-05T09:00:00+07:00"));
         let post = |sub: &str| {
             let who = civic::testing::token(&env, &serde_json::json!({"sub": sub}));
@@ -883,14 +824,14 @@ mod tests {
         assert_eq!(refused.headers()[header::RETRY_AFTER], "2400", "the first upload leaves the window in 40 min");
         assert_eq!(post("bob").status(), 201, "another caller has a share of its own");
         env.set_now(env.now() + Duration::minutes(40));
-        assert_eq!(post("alice").status(), 201, "an hour after the first, one more");
-        let rows = civic::platform::native::block_on(env.query(DB, "SELECT caller FROM media_uploads", &[])).unwrap();
+        assert_eq!(post("alice").status(), 201, "an hour after the first, a new window");
+        let rows = civic::platform::native::block_on(env.query(DB, "SELECT caller FROM rate_limits", &[])).unwrap();
         assert!(rows.iter().all(|r| r.str("caller").unwrap().len() == 64), "only keyed hashes are kept");
     }
 
     #[test]
     fn the_chat_bot_uploads_for_each_channel_user() {
-        let env = env().with_config("media_uploads_per_hour", "1").with_config("internal_secret", "in-s3cret");
+        let env = env().with_config("rate_limit_media_upload", "1/1h").with_config("internal_secret", "in-s3cret");
         let signed = civic::command::sign("in-s3cret", PNG);
         let upload = |env: &civic::platform::native::NativePlatform, user: &str, signature: &str| {
             let headers = [("x-channel-user", user), ("x-signature", signature), ("content-type", "image/png")];
@@ -915,7 +856,7 @@ mod tests {
             assert_eq!(upload(&env, user, &signature), want, "{user} {signature:?}");
         }
         assert_eq!(upload(&super::tests::env(), "zalo:3", &signed), 500, "internal_secret unset");
-        let rows = civic::platform::native::block_on(env.query(DB, "SELECT caller FROM media_uploads", &[])).unwrap();
+        let rows = civic::platform::native::block_on(env.query(DB, "SELECT caller FROM rate_limits", &[])).unwrap();
         assert!(rows.iter().all(|r| !r.str("caller").unwrap().contains("zalo")), "only keyed hashes are kept");
     }
 

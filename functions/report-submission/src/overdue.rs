@@ -32,6 +32,7 @@ pub async fn tick(env: &impl Platform) -> Result<Tick, Error> {
     let warned = warn(env).await?;
     let mut tick = civic::outbox::deliver(env, DB).await?;
     tick.work.insert("reports_overdue", warned);
+    tick.work.extend(civic::retention::run(env, DB, &crate::retention::KINDS).await?);
     Ok(tick)
 }
 

@@ -19,6 +19,7 @@
 
 use bytes::Bytes;
 use chrono::Duration;
+use civic::limit::{Caller, Count, Rule, Verdict};
 use civic::validate::Fields;
 use civic::{Error, FieldError, Lang, Msg, Platform};
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -309,8 +310,42 @@ pub fn can_ask(channel: &str) -> bool {
     !matches!(channel, "sms" | "zalo" | "telegram")
 }
 
-/// Files a validated report; returns its code and whether it was filed now (`false`: the
-/// idempotency key had filed it before). Its answers are checked against the category's
+/// Citizens filing reports (app, SMS, Zalo, Telegram; keyed by JWT subject, phone, chat user,
+/// else the client's address): setting `rate_limit_report_filing`. Ten an hour is more than
+/// anyone sees to report themselves, and a flood stops at ten.
+pub const FILING: Rule = Rule { name: "report_filing", default: "10/1h" };
+
+/// Open311 clients filing reports (keyed by `api_key`): setting `rate_limit_open311_filing`.
+/// A client files for many citizens (an agency's app, a partner portal), hence the higher
+/// default.
+pub const OPEN311_FILING: Rule = Rule { name: "open311_filing", default: "300/1h" };
+
+/// What [`file`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// Filed now, with this code.
+    Now(String),
+    /// Filed before under the same idempotency key (nothing counted, nothing stored).
+    Before(String),
+    /// Refused: the caller is over its limit ([`FILING`], [`OPEN311_FILING`]) until
+    /// `retry_after` seconds from now; `first` for the filing that crossed it.
+    OverLimit { retry_after: u64, first: bool },
+}
+
+impl Stored {
+    /// The code and whether it was filed now; [`Error::TooManyRequests`] (429) over the limit.
+    pub fn code(self) -> Result<(String, bool), Error> {
+        match self {
+            Stored::Now(code) => Ok((code, true)),
+            Stored::Before(code) => Ok((code, false)),
+            Stored::OverLimit { retry_after, .. } => Err(Error::TooManyRequests(retry_after)),
+        }
+    }
+}
+
+/// Files a validated report, counted by `counted` ([`FILING`] or [`OPEN311_FILING`] for its
+/// caller) in the batch that takes its code: nothing is stored over the limit. An
+/// idempotency key that filed before answers its code uncounted. Its answers are checked against the category's
 /// questions here (422 naming `attributes.<code>` for each refused one); a required one must
 /// be answered except over SMS and chat (`sms`, `zalo`, `telegram`), which cannot ask.
 pub async fn file(
@@ -319,11 +354,12 @@ pub async fn file(
     reporter_sub: Option<&str>,
     channel: &str,
     idempotency: Option<String>,
-) -> Result<(String, bool), Error> {
+    counted: &Count,
+) -> Result<Stored, Error> {
     if let Some(key) = &idempotency
         && let Some(code) = store::by_key(env, key).await?
     {
-        return Ok((code, false));
+        return Ok(Stored::Before(code));
     }
     let known = category::get(env, &filing.category).await?.ok_or_else(|| {
         Error::Validation(vec![FieldError::new("category", Msg::new("Không có lĩnh vực này", "no such category"))])
@@ -348,8 +384,13 @@ pub async fn file(
         (Some(lat), Some(lng)) => store::duplicate_of(env, &known.code, lat, lng, now).await?,
         _ => None,
     };
+    let code = match store::next_code(env, now, counted).await? {
+        (_, Some(code)) => code,
+        (Verdict::Over { retry_after, first }, None) => return Ok(Stored::OverLimit { retry_after, first }),
+        (Verdict::Within, None) => return Err(Error::Internal("no report code".into())),
+    };
     let report = Report {
-        code: store::next_code(env, now).await?,
+        code,
         category: known.code.clone(),
         description: filing.description.clone(),
         lat: filing.lat,
@@ -372,12 +413,12 @@ pub async fn file(
         rating: None,
     };
     if store::insert(env, &report, idempotency.as_deref()).await? {
-        Ok((report.code, true))
+        Ok(Stored::Now(report.code))
     } else {
         // A concurrent retry with the same key filed first.
         let key = idempotency.unwrap_or_default();
         let code = store::by_key(env, &key).await?.ok_or_else(|| Error::Internal("idempotency race".into()))?;
-        Ok((code, false))
+        Ok(Stored::Before(code))
     }
 }
 
@@ -402,7 +443,12 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
         }
     };
     let sub = who.as_ref().map(|w| w.subject.as_str());
-    let (code, fresh) = file(env, &filing, sub, "app", key).await?;
+    let caller = match sub {
+        Some(sub) => Caller::Subject(sub.to_owned()),
+        None => Caller::Address(env.client_addr(req.headers())),
+    };
+    let counted = FILING.count(env, &caller)?;
+    let (code, fresh) = file(env, &filing, sub, "app", key, &counted).await?.code()?;
     let mut resp = answer(env, &code, StatusCode::CREATED, Lang::from_headers(req.headers())).await?;
     if fresh {
         civic::outbox::soon(&mut resp, store::DB);

@@ -127,6 +127,12 @@ pub fn text(outcome: &Outcome, short: &str) -> String {
             sms(&format!("Phản ánh {code} đã được đánh giá {stars}/5; mỗi phản ánh chỉ đánh giá một lần."))
         }
         Outcome::Rated(code, stars) => sms(&format!("Cảm ơn bạn đã đánh giá phản ánh {code}: {stars}/5.")),
+        // One SMS for a flood of filings: the one that crossed the limit; the rest go
+        // unanswered (an empty reply is no SMS).
+        Outcome::TooMany { until, first: true } => {
+            sms(&format!("Bạn đã gửi nhiều phản ánh trong thời gian ngắn; vui lòng gửi tiếp sau {}.", when(until)))
+        }
+        Outcome::TooMany { first: false, .. } => String::new(),
         Outcome::NotPlainText | Outcome::NeedPlace | Outcome::OutsideProvince | Outcome::ForeignMedia(_) => {
             sms(&crate::command::chat_text(outcome))
         }

@@ -3,6 +3,7 @@
 //! [`Filter`] the list routes build their `WHERE` clause with.
 
 use chrono::{DateTime, Duration, Utc};
+use civic::limit::{Count, Verdict};
 use civic::platform::{Row, Statement, Value};
 use civic::{Error, Platform};
 
@@ -18,18 +19,33 @@ pub use civic::web::stamp;
 pub const DUPLICATE_METRES: f64 = 50.0;
 pub const DUPLICATE_DAYS: i64 = 7;
 
-/// The next report code of the day (Vietnam time): `PA-YYMMDD-NNNN`.
-pub async fn next_code(env: &impl Platform, now: DateTime<Utc>) -> Result<String, Error> {
+/// The next report code of the day (Vietnam time), `PA-YYMMDD-NNNN`, with the filing
+/// counted against its rate limit in the same batch (one round trip): no code is taken over
+/// the limit (`None`, and the [`Verdict`] says when to try again).
+pub async fn next_code(
+    env: &impl Platform,
+    now: DateTime<Utc>,
+    counted: &Count,
+) -> Result<(Verdict, Option<String>), Error> {
     let day = now.with_timezone(&civic::web::vietnam()).format("%y%m%d").to_string();
-    let rows = env
-        .query(
-            DB,
-            "INSERT INTO report_counters (day, n) VALUES (?1, 1) ON CONFLICT (day) DO UPDATE SET n = n + 1 RETURNING n",
-            &[day.as_str().into()],
-        )
-        .await?;
+    let mut params: Vec<Value> = vec![day.as_str().into()];
+    params.extend(counted.gate_params());
+    let take = Statement::new(
+        format!(
+            "INSERT INTO report_counters (day, n) SELECT ?1, 1 WHERE {}
+             ON CONFLICT (day) DO UPDATE SET n = n + 1 RETURNING n",
+            counted.gate(2)
+        ),
+        params,
+    );
+    let results = env.batch(DB, &[counted.statement(), take]).await?;
+    let verdict = counted.verdict(results.first().ok_or_else(|| Error::Internal("counter".into()))?)?;
+    if verdict != Verdict::Within {
+        return Ok((verdict, None));
+    }
+    let rows = results.get(1).ok_or_else(|| Error::Internal("counter".into()))?;
     let n = rows.first().map(|r| r.i64("n")).transpose()?.ok_or_else(|| Error::Internal("counter".into()))?;
-    Ok(format!("PA-{day}-{n:04}"))
+    Ok((verdict, Some(format!("PA-{day}-{n:04}"))))
 }
 
 /// The nearest open report of `category` within [`DUPLICATE_METRES`] of the point, filed in

@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 #[path = "routes/outbox.rs"]
 mod outbox;
 
+/// Rate limits and retention.
+#[path = "routes/privacy.rs"]
+mod privacy;
+
 /// A JSON request through `handle` (no body when `body` is null).
 fn call(env: &NativePlatform, method: &str, path: &str, headers: &[(&str, &str)], body: &Value) -> (StatusCode, Value) {
     let mut all = vec![("content-type", "application/json")];
@@ -267,15 +271,16 @@ fn a_reassigned_report_belongs_to_the_new_agency() {
 #[test]
 fn lists_filter_and_page_and_stats_count_per_agency() {
     let env = env();
-    let citizen = token(&env, &json!({}));
-    // 23 potholes in Hải Châu (spread out: no duplicates), 2 rubbish reports elsewhere
+    // 23 potholes in Hải Châu (spread out: no duplicates), 2 rubbish reports elsewhere, each
+    // by a citizen of its own (one citizen files at most 10 an hour)
+    let citizen = |i: usize| token(&env, &json!({"sub": format!("citizen-{i}")}));
     for i in 0..23 {
-        let lat = 16.0500 + f64::from(i) * 0.001;
-        call(&env, "POST", "/reports", &[("authorization", &citizen)], &pothole(lat, 108.2150));
+        let lat = 16.0500 + f64::from(u8::try_from(i).unwrap()) * 0.001;
+        call(&env, "POST", "/reports", &[("authorization", &citizen(i))], &pothole(lat, 108.2150));
     }
-    for lng in [108.1400, 108.1420] {
+    for (i, lng) in [108.1400, 108.1420].into_iter().enumerate() {
         let body = json!({"category": "rubbish", "description": "Rác", "lat": 16.0850, "lng": lng});
-        call(&env, "POST", "/reports", &[("authorization", &citizen)], &body);
+        call(&env, "POST", "/reports", &[("authorization", &citizen(100 + i))], &body);
     }
     let (status, first) = call(&env, "GET", "/reports?category=road-damage", &[], &Value::Null);
     assert_eq!(status, StatusCode::OK);

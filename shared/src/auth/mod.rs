@@ -197,6 +197,18 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     Some(token)
 }
 
+/// A stable pseudonym of a person's identifier (`phone:84905…`, `chat:zalo:…`, `sub:…`):
+/// lowercase hex HMAC-SHA256 keyed with the first of `internal_secret`, `sms_webhook_secret`,
+/// `jwt_hs256_secret` that is set, so that a table keyed by it (rate limits, a sender's last
+/// list) holds no number a reader could look up, and the same person maps to the same key.
+pub fn pseudonym(p: &impl Platform, who: &str) -> String {
+    let key = ["internal_secret", "sms_webhook_secret", "jwt_hs256_secret"]
+        .into_iter()
+        .find_map(|k| p.config(k).filter(|v| !v.is_empty()))
+        .unwrap_or_default();
+    hmac_sha256_hex(key.as_bytes(), who.as_bytes())
+}
+
 /// The caller of this request: settings from `p`, the bearer token from `headers`, checked
 /// at `p.now()`. `Error::Unauthorized` when there is no valid token; `Error::Config` when
 /// the settings are incomplete.

@@ -26,22 +26,11 @@ pub const DEFAULT_SCHEDULE: &str = "30s,2m,10m,1h,6h,24h";
 /// How long an attempt waits for its receiver when `outbox_timeout_seconds` is unset.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A retry schedule from its text: waits separated by commas, each a number with `s`, `m`,
-/// `h` or `d` (`30s,2m,10m,1h,6h,24h`). `None` when a part is not one.
+/// A retry schedule from its text: waits separated by commas, each a [`humantime`] duration
+/// (`30s,2m,10m,1h,6h,24h`). `None` when a part is not one.
 pub fn parse_schedule(text: &str) -> Option<Vec<Duration>> {
     text.split(',')
-        .map(|part| {
-            let part = part.trim();
-            let unit = match part.chars().last()? {
-                's' => 1,
-                'm' => 60,
-                'h' => 3_600,
-                'd' => 86_400,
-                _ => return None,
-            };
-            let n: u64 = part[..part.len() - 1].parse().ok()?;
-            Some(Duration::from_secs(n.checked_mul(unit)?))
-        })
+        .map(|part| humantime::parse_duration(part.trim()).ok())
         .collect::<Option<Vec<_>>>()
         .filter(|s| !s.is_empty())
 }

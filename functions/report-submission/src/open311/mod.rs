@@ -88,18 +88,19 @@ pub struct Doc {
     pub node: Node,
 }
 
-/// An Open311 error: the HTTP status, the `description`, and for a 405 the methods the
-/// path takes (`Allow`).
+/// An Open311 error: the HTTP status, the `description`, for a 405 the methods the path
+/// takes (`Allow`), and for a 429 the seconds to wait (`Retry-After`).
 #[derive(Debug)]
 pub struct Refusal {
     pub status: StatusCode,
     pub description: String,
     allow: Option<&'static str>,
+    retry_after: Option<u64>,
 }
 
 /// A refusal with this status and description.
 pub fn refuse(status: StatusCode, description: impl Into<String>) -> Refusal {
-    Refusal { status, description: description.into(), allow: None }
+    Refusal { status, description: description.into(), allow: None, retry_after: None }
 }
 
 /// The Open311 names of the native API's fields, for error descriptions.
@@ -127,6 +128,12 @@ impl From<Error> for Refusal {
             }
             Error::BadRequest(m) | Error::Conflict(m) => m.en.to_string(),
             Error::PayloadTooLarge(cap) => format!("the body is over {cap} bytes"),
+            Error::TooManyRequests(n) => {
+                return Refusal {
+                    retry_after: Some(*n),
+                    ..refuse(status, format!("too many requests for this api_key; retry after {n} seconds"))
+                };
+            }
             _ => status.canonical_reason().unwrap_or("refused").to_lowercase(),
         };
         // A validation failure is the specification's 400, not the native API's 422.
@@ -146,14 +153,14 @@ pub type Answer = Result<Doc, Refusal>;
 
 /// The response of a document or refusal in `format`.
 fn respond(answer: Answer, format: Format) -> Response<Bytes> {
-    let (status, root, node, allow) = match answer {
-        Ok(Doc { root, node }) => (StatusCode::OK, root, node, None),
+    let (status, root, node, allow, retry_after) = match answer {
+        Ok(Doc { root, node }) => (StatusCode::OK, root, node, None, None),
         Err(r) => {
             let error = Node::Map(vec![
                 ("code", Node::Int(i64::from(r.status.as_u16()))),
                 ("description", Node::Text(r.description)),
             ]);
-            (r.status, "errors", list("error", vec![error]), r.allow)
+            (r.status, "errors", list("error", vec![error]), r.allow, r.retry_after)
         }
     };
     let body = match format {
@@ -165,6 +172,9 @@ fn respond(answer: Answer, format: Format) -> Response<Bytes> {
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     if let Some(allow) = allow {
         resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    if let Some(seconds) = retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {
         // The database failed: nothing was stored; a client retries after this long.
@@ -394,7 +404,7 @@ const READ: [&str; 11] = [
 ];
 
 async fn post(form: &Form, env: &impl Platform) -> Answer {
-    caller(form, env)?;
+    let client = caller(form, env)?;
     once(form, &READ)?;
     if let Some(key) = attribute::malformed(form) {
         return Err(refuse(StatusCode::BAD_REQUEST, format!("{key} is not attribute[code] or attribute[code][]")));
@@ -427,7 +437,8 @@ async fn post(form: &Form, env: &impl Platform) -> Answer {
     let filing = Filing { attributes: attribute::from_form(form), ..report::parse(&body, false, ours)? };
     let account = get("account_id");
     let sub = account.as_ref().map(|a| format!("open311:{a}"));
-    let (code, _) = report::file(env, &filing, sub.as_deref(), "open311", None).await?;
+    let counted = report::OPEN311_FILING.count(env, &civic::limit::Caller::Open311Key(client.key))?;
+    let (code, _) = report::file(env, &filing, sub.as_deref(), "open311", None, &counted).await?.code()?;
     let (r, _) = store::get(env, &code).await?.ok_or(Error::NotFound)?;
     let notice = format!("Hạn xử lý: {}", civic::web::vn_time(&r.due_at));
     let request = Node::Map(vec![
