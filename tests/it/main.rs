@@ -28,6 +28,7 @@ mod notify;
 mod open311;
 mod payments;
 mod permits;
+mod privacy;
 mod raw;
 mod reports;
 mod security;
@@ -235,6 +236,15 @@ fn main() -> std::process::ExitCode {
         notify::a_host_restart_in_the_middle_loses_nothing().map_err(Failed::from)
     }));
     trials.push(Trial::test("spin::media::s3_store_on_s3s_fs", || media::s3_store_on_s3s_fs().map_err(Failed::from)));
+    // Rate limits and retention, on fresh servers of each runtime.
+    for runtime in ["spin", "workers"] {
+        trials.push(Trial::test(format!("{runtime}::privacy::limits"), move || {
+            privacy::limits(runtime).map_err(Failed::from)
+        }));
+        trials.push(Trial::test(format!("{runtime}::privacy::retention"), move || {
+            privacy::retention(runtime).map_err(Failed::from)
+        }));
+    }
     for (name, run) in faults::trials() {
         trials.push(Trial::test(name, move || run().map_err(Failed::from)));
     }

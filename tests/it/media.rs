@@ -21,8 +21,8 @@ pub const JPEG: &[u8] = include_bytes!("../data/photo-gps.jpg");
 pub const PNG: &[u8] = include_bytes!("../data/photo-gps.png");
 pub const WEBP: &[u8] = include_bytes!("../data/photo-gps.webp");
 
-/// Uploads one caller may make in an hour (`media_uploads_per_hour`'s default in spin.toml
-/// and wrangler.toml).
+/// Uploads one caller may make in an hour (`rate_limit_media_upload`'s default, `60/1h`, in
+/// spin.toml and wrangler.toml).
 const PER_HOUR: usize = 60;
 
 /// The 8 MiB cap on an image.
