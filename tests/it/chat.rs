@@ -872,6 +872,7 @@ pub const CHECKS: &[(&str, ChatCheck)] = &[
     ("telegram_matches_come_as_buttons_and_a_tap_is_answered", telegram_tap),
     ("telegram_wrong_secret_is_401", telegram_wrong_secret),
     ("telegram_repeated_update_is_200_without_a_reply", telegram_repeat),
+    ("telegram_a_burst_gets_one_notice_then_silence", telegram_burst),
     ("telegram_pa_photo_is_stored_as_ours_never_with_the_token", telegram_pa),
     ("zalo_and_telegram_reporters_hear_each_step", reporters_hear_each_step),
     ("reply_latency_is_printed", latency),
@@ -1235,6 +1236,23 @@ fn telegram_repeat(w: &World) -> Result<(), String> {
     again["update_id"] = update["update_id"].clone();
     let r = w.tg_post(&again, Some(TELEGRAM_SECRET))?;
     ensure!(r.status == 200 && r.json()?.get("method").is_none(), "its update_id, another text: {}", text_of(&r));
+    Ok(())
+}
+
+/// 32 messages from one Telegram chat under the default `rate_limit_chat_messages` (30 in
+/// ten minutes): 30 answered, the 31st told when to write again, the 32nd taken (200) with
+/// no reply; another chat is answered meanwhile.
+fn telegram_burst(w: &World) -> Result<(), String> {
+    let chat = tg_chat(9);
+    for i in 0..30 {
+        w.tg_say(chat, "xin chào").map_err(|e| format!("message {i}: {e}"))?;
+    }
+    let notice = w.tg_say(chat, "xin chào")?;
+    let text = fold(notice["text"].as_str().unwrap_or_default());
+    ensure!(text.contains("qua nhanh") && text.contains("thu lai sau"), "the one notice: {notice}");
+    let r = w.tg_post(&tg_message(chat, json!({"text": "xin chào"})), Some(TELEGRAM_SECRET))?;
+    ensure!(r.status == 200 && r.json()?.get("method").is_none(), "silence after the notice: {}", text_of(&r));
+    w.tg_say(tg_chat(10), "xin chào").map_err(|e| format!("another chat: {e}"))?;
     Ok(())
 }
 
