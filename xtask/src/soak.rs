@@ -520,9 +520,11 @@ impl Runtime {
 
     /// Records the resources at the end of minute `m`.
     fn sample(&self, m: usize) {
-        let rss_kb = match &self.procs {
-            Procs::Spin { host, .. } => host.as_ref().map_or(0, |h| vm_rss_kb(h.pid())),
-            Procs::Workers { children, .. } => children.iter().map(|c| group_rss_kb(c.id())).sum(),
+        let (rss_kb, anon_kb) = match &self.procs {
+            Procs::Spin { host, .. } => host.as_ref().map_or((0, 0), |h| vm_rss_kb(h.pid())),
+            Procs::Workers { children, .. } => {
+                children.iter().map(|c| group_rss_kb(c.id())).fold((0, 0), |(r, a), (x, y)| (r + x, a + y))
+            }
         };
         let dir = match &self.procs {
             Procs::Spin { data, .. } => data,
@@ -530,7 +532,7 @@ impl Runtime {
         };
         let (db, wal) = db_bytes(dir, 0);
         if let Some(minute) = self.stats().minutes.get_mut(m) {
-            (minute.rss_kb, minute.db_bytes, minute.wal_bytes) = (rss_kb, db, wal);
+            (minute.rss_kb, minute.anon_kb, minute.db_bytes, minute.wal_bytes) = (rss_kb, anon_kb, db, wal);
         }
     }
 }
@@ -581,21 +583,26 @@ fn start_workers(gateway: &Receiver) -> Result<(BTreeMap<&'static str, String>, 
     Ok((addrs, procs))
 }
 
-/// VmRSS of a process (KiB; 0 when it is gone).
-fn vm_rss_kb(pid: u32) -> u64 {
+/// Resident memory of a process (KiB; 0 when it is gone): `VmRSS` and its anonymous part
+/// (`RssAnon`: the heap, not the page cache of mapped files such as memory-mapped databases
+/// and the binary).
+fn vm_rss_kb(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse().ok())
-        .unwrap_or(0)
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kb| kb.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
 }
 
-/// The summed VmRSS (KiB) of the processes of process group `pgid` (miniflare: node and
-/// workerd).
-fn group_rss_kb(pgid: u32) -> u64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+/// The summed resident memory (KiB, [`vm_rss_kb`]) of the processes of process group
+/// `pgid` (miniflare: node and workerd).
+fn group_rss_kb(pgid: u32) -> (u64, u64) {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return (0, 0) };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
@@ -605,7 +612,7 @@ fn group_rss_kb(pgid: u32) -> u64 {
             after.split_whitespace().nth(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
         })
         .map(vm_rss_kb)
-        .sum()
+        .fold((0, 0), |(rss, anon), (r, a)| (rss + r, anon + a))
 }
 
 /// The bytes of the SQLite files under `dir` (`*.db`, `*.sqlite`) and of their WALs (`*-wal`).
@@ -648,8 +655,10 @@ struct Minute {
     silenced: u64,
     /// Operations skipped because every client was busy.
     skipped: u64,
-    /// At the minute's end: resident memory (KiB), database and WAL files (bytes).
+    /// At the minute's end: resident memory and its anonymous part (KiB), database and WAL
+    /// files (bytes).
     rss_kb: u64,
+    anon_kb: u64,
     db_bytes: u64,
     wal_bytes: u64,
 }
@@ -724,7 +733,7 @@ impl Stats {
         let row = Row::of(std::slice::from_ref(x), 60);
         format!(
             "minute {:>3}: {:>6.1} req/s, p50 {:>6.1} ms, p99 {:>7.1} ms, errors {}, 429 expected {}, skipped {}, \
-             RSS {:.1} MB, DB {:.1} MB, WAL {:.1} MB",
+             RSS {:.1} MB (anonymous {:.1}), DB {:.1} MB, WAL {:.1} MB",
             m + 1,
             row.rate,
             row.p50,
@@ -733,6 +742,7 @@ impl Stats {
             x.limited,
             x.skipped,
             mb(x.rss_kb * 1024),
+            mb(x.anon_kb * 1024),
             mb(x.db_bytes),
             mb(x.wal_bytes)
         )
@@ -1527,15 +1537,15 @@ fn table(rt: &Runtime, minutes: u64) -> String {
     let s = rt.stats();
     let per = if minutes >= 15 { 5 } else { 1 };
     let mut out = String::from(
-        "| minutes | req/s | p50 ms | p99 ms | 429 expected | RSS MB | DB MB | WAL MB | errors |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        "| minutes | req/s | p50 ms | p99 ms | 429 expected | RSS MB | anon MB | DB MB | WAL MB | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for (i, chunk) in s.minutes.chunks(per).enumerate() {
         let row = Row::of(chunk, 60 * chunk.len() as u64);
-        let last = chunk.last().map_or((0, 0, 0), |m| (m.rss_kb, m.db_bytes, m.wal_bytes));
+        let last = chunk.last().map_or((0, 0, 0, 0), |m| (m.rss_kb, m.anon_kb, m.db_bytes, m.wal_bytes));
         let _ = writeln!(
             out,
-            "| {}-{} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {} |",
+            "| {}-{} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
             i * per,
             i * per + chunk.len(),
             row.rate,
@@ -1543,8 +1553,9 @@ fn table(rt: &Runtime, minutes: u64) -> String {
             row.p99,
             chunk.iter().map(|m| m.limited).sum::<u64>(),
             mb(last.0 * 1024),
-            mb(last.1),
+            mb(last.1 * 1024),
             mb(last.2),
+            mb(last.3),
             row.errors
         );
     }
@@ -1567,7 +1578,8 @@ fn method_notes() -> String {
          once) every {} s. Ticks every {} s (Spin: civic-host `--tick`; Workers: the driver's `POST <base>/tick`, \
          plain miniflare running no cron trigger). The partner receiver answers 500 from second 60 to 105 of every 5 \
          minutes; outbox retries `{RETRY_SCHEDULE}`. Latencies in ms over every request of the interval (IPNs \
-         included); RSS, DB and WAL at the interval's end (Workers: all miniflare processes, node and workerd).\n\n",
+         included); RSS (and its anonymous part, RssAnon: not the page cache of mapped files), DB and WAL at the \
+         interval's end (Workers: all miniflare processes, node and workerd).\n\n",
         mix.join(", "),
         STORM_EVERY.as_secs(),
         TICK.as_secs()
