@@ -1,4 +1,4 @@
-//! Open to the internet (issue 17), on both runtimes over HTTP, each on fresh servers of its
+//! Open to the internet, on both runtimes over HTTP, each on fresh servers of its
 //! own: rate limits (429 with `Retry-After`, one short SMS, counted exactly under
 //! concurrency, reset when the window ends, partner callbacks never refused) and retention
 //! (personal data seeded with its time long past, removed or pseudonymised by one tick while

@@ -161,7 +161,7 @@ mod tests {
         assert_eq!(
             OpenApiCheck { documented, routed, refused },
             // With the issue-16 paths (webhooks, webhooks/{id}, outbox, outbox/{id}/retry,
-            // tick) and issue 17's retention merged into docs/openapi.json: 14 + 6 + 1
+            // tick) and the retention route merged into docs/openapi.json: 14 + 6 + 1
             // operations, 41 + 19 + 4 refusals.
             OpenApiCheck { documented: 21, routed: 21, refused: 64 }
         );
