@@ -222,9 +222,11 @@ impl Count {
         }
     }
 
-    /// The limit it counts against.
-    pub fn limit(&self) -> &Limit {
-        &self.limit
+    /// [`Count::gate_params`] with room for the one request that crosses the limit (the one
+    /// told "too many"): `NOT` that gate holds for the requests after it, those answered with
+    /// silence ([`Verdict::Over`] with `first: false`).
+    pub fn notice_gate_params(&self) -> Vec<Value> {
+        vec![self.limit.rule.into(), self.caller.as_str().into(), (self.limit.max + 1).into()]
     }
 }
 

@@ -76,7 +76,7 @@ pub async fn claim(
         statements.push(count.statement_after_change());
         // Over the limit after the notice (more than max + 1 counted): answered with silence.
         let mut params = vec![key[0].clone(), key[1].clone(), now.as_str().into()];
-        params.extend(silenced_params(count));
+        params.extend(count.notice_gate_params());
         statements.push(Statement::new(
             format!(
                 "UPDATE chat_events SET answered_at = ?3
@@ -107,16 +107,6 @@ pub async fn claim(
         )
         .await?;
     Ok(if reclaimed == 1 { Claim::Answer } else { Claim::Duplicate })
-}
-
-/// The parameters of [`Count::gate`] with the limit raised by one: `NOT` that gate holds
-/// for the messages after the one that crossed the limit.
-fn silenced_params(count: &Count) -> Vec<Value> {
-    let mut params = count.gate_params();
-    if let Some(max) = params.last_mut() {
-        *max = (count.limit().max + 1).into();
-    }
-    params
 }
 
 /// Marks a claimed event answered: a retry of it is a duplicate from now on.
