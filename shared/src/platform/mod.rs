@@ -30,6 +30,8 @@ use chrono::{DateTime, Utc};
 
 pub mod contract;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod counted;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 #[cfg(target_os = "wasi")]
 pub mod spin;
