@@ -61,12 +61,15 @@ pub async fn answer(env: &impl Platform, cmd: &Command, short_code: &str) -> Res
     let Some(code) = Code::parse(given) else {
         return Ok(text(cmd.channel, if chat { chat_malformed(given) } else { sms::malformed(given) }));
     };
-    let Some(dossier) = store::get(env, &code).await? else {
+    // The word after the code, if any, is the applicant's last four digits: a guess has
+    // today's wrong-guess count read in the dossier's batch.
+    let last4 = words.next();
+    let (dossier, checks_open) = store::get_with_phone_check(env, &code, last4.is_some_and(lookup::is_guess)).await?;
+    let Some(dossier) = dossier else {
         return Ok(text(cmd.channel, if chat { chat_not_found(&code) } else { sms::not_found(&code) }));
     };
-    // The word after the code, if any, is the applicant's last four digits.
-    let verified = match words.next() {
-        Some(last4) => lookup::last4_proves(env, &dossier, last4).await?,
+    let verified = match last4 {
+        Some(last4) => lookup::last4_proves(env, &dossier, last4, checks_open).await?,
         None => false,
     };
     let fee_paid = fee::paid(env, &code, dossier.update.fee_vnd).await;

@@ -47,14 +47,21 @@ const UNCOUNTED: [Role; 3] = [Role::System, Role::Admin, Role::Officer];
 pub async fn get(req: &Request<Bytes>, env: &impl Platform, raw: &str) -> Result<Response<Bytes>, Error> {
     let code = code(raw)?;
     let who = civic::auth::authenticate_if_present(env, req.headers())?;
+    // A four-digit guess has today's wrong-guess count read with the dossier: one round trip.
+    let guess = civic::web::query_param(req, "phone").ok().flatten().is_some_and(|g| is_guess(&g));
+    let mut reads = store::reads(&code);
+    if guess {
+        reads.push(store::phone_check_read(env, &code));
+    }
     let results = if who.as_ref().is_some_and(|p| UNCOUNTED.iter().any(|r| p.has(*r))) {
-        env.batch(store::DB, &store::reads(&code)).await?
+        env.batch(store::DB, &reads).await?
     } else {
         let count = DOSSIER_LOOKUP.count(env, &caller(req, env, who.as_ref()))?;
-        civic::limit::check(env, store::DB, &count, store::reads(&code)).await?
+        civic::limit::check(env, store::DB, &count, reads).await?
     };
-    let dossier = store::parse(&code, &results)?.ok_or(Error::NotFound)?;
-    let verified = is_applicant(req, env, who.as_ref(), &dossier).await?;
+    let (dossier, checks_open) = store::parse_with_phone_check(&code, &results)?;
+    let dossier = dossier.ok_or(Error::NotFound)?;
+    let verified = is_applicant(req, env, who.as_ref(), &dossier, checks_open).await?;
     let fee_paid = fee::paid(env, &code, dossier.update.fee_vnd).await;
     let body = view::view(&dossier, env.now(), Lang::from_headers(req.headers()), fee_paid, verified);
     let mut resp = civic::web::json(StatusCode::OK, &body)?;
@@ -73,12 +80,14 @@ fn caller(req: &Request<Bytes>, env: &impl Platform, who: Option<&Principal>) ->
 }
 
 /// Whether the caller (`who`, the request's verified token if any) proved to be the
-/// dossier's applicant.
+/// dossier's applicant; `checks_open` is what the batch of the dossier's reads found of
+/// today's wrong guesses, when it read them ([`last4_proves`]).
 async fn is_applicant(
     req: &Request<Bytes>,
     env: &impl Platform,
     who: Option<&Principal>,
     d: &Dossier,
+    checks_open: Option<bool>,
 ) -> Result<bool, Error> {
     if let Some(who) = who
         && who.has(Role::Citizen)
@@ -89,17 +98,36 @@ async fn is_applicant(
     let Some(last4) = civic::web::query_param(req, "phone")? else {
         return Ok(false);
     };
-    last4_proves(env, d, &last4).await
+    last4_proves(env, d, &last4, checks_open).await
+}
+
+/// Whether `last4` is a guess at the last four digits: four ASCII digits.
+pub fn is_guess(last4: &str) -> bool {
+    last4.len() == 4 && last4.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether `last4` are the last four digits of the applicant's phone, under the per-dossier
-/// lock: `false` for anything but four ASCII digits (not counted), and for every answer once
-/// [`store::PHONE_CHECKS_PER_DAY`] wrong ones were counted today (Vietnam time); a wrong
-/// four digits is counted ([`store::phone_check_failed`]). The one check behind `?phone=`
-/// here and `HS <mã hồ sơ> <4 số cuối>` in [`crate::command`]. Errors: the database's.
-pub async fn last4_proves(env: &impl Platform, d: &Dossier, last4: &str) -> Result<bool, Error> {
-    let a_guess = last4.len() == 4 && last4.bytes().all(|b| b.is_ascii_digit());
-    if !a_guess || !store::phone_check_open(env, &d.code).await? {
+/// lock: `false` for anything but four ASCII digits ([`is_guess`]; not counted), and for
+/// every answer once [`store::PHONE_CHECKS_PER_DAY`] wrong ones were counted today (Vietnam
+/// time); a wrong four digits is counted ([`store::phone_check_failed`]). `checks_open` is
+/// whether the check is open today, as read in the batch of the dossier's reads
+/// ([`store::phone_check_read`]); `None` reads it here (a round trip more). The one check
+/// behind `?phone=` here and `HS <mã hồ sơ> <4 số cuối>` in [`crate::command`]. Errors: the
+/// database's.
+pub async fn last4_proves(
+    env: &impl Platform,
+    d: &Dossier,
+    last4: &str,
+    checks_open: Option<bool>,
+) -> Result<bool, Error> {
+    if !is_guess(last4) {
+        return Ok(false);
+    }
+    let open = match checks_open {
+        Some(open) => open,
+        None => store::phone_check_open(env, &d.code).await?,
+    };
+    if !open {
         return Ok(false);
     }
     if phone_matches(&d.update.applicant.phone, last4) {

@@ -188,17 +188,33 @@ pub const PHONE_CHECKS: civic::retention::Kind = civic::retention::Kind {
                    ORDER BY day LIMIT ?2) RETURNING 1"],
 };
 
-/// Whether the last-4 check is still open for this dossier today.
-pub async fn phone_check_open(env: &impl Platform, code: &Code) -> Result<bool, Error> {
+/// The read of this dossier's wrong last-4 count today (Vietnam time), to send in the batch
+/// of its [`reads`] so that a lookup with a guess costs no round trip more; what it returns
+/// is read by [`phone_check_open_in`].
+pub fn phone_check_read(env: &impl Platform, code: &Code) -> Statement {
     let day = civic::web::vn_today(env.now()).to_string();
-    let rows = env
-        .query(
-            DB,
-            "SELECT failures FROM phone_checks WHERE code = ?1 AND day = ?2",
-            &[code.as_str().into(), day.into()],
-        )
-        .await?;
+    Statement::new(
+        "SELECT failures FROM phone_checks WHERE code = ?1 AND day = ?2",
+        vec![code.as_str().into(), day.into()],
+    )
+}
+
+/// Whether the last-4 check is still open, from the rows of [`phone_check_read`].
+///
+/// # Errors
+/// A database error when the stored count is not an integer.
+pub fn phone_check_open_in(rows: &Rows) -> Result<bool, Error> {
     Ok(rows.first().map(|r| r.i64("failures")).transpose()?.unwrap_or(0) < PHONE_CHECKS_PER_DAY)
+}
+
+/// Whether the last-4 check is still open for this dossier today: [`phone_check_read`] on
+/// its own.
+///
+/// # Errors
+/// A database error.
+pub async fn phone_check_open(env: &impl Platform, code: &Code) -> Result<bool, Error> {
+    let read = phone_check_read(env, code);
+    phone_check_open_in(&env.query(DB, &read.sql, &read.params).await?)
 }
 
 /// Counts a wrong last-4 check (and forgets other days' counts of this dossier).
@@ -307,6 +323,34 @@ pub fn parse(code: &Code, results: &[Rows]) -> Result<Option<Dossier>, Error> {
         });
     }
     Ok(Some(Dossier { code: code.clone(), update, history }))
+}
+
+/// The dossier in what [`reads`] returned, and whether the last-4 check is open today when
+/// a [`phone_check_read`] followed them in the same batch (`None` when none did).
+///
+/// # Errors
+/// As [`parse`]'s.
+pub fn parse_with_phone_check(code: &Code, results: &[Rows]) -> Result<(Option<Dossier>, Option<bool>), Error> {
+    let (reads, check) = results.split_at(results.len().min(2));
+    let open = check.first().map(phone_check_open_in).transpose()?;
+    Ok((parse(code, reads)?, open))
+}
+
+/// A dossier by its (normalised) code, with its history, and when `guess` whether the
+/// last-4 check is open today: [`reads`] and [`phone_check_read`] in one batch.
+///
+/// # Errors
+/// A database error.
+pub async fn get_with_phone_check(
+    env: &impl Platform,
+    code: &Code,
+    guess: bool,
+) -> Result<(Option<Dossier>, Option<bool>), Error> {
+    let mut statements = reads(code);
+    if guess {
+        statements.push(phone_check_read(env, code));
+    }
+    parse_with_phone_check(code, &env.batch(DB, &statements).await?)
 }
 
 /// A dossier by its (normalised) code, with its history: [`reads`] in one batch.
