@@ -48,7 +48,7 @@ use http::{Request, Response};
 
 use crate::report::{self, Filing, Stored};
 use crate::status::Status;
-use crate::{category, geo, lifecycle, media, sms, store};
+use crate::{geo, lifecycle, media, sms, store};
 
 /// `POST /reports/command` (see the module docs).
 pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<Bytes>, Error> {
@@ -266,12 +266,13 @@ fn media_fields(e: Error) -> Error {
 
 /// The [`Outcome::Filed`] of a stored report, filed by this command or before it.
 async fn filed(env: &impl Platform, code: &str, fresh: bool) -> Result<Outcome, Error> {
-    let (r, _) = store::get(env, code).await?.ok_or_else(|| Error::Internal(format!("report {code} vanished")))?;
+    let (r, _, names) =
+        store::get_named(env, code).await?.ok_or_else(|| Error::Internal(format!("report {code} vanished")))?;
     Ok(Outcome::Filed(Filed {
         code: r.code,
-        agency: store::agency_name(env, &r.agency).await?,
+        agency: names.agency,
         due_at: r.due_at,
-        category: category::get(env, &r.category).await?.map(|c| c.name_vi),
+        category: names.category.map(|(vi, _)| vi),
         duplicate_of: r.duplicate_of,
         fresh,
     }))
@@ -335,15 +336,15 @@ fn is_reporter(r: &store::Report, cmd: &Command) -> bool {
 /// thanks).
 async fn follow(env: &impl Platform, text: &str) -> Result<Outcome, Error> {
     let code = text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-    let Some((r, history)) = store::get(env, &code).await? else {
+    let Some((r, history, names)) = store::get_named(env, &code).await? else {
         return Ok(Outcome::Unknown(code));
     };
     let overdue = r.status.is_open() && civic::web::parse_stamp(&r.due_at).is_some_and(|d| env.now() > d);
     Ok(Outcome::Standing(Standing {
         code: r.code,
         status: r.status,
-        category: category::get(env, &r.category).await?.map(|c| c.name_vi),
-        agency: store::agency_name(env, &r.agency).await?,
+        category: names.category.map(|(vi, _)| vi),
+        agency: names.agency,
         due_at: r.due_at,
         overdue,
         duplicate_of: r.duplicate_of,

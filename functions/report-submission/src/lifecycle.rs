@@ -298,9 +298,9 @@ pub async fn patch(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Res
     if results.first().is_none_or(civic::platform::Rows::is_empty) {
         return Err(changed_meanwhile());
     }
-    let (after, history) = store::get(env, &code).await?.ok_or(Error::NotFound)?;
+    let (after, history, names) = store::get_named(env, &code).await?.ok_or(Error::NotFound)?;
     let lang = Lang::from_headers(req.headers());
-    let mut resp = civic::web::json(StatusCode::OK, &crate::report::view(env, &after, &history, lang).await?)?;
+    let mut resp = civic::web::json(StatusCode::OK, &crate::report::view(&after, &history, &names, lang))?;
     civic::outbox::soon(&mut resp, DB);
     Ok(resp)
 }

@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 
 use crate::attribute::{self, Given};
 use crate::status::Status;
-use crate::store::{self, Event, Report, stamp};
+use crate::store::{self, Event, Names, Report, stamp};
 use crate::{category, geo};
 
 const MAX_BODY: usize = 64 * 1024;
@@ -274,23 +274,22 @@ fn phone(f: &mut Fields<'_>, obj: &Map<String, Value>, required: bool) -> Option
 }
 
 /// The public view: never who reported it.
-pub async fn view(env: &impl Platform, r: &Report, history: &[Event], lang: Lang) -> Result<Value, Error> {
-    let cat = category::get(env, &r.category).await?;
-    let name = cat.map(|c| lang.pick(&c.name_vi, &c.name_en).to_owned());
-    Ok(json!({
+pub fn view(r: &Report, history: &[Event], names: &Names, lang: Lang) -> Value {
+    let name = names.category.as_ref().map(|(vi, en)| lang.pick(vi, en).to_owned());
+    json!({
         "code": r.code, "status": r.status.as_str(), "category": r.category, "category_name": name,
         "description": r.description, "lat": r.lat, "lng": r.lng, "address": r.address, "media_urls": r.media_urls,
-        "agency": {"code": r.agency, "name": store::agency_name(env, &r.agency).await?},
+        "agency": {"code": r.agency, "name": names.agency},
         "created_at": civic::web::vn_time(&r.created_at), "due_at": civic::web::vn_time(&r.due_at), "duplicate_of": r.duplicate_of,
         "attributes": r.attributes,
         "history": history.iter().map(|e| json!({"at": civic::web::vn_time(&e.at), "status": e.status.as_str(), "agency": e.agency,
             "note": e.note, "media_url": e.media_url})).collect::<Vec<_>>(),
-    }))
+    })
 }
 
 async fn answer(env: &impl Platform, code: &str, status: StatusCode, lang: Lang) -> Result<Response<Bytes>, Error> {
-    let (r, history) = store::get(env, code).await?.ok_or(Error::NotFound)?;
-    civic::web::json(status, &view(env, &r, &history, lang).await?)
+    let (r, history, names) = store::get_named(env, code).await?.ok_or(Error::NotFound)?;
+    civic::web::json(status, &view(&r, &history, &names, lang))
 }
 
 /// Who files, for the idempotency scope: the JWT subject, else the phone's digits.
@@ -463,8 +462,8 @@ pub async fn post(req: &Request<Bytes>, env: &impl Platform) -> Result<Response<
 /// the agency needs to answer them.
 pub async fn get(req: &Request<Bytes>, env: &impl Platform, code: &str) -> Result<Response<Bytes>, Error> {
     let lang = Lang::from_headers(req.headers());
-    let (r, history) = store::get(env, &code.to_ascii_uppercase()).await?.ok_or(Error::NotFound)?;
-    let mut v = view(env, &r, &history, lang).await?;
+    let (r, history, names) = store::get_named(env, &code.to_ascii_uppercase()).await?.ok_or(Error::NotFound)?;
+    let mut v = view(&r, &history, &names, lang);
     if let Some(who) = civic::auth::authenticate_if_present(env, req.headers())?
         && who.has(civic::auth::Role::Officer)
         && who.agency.as_deref() == Some(r.agency.as_str())

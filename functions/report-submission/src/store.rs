@@ -203,10 +203,48 @@ fn opt_text(r: &Row<'_>, c: &str) -> Result<Option<String>, civic::platform::DbE
     r.opt_str(c).map(|v| v.map(str::to_owned))
 }
 
+/// What a report's views name besides the report: its category's names and its agency's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Names {
+    /// The category's `(name_vi, name_en)`; `None` when the catalogue no longer has it.
+    pub category: Option<(String, String)>,
+    /// The agency's name; empty when there is no such agency.
+    pub agency: String,
+}
+
 /// A report and its history, oldest event first; `None` if there is no report `code`
-/// (upper case, as stored).
+/// (upper case, as stored). One round trip: [`get_named`].
 pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<Event>)>, Error> {
-    let rows = env.query(DB, "SELECT * FROM reports WHERE code = ?1", &[code.into()]).await?;
+    Ok(get_named(env, code).await?.map(|(report, history, _)| (report, history)))
+}
+
+/// A report, its history oldest event first, and the names its views show ([`Names`]);
+/// `None` if there is no report `code` (upper case, as stored). One batch of two statements
+/// (one round trip): the report's row joined with its category's and agency's names, then
+/// its events.
+pub async fn get_named(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<Event>, Names)>, Error> {
+    let results = env
+        .batch(
+            DB,
+            &[
+                Statement::new(
+                    "SELECT r.*, c.code IS NOT NULL AS category_known, c.name_vi AS category_name_vi,
+                            c.name_en AS category_name_en, coalesce(a.name, '') AS agency_name
+                     FROM reports r LEFT JOIN categories c ON c.code = r.category
+                                    LEFT JOIN agencies a ON a.code = r.agency
+                     WHERE r.code = ?1",
+                    vec![code.into()],
+                ),
+                Statement::new(
+                    "SELECT at, status, agency, note, media_url FROM report_events WHERE code = ?1 ORDER BY seq",
+                    vec![Value::from(code)],
+                ),
+            ],
+        )
+        .await?;
+    let [rows, events] = results.as_slice() else {
+        return Err(Error::Internal(format!("a report's reads returned {} results, not 2", results.len())));
+    };
     let Some(r) = rows.first() else { return Ok(None) };
     let media: Vec<String> = serde_json::from_str(r.str("media_urls")?).unwrap_or_default();
     let report = Report {
@@ -233,13 +271,12 @@ pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<
             .map_err(|e| Error::Internal(format!("reports.attributes: {e}")))?,
         rating: r.opt_i64("rating")?,
     };
-    let events = env
-        .query(
-            DB,
-            "SELECT at, status, agency, note, media_url FROM report_events WHERE code = ?1 ORDER BY seq",
-            &[Value::from(code)],
-        )
-        .await?;
+    let category = if r.i64("category_known")? == 1 {
+        Some((r.str("category_name_vi")?.to_owned(), r.str("category_name_en")?.to_owned()))
+    } else {
+        None
+    };
+    let names = Names { category, agency: r.str("agency_name")?.to_owned() };
     let mut history = Vec::with_capacity(events.len());
     for e in events.iter() {
         history.push(Event {
@@ -250,7 +287,7 @@ pub async fn get(env: &impl Platform, code: &str) -> Result<Option<(Report, Vec<
             media_url: opt_text(&e, "media_url")?,
         });
     }
-    Ok(Some((report, history)))
+    Ok(Some((report, history, names)))
 }
 
 /// An agency's name.
