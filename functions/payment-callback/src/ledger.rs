@@ -1,10 +1,12 @@
 //! The `payments` database: orders, and every callback stored before it is acknowledged.
 //!
 //! Exactly once, without interactive transactions: a callback is first stored raw (whatever
-//! its signature); then one conditional `UPDATE ... WHERE state <> 'paid' RETURNING` settles
-//! the order, so of any number of identical callbacks arriving at once exactly one settles it
-//! and the others find it settled. A failure moves only a pending order to `failed`; a later
-//! successful callback still settles it, as it does an expired one (the bank took the money).
+//! its signature), in the batch that reads its order; then one conditional `UPDATE ... WHERE
+//! state <> 'paid' RETURNING` settles the order, so of any number of identical callbacks
+//! arriving at once exactly one settles it and the others find it settled. A failure moves
+//! only a pending order to `failed`; a later successful callback still settles it, as it
+//! does an expired one (the bank took the money). Two round trips at most ([`process`]): a
+//! repeat for a paid order, the partners' most frequent callback, is answered after one.
 //! Nothing reads a callback's raw text after it is stored; the tick blanks it once past its
 //! retention period ([`CALLBACKS_RAW`]).
 //!
@@ -151,6 +153,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome stored as `s` ([`Outcome::as_str`]).
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [
+            Outcome::BadSignature,
+            Outcome::UnknownOrder,
+            Outcome::AmountMismatch,
+            Outcome::AlreadySettled,
+            Outcome::Settled,
+            Outcome::FailureRecorded,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::BadSignature => "bad_signature",
@@ -163,15 +179,36 @@ impl Outcome {
     }
 }
 
+/// The callback stored with what can be decided from the order as it is now, in the same
+/// statement: `bad_signature`, `unknown_order` (no order of this `txn_ref` and provider),
+/// `amount_mismatch`, or `already_settled` (the order is paid, which is final; or a failure
+/// callback finds it no longer pending, which is too). `NULL` when the order is to be settled
+/// or failed: [`settle`] or [`fail`] then records the outcome with its change. The order
+/// is named unless the signature is invalid. Parameters: ?1 id, ?2 provider, ?3 received
+/// at, ?4 raw, ?5 signature valid, ?6 `txn_ref`, ?7 provider's transaction id, ?8 amount,
+/// ?9 success.
+const STORE: &str =
+    "INSERT INTO callbacks (id, provider, received_at, params, signature_valid, txn_ref, provider_txn_id,
+                             amount_vnd, success, outcome, order_id)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+            CASE WHEN NOT ?5 THEN 'bad_signature'
+                 WHEN o.order_id IS NULL THEN 'unknown_order'
+                 WHEN ?8 IS NULL OR ?8 <> o.amount_vnd THEN 'amount_mismatch'
+                 WHEN o.state = 'paid' OR (NOT ?9 AND o.state <> 'pending') THEN 'already_settled'
+            END,
+            CASE WHEN ?5 THEN o.order_id END
+     FROM (SELECT 1) LEFT JOIN orders o ON o.txn_ref = ?6 AND o.provider = ?2
+     RETURNING outcome";
+
 /// Stores the callback, then applies it; every outcome is recorded on the stored callback.
+/// At most two round trips: the callback stored in one batch with the read of its order
+/// ([`STORE`]: a repeat for a paid order, a bad signature, an unknown order or a wrong amount
+/// end there), then the settling or failing `UPDATE` with the callback's outcome.
 pub async fn process(env: &impl Platform, cb: &Callback) -> Result<Outcome, Error> {
     let id = random_hex(env, 16);
-    env.execute(
-        DB,
-        "INSERT INTO callbacks (id, provider, received_at, params, signature_valid, txn_ref, provider_txn_id,
-                                amount_vnd, success)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        &[
+    let mut statements = vec![Statement::new(
+        STORE,
+        vec![
             id.as_str().into(),
             cb.provider.as_str().into(),
             stamp(env.now()).into(),
@@ -182,41 +219,27 @@ pub async fn process(env: &impl Platform, cb: &Callback) -> Result<Outcome, Erro
             cb.amount_vnd.into(),
             cb.success.into(),
         ],
-    )
-    .await?;
-    let (outcome, order_id) = apply(env, cb, &id).await?;
-    env.execute(
-        DB,
-        "UPDATE callbacks SET outcome = ?1, order_id = ?2 WHERE id = ?3",
-        &[outcome.as_str().into(), order_id.into(), id.as_str().into()],
-    )
-    .await?;
-    Ok(outcome)
-}
-
-async fn apply(env: &impl Platform, cb: &Callback, id: &str) -> Result<(Outcome, Option<String>), Error> {
-    if !cb.signature_valid {
-        return Ok((Outcome::BadSignature, None));
+    )];
+    if let (true, Some(txn_ref)) = (cb.signature_valid, &cb.txn_ref) {
+        statements.push(Statement::new(
+            format!("SELECT {COLUMNS} FROM orders WHERE txn_ref = ?1 AND provider = ?2"),
+            vec![txn_ref.as_str().into(), cb.provider.as_str().into()],
+        ));
     }
-    let Some(txn_ref) = &cb.txn_ref else {
-        return Ok((Outcome::UnknownOrder, None));
-    };
-    let Some(order) = by_txn_ref(env, txn_ref, cb.provider).await? else {
-        return Ok((Outcome::UnknownOrder, None));
-    };
-    if cb.amount_vnd != Some(order.amount_vnd) {
-        return Ok((Outcome::AmountMismatch, Some(order.order_id)));
+    let results = env.batch(DB, &statements).await?;
+    let stored = results.first().and_then(civic::platform::Rows::first);
+    let decided = stored.map(|r| r.opt_str("outcome").map(|o| o.map(str::to_owned))).transpose()?.flatten();
+    if let Some(outcome) = decided {
+        return Outcome::parse(&outcome).ok_or_else(|| Error::Internal(format!("callback outcome {outcome:?}")));
     }
-    let outcome = if cb.success {
-        if settle(env, &order, cb, id).await? { Outcome::Settled } else { Outcome::AlreadySettled }
-    } else if fail_pending(env, &order.order_id).await? {
-        Outcome::FailureRecorded
-    } else {
-        Outcome::AlreadySettled
-    };
-    Ok((outcome, Some(order.order_id)))
+    let order = results
+        .get(1)
+        .and_then(civic::platform::Rows::first)
+        .map(|r| Order::from_row(&r))
+        .transpose()?
+        .ok_or_else(|| Error::Internal("a callback to apply without its order".into()))?;
+    if cb.success { settle(env, &order, cb, &id).await } else { fail(env, &order, &id).await }
 }
-
 /// A partner's answer to a callback whose outcome was `outcome`: marked, when the callback
 /// settled its order, to deliver the `payment.settled` event right after the answer
 /// ([`civic::outbox::soon`]), so that the bank never waits on a receiver.
@@ -228,10 +251,17 @@ pub fn answered(outcome: Outcome, answer: Result<Response<Bytes>, Error>) -> Res
     Ok(resp)
 }
 
+/// Records the outcome of callback `callback_id` on order `order_id`: `settled` when the
+/// order names it as the callback that settled it, else `already_settled`.
+const SETTLE_OUTCOME: &str = "UPDATE callbacks SET order_id = ?1,
+        outcome = CASE WHEN EXISTS (SELECT 1 FROM orders WHERE order_id = ?1 AND settled_by = ?2)
+                       THEN 'settled' ELSE 'already_settled' END
+    WHERE id = ?2";
+
 /// Settles `order` by the successful callback `cb` (stored as `callback_id`) unless it is
-/// paid already: one conditional `UPDATE`, and its `payment.settled` event in the same batch
-/// (written only if the `UPDATE` changed the order). Whether this call settled it.
-async fn settle(env: &impl Platform, order: &Order, cb: &Callback, callback_id: &str) -> Result<bool, Error> {
+/// paid already: one conditional `UPDATE`, its `payment.settled` event (written only if the
+/// `UPDATE` changed the order) and the callback's outcome, in one batch.
+async fn settle(env: &impl Platform, order: &Order, cb: &Callback, callback_id: &str) -> Result<Outcome, Error> {
     let now = stamp(env.now());
     let event = settled(order, &now, cb.provider_txn_id.as_deref());
     let (_, enqueue) = civic::outbox::enqueue(env, &event, Guard::IfChanged)?;
@@ -247,8 +277,30 @@ async fn settle(env: &impl Platform, order: &Order, cb: &Callback, callback_id: 
         ],
     )];
     statements.extend(enqueue);
+    statements.push(Statement::new(SETTLE_OUTCOME, vec![order.order_id.as_str().into(), callback_id.into()]));
     let results = env.batch(DB, &statements).await?;
-    Ok(results.first().is_some_and(|r| !r.is_empty()))
+    Ok(if results.first().is_some_and(|r| !r.is_empty()) { Outcome::Settled } else { Outcome::AlreadySettled })
+}
+
+/// Records the failure callback `callback_id` on `order`: the order moves to `failed` if it
+/// is still pending ([`fail_pending`]'s `UPDATE`), and the callback's outcome follows from
+/// whether it did, in one batch.
+async fn fail(env: &impl Platform, order: &Order, callback_id: &str) -> Result<Outcome, Error> {
+    let results = env
+        .batch(
+            DB,
+            &[
+                Statement::new(FAIL_PENDING, fail_params(&order.order_id)),
+                Statement::new(
+                    "UPDATE callbacks SET order_id = ?1,
+                         outcome = CASE WHEN changes() > 0 THEN 'failure_recorded' ELSE 'already_settled' END
+                     WHERE id = ?2",
+                    vec![order.order_id.as_str().into(), callback_id.into()],
+                ),
+            ],
+        )
+        .await?;
+    Ok(if results.first().is_some_and(|r| !r.is_empty()) { Outcome::FailureRecorded } else { Outcome::AlreadySettled })
 }
 
 /// The `payment.settled` event of `order`, paid at `paid_at` (stored form) under the
@@ -403,14 +455,16 @@ pub async fn set_payment_url(env: &impl Platform, order_id: &str, url: &str) -> 
 /// wallet's side failed); `false` when it was not pending. A successful callback would still
 /// settle it.
 pub async fn fail_pending(env: &impl Platform, order_id: &str) -> Result<bool, Error> {
-    let failed = env
-        .query(
-            DB,
-            "UPDATE orders SET state = ?2 WHERE order_id = ?1 AND state = ?3 RETURNING order_id",
-            &[order_id.into(), OrderState::Failed.as_str().into(), OrderState::Pending.as_str().into()],
-        )
-        .await?;
+    let failed = env.query(DB, FAIL_PENDING, &fail_params(order_id)).await?;
     Ok(!failed.is_empty())
+}
+
+/// Moves a pending order to `failed`; returns its id when it did. Parameters:
+/// [`fail_params`].
+const FAIL_PENDING: &str = "UPDATE orders SET state = ?2 WHERE order_id = ?1 AND state = ?3 RETURNING order_id";
+
+fn fail_params(order_id: &str) -> Vec<Value> {
+    vec![order_id.into(), OrderState::Failed.as_str().into(), OrderState::Pending.as_str().into()]
 }
 
 /// A pending, unexpired order of this owner for this dossier, provider and amount, that the
