@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut group = c.benchmark_group("fresh instance per request");
     for (label, pooling) in [("pooling allocator", true), ("on-demand allocator", false)] {
-        let engine = engine_with(pooling).unwrap();
+        let engine = engine_with(pooling, None).unwrap();
         let pre = compile(&engine, &linker(&engine).unwrap(), "food-safety", &wasm).unwrap();
         group.bench_function(label, |b| {
             b.iter(|| {

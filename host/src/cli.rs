@@ -2,11 +2,11 @@
 //!
 //! ```text
 //! civic-host [--manifest PATH] [--runtime-config PATH] [--listen ADDR] [--data DIR]
-//!            [--migrations DIR] [--tick SECONDS]
+//!            [--migrations DIR] [--tick SECONDS] [--cache DIR|off]
 //! ```
 //! Each flag also accepts `--flag=value`. Defaults: `spin.toml`; `runtime-config.toml` next to
 //! the manifest when that file exists; `127.0.0.1:3000`; `.data`; `<manifest dir>/migrations`;
-//! no ticks.
+//! no ticks; the compilation cache of [`default_cache_dir`] (`CIVIC_HOST_CACHE` overrides it).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -31,6 +31,11 @@ OPTIONS:
                             [default: <manifest dir>/migrations]
     --tick SECONDS          call each component's POST <base>/tick every SECONDS, as a
                             deployment's scheduler would [default: 0, never]
+    --cache DIR|off         wasmtime's compilation cache: a component compiled once is loaded
+                            from DIR at the next start, keyed by its contents (a changed
+                            component is compiled again); `off` compiles every time
+                            [default: $CIVIC_HOST_CACHE, else $XDG_CACHE_HOME/civic/wasmtime,
+                            else ~/.cache/civic/wasmtime]
     -h, --help              print this help
 
 Application variables come from SPIN_VARIABLE_<NAME> environment variables, else their
@@ -45,14 +50,40 @@ pub enum Command {
     Run { paths: Paths, listen: SocketAddr, tick: Option<std::time::Duration> },
 }
 
-/// Parses the arguments (without the program name).
+/// The environment variable that sets the compilation cache directory (`off`: no cache)
+/// when `--cache` is not given.
+pub const CACHE_ENV: &str = "CIVIC_HOST_CACHE";
+
+/// Parses the arguments (without the program name), the cache directory's default read from
+/// the process environment.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    parse_with_env(args, |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from))
+}
+
+/// The default compilation cache directory: `$CIVIC_HOST_CACHE` (`off`: none), else
+/// `$XDG_CACHE_HOME/civic/wasmtime`, else `$HOME/.cache/civic/wasmtime`; `None` when none of
+/// them is set. `env` looks up an environment variable (unset or empty: `None`).
+pub fn default_cache_dir(env: impl Fn(&str) -> Option<PathBuf>) -> Option<PathBuf> {
+    if let Some(dir) = env(CACHE_ENV) {
+        return (dir.as_os_str() != "off").then_some(dir);
+    }
+    env("XDG_CACHE_HOME")
+        .map(|d| d.join("civic/wasmtime"))
+        .or_else(|| env("HOME").map(|h| h.join(".cache/civic/wasmtime")))
+}
+
+/// [`parse`] with the environment looked up through `env` (unset or empty: `None`).
+pub fn parse_with_env(
+    args: impl IntoIterator<Item = String>,
+    env: impl Fn(&str) -> Option<PathBuf>,
+) -> Result<Command, String> {
     let mut manifest: Option<PathBuf> = None;
     let mut runtime_config: Option<PathBuf> = None;
     let mut listen: Option<String> = None;
     let mut data: Option<PathBuf> = None;
     let mut migrations: Option<PathBuf> = None;
     let mut tick: Option<String> = None;
+    let mut cache: Option<PathBuf> = None;
 
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -63,7 +94,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
             _ => (arg.clone(), None),
         };
-        let known = ["--manifest", "--runtime-config", "--listen", "--data", "--migrations", "--tick"];
+        let known = ["--manifest", "--runtime-config", "--listen", "--data", "--migrations", "--tick", "--cache"];
         if !known.contains(&flag.as_str()) {
             return Err(format!("unknown argument {arg:?}"));
         }
@@ -80,6 +111,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--listen" => listen.replace(value).is_some(),
             "--data" => data.replace(value.into()).is_some(),
             "--tick" => tick.replace(value).is_some(),
+            "--cache" => cache.replace(value.into()).is_some(),
             _ => migrations.replace(value.into()).is_some(),
         };
         if slot_taken {
@@ -102,12 +134,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         Some(Ok(seconds)) => Some(std::time::Duration::from_secs(seconds)),
         Some(Err(_)) => return Err("--tick needs a whole number of seconds".to_owned()),
     };
+    let cache = match cache {
+        Some(dir) if dir.as_os_str() == "off" => None,
+        Some(dir) => Some(dir),
+        None => default_cache_dir(env),
+    };
     Ok(Command::Run {
         paths: Paths {
             migrations: migrations.unwrap_or_else(|| manifest_dir.join("migrations")),
             manifest,
             runtime_config,
             data: data.unwrap_or_else(|| PathBuf::from(".data")),
+            cache,
         },
         listen,
         tick,
@@ -139,6 +177,36 @@ mod tests {
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    /// [`parse_with_env`] with `HOME=/home/u` and nothing else set.
+    fn parse(a: Vec<String>) -> Result<Command, String> {
+        parse_with_env(a, |name| (name == "HOME").then(|| PathBuf::from("/home/u")))
+    }
+
+    #[test]
+    fn cache_dirs() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| PathBuf::from(v))
+        };
+        const HOME: &[(&str, &str)] = &[("HOME", "/home/u")];
+        assert_eq!(default_cache_dir(env(HOME)), Some("/home/u/.cache/civic/wasmtime".into()));
+        const XDG: &[(&str, &str)] = &[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/xdg")];
+        assert_eq!(default_cache_dir(env(XDG)), Some("/xdg/civic/wasmtime".into()));
+        const SET: &[(&str, &str)] = &[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/xdg"), (CACHE_ENV, "/c")];
+        assert_eq!(default_cache_dir(env(SET)), Some("/c".into()));
+        assert_eq!(default_cache_dir(env(&[("HOME", "/home/u"), (CACHE_ENV, "off")])), None);
+        assert_eq!(default_cache_dir(env(&[])), None);
+
+        let cache = |a: &str| match parse(args(a)) {
+            Ok(Command::Run { paths, .. }) => Ok(paths.cache),
+            Ok(Command::Help) => Err("help".to_owned()),
+            Err(e) => Err(e),
+        };
+        assert_eq!(cache(""), Ok(Some("/home/u/.cache/civic/wasmtime".into())));
+        assert_eq!(cache("--cache /tmp/c"), Ok(Some("/tmp/c".into())));
+        assert_eq!(cache("--cache=off"), Ok(None));
+        assert!(cache("--cache a --cache b").is_err());
     }
 
     #[test]
@@ -177,6 +245,7 @@ mod tests {
                 runtime_config: Some("/etc/rc.toml".into()),
                 data: "/d".into(),
                 migrations: "/m".into(),
+                cache: Some("/home/u/.cache/civic/wasmtime".into()),
             }
         );
         assert_eq!(listen.port(), 0);

@@ -1,8 +1,9 @@
 //! `civic-host`: a local, Spin-compatible host for the citizen-service functions.
 //!
 //! It reads a Spin manifest (`spin.toml`, version 2) and runtime config, applies the SQLite
-//! migrations of every database a component uses, compiles each component once with wasmtime,
-//! and serves HTTP/1.1 the way `spin up` does: same routing, same `spin-*` request headers,
+//! migrations of every database a component uses, compiles each component once with wasmtime
+//! (or loads it from wasmtime's compilation cache, keyed by the component's contents), and
+//! serves HTTP/1.1 the way `spin up` does: same routing, same `spin-*` request headers,
 //! `fermyon:spin/sqlite@2.0.0` and `fermyon:spin/variables@2.0.0` on real SQLite files and
 //! `SPIN_VARIABLE_*` environment variables, and outbound HTTP limited to each component's
 //! `allowed_outbound_hosts`.

@@ -10,9 +10,12 @@
 //! - `execute(sql, params)` binds the parameters (integer, real, text, blob, null), runs one
 //!   statement and returns its column names and every row, with values mapped back exactly.
 //!   SQLite errors come back as `io(message)`.
-//! - Statements run on tokio's blocking pool, so a busy database never stalls the server.
+//! - Statements run on tokio's blocking pool, so a busy database never stalls the server;
+//!   each pooled connection keeps its prepared statements (rusqlite's statement cache).
 //! - Closed connections go back to a small per-database pool when they are outside a
-//!   transaction (a connection dropped inside one is closed, which rolls it back).
+//!   transaction (a connection dropped inside one is closed, which rolls it back); `open`
+//!   takes an idle one without leaving the request's task, and only opening a new
+//!   connection goes to the blocking pool.
 //! - A database file that disappears while the host runs is an error on every open (the
 //!   guest answers 503), never a new empty file.
 
@@ -47,16 +50,22 @@ impl Database {
     /// an idle connection writing on to the unlinked file or a new one creating an empty
     /// database, both of which would lose what is written.
     fn checkout(&self) -> rusqlite::Result<rusqlite::Connection> {
+        match self.take_idle() {
+            Some(taken) => taken,
+            None => civic::platform::native::open_db(&self.path),
+        }
+    }
+
+    /// An idle connection, the error of a vanished file, or `None` when a new connection is
+    /// needed: what [`Database::checkout`] does without opening anything.
+    fn take_idle(&self) -> Option<rusqlite::Result<rusqlite::Connection>> {
         if !self.path.exists() {
             if let Ok(mut idle) = self.idle.lock() {
                 idle.clear();
             }
-            return Err(rusqlite::Error::InvalidPath(self.path.clone()));
+            return Some(Err(rusqlite::Error::InvalidPath(self.path.clone())));
         }
-        if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
-            return Ok(conn);
-        }
-        civic::platform::native::open_db(&self.path)
+        self.idle.lock().ok().and_then(|mut idle| idle.pop()).map(Ok)
     }
 
     /// Returns a connection to the pool if it is outside a transaction and the pool has room.
@@ -106,8 +115,8 @@ impl Drop for Connection {
     }
 }
 
-fn to_civic(v: Value) -> civic::platform::Value {
-    use civic::platform::Value as V;
+fn to_sql(v: Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
     match v {
         Value::Integer(i) => V::Integer(i),
         Value::Real(f) => V::Real(f),
@@ -117,26 +126,38 @@ fn to_civic(v: Value) -> civic::platform::Value {
     }
 }
 
-fn to_wit(v: civic::platform::Value) -> Value {
-    use civic::platform::Value as V;
+/// A column value as the guest gets it; text that is not UTF-8 is converted lossily, as
+/// `civic`'s `NativePlatform` does.
+fn from_sql(v: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef as V;
     match v {
+        V::Null => Value::Null,
         V::Integer(i) => Value::Integer(i),
         V::Real(f) => Value::Real(f),
-        V::Text(s) => Value::Text(s),
-        V::Blob(b) => Value::Blob(b),
-        V::Null => Value::Null,
+        V::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        V::Blob(b) => Value::Blob(b.to_vec()),
     }
 }
 
-/// Runs one statement with bound parameters and collects its result, through the same code
-/// as `civic`'s `NativePlatform`, so the host and native tests share SQL semantics.
+/// Runs one statement with bound parameters and collects its result, the way `civic`'s
+/// `NativePlatform` does (`civic::platform::native::run`: same binding, same value mapping),
+/// so the host and native tests share SQL semantics. The prepared statement stays in the
+/// connection's statement cache (rusqlite's, 16 statements), so a pooled connection parses a
+/// function's usual statements once rather than on every request.
 pub fn execute(conn: &rusqlite::Connection, sql: &str, params: Vec<Value>) -> rusqlite::Result<QueryResult> {
-    let params: Vec<civic::platform::Value> = params.into_iter().map(to_civic).collect();
-    let rows = civic::platform::native::run(conn, sql, &params)?;
-    Ok(QueryResult {
-        columns: rows.columns,
-        rows: rows.rows.into_iter().map(|r| RowResult { values: r.into_iter().map(to_wit).collect() }).collect(),
-    })
+    let mut stmt = conn.prepare_cached(sql)?;
+    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let n = columns.len();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.into_iter().map(to_sql)))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            values.push(from_sql(row.get_ref(i)?));
+        }
+        out.push(RowResult { values });
+    }
+    Ok(QueryResult { columns, rows: out })
 }
 
 impl sqlite::Host for RequestState {}
@@ -149,8 +170,14 @@ impl sqlite::HostConnection for RequestState {
         let Some(db) = self.databases.get(&database).cloned() else {
             return Ok(Err(sqlite::Error::NoSuchDatabase));
         };
-        let opened =
-            tokio::task::spawn_blocking(move || db.checkout().map(|conn| Connection { db, conn: Some(conn) })).await;
+        // An idle connection is taken at once (a lock and a `stat`); opening a new one (file
+        // I/O, pragmas) goes to the blocking pool.
+        let opened = match db.take_idle() {
+            Some(idle) => Ok(idle.map(|conn| Connection { db, conn: Some(conn) })),
+            None => {
+                tokio::task::spawn_blocking(move || db.checkout().map(|conn| Connection { db, conn: Some(conn) })).await
+            }
+        };
         match opened {
             Ok(Ok(conn)) => Ok(Ok(self.table.push(conn)?)),
             Ok(Err(e)) => Ok(Err(sqlite::Error::Io(format!("cannot open database {database:?}: {e}")))),
