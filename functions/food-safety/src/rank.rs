@@ -126,6 +126,8 @@ pub struct Score {
     pub complete: bool,
     /// Every hard word matched in the name (words of a ward or district: in the place).
     pub in_name: bool,
+    /// Every hard word matched, in the name or the place.
+    pub all_matched: bool,
 }
 
 /// The score of one place for a query, or `None` when it is not a match. `where_words`
@@ -251,7 +253,7 @@ impl Tally {
             }
         }
         let in_name = self.missed == 0 && self.only_in_place == 0;
-        Some(Score { points: total, complete: exact_name && in_name, in_name })
+        Some(Score { points: total, complete: exact_name && in_name, in_name, all_matched: self.missed == 0 })
     }
 }
 

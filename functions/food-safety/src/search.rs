@@ -6,9 +6,10 @@
 //! district. Answers `{"results": [...], "total": N}`, best match first. A `q` of more than
 //! 200 characters or [`MAX_WORDS`] words is refused (422), not cut short.
 //!
-//! The words are looked up in SQLite's FTS5 index of the folded names and places, never by
-//! scanning the table; typo corrections come from the `search_keys` table (see
-//! [`crate::fuzzy`]).
+//! The words are looked up in SQLite's FTS5 index of the folded names and places, and names
+//! in the index of folded names, never by scanning the table; typo corrections come from the
+//! `search_keys` table (see [`crate::fuzzy`]). A search is at most two database round trips
+//! (see [`find`]).
 //!
 //! Without `q` (or with `page` or `page_size`, up to 500), it pages through every record by
 //! id for the province's open-data portal (`district` still filters): `{"results", "total",
@@ -36,7 +37,7 @@ use crate::model::{Certificate, CertificateStatus};
 use crate::nearby::{DEFAULT_RADIUS_M, MAX_RADIUS_M, Nearby};
 use crate::phrase::{Item, MAX_WORDS};
 use crate::rank::{Near, Score};
-use crate::store::{self, Summary};
+use crate::store::{self, Step, StepRows, Summary};
 
 pub const DEFAULT_LIMIT: usize = 10;
 /// The longest `q` (characters); longer is refused (422), as is one of more than
@@ -108,11 +109,15 @@ pub fn area_key(s: &str) -> String {
     w.join(" ")
 }
 
-/// The most places read from the index per step of a search (see [`find`]).
+/// The most places read from the text index per step of a search, in its order (see
+/// [`find`]).
 pub const EXACT_LIMIT: usize = 100;
 pub const LOOSE_LIMIT: usize = 200;
 /// Places matching every word in their name that make the looser steps unnecessary.
 pub const ENOUGH: usize = 10;
+/// Places matching every hard word as meant (step 2, anywhere) that make the loose steps
+/// unnecessary.
+pub const MATCHED: usize = 3;
 /// The most typo corrections tried per query word, nearest first.
 pub const MAX_NEAR: usize = 12;
 
@@ -121,8 +126,8 @@ pub const MAX_NEAR: usize = 12;
 pub struct Found {
     /// Matches, best first, with their scores (see [`crate::rank`]).
     pub ranked: Vec<(i64, Summary)>,
-    /// How many places match: the matches ranked or, when a step of whole words read only
-    /// its best, that step's count if it is more.
+    /// How many places match: the matches ranked or, when a step of whole words matched more
+    /// than it read, that step's count if it is more.
     pub total: i64,
 }
 
@@ -181,14 +186,16 @@ fn all_of(parts: &[String]) -> String {
     parts.join(" AND ")
 }
 
-/// Typo corrections of the plain hard words: indexed words within their tolerance, nearest
-/// first, at most [`MAX_NEAR`] each, and which of the words the index holds as typed; one
-/// query for all of them.
-async fn corrections(env: &impl Platform, items: &[Item]) -> Result<Near, Error> {
-    let plain: Vec<&str> = items.iter().filter(|i| !i.soft).filter_map(Item::plain).collect();
-    let keys: BTreeSet<String> = plain.iter().flat_map(|w| crate::fuzzy::query_keys(w)).collect();
-    let keys: Vec<String> = keys.into_iter().collect();
-    let found = store::words_by_keys(env, &keys).await?;
+/// The plain hard words of a query, whose typos are corrected.
+fn plain_words(items: &[Item]) -> Vec<&str> {
+    items.iter().filter(|i| !i.soft).filter_map(Item::plain).collect()
+}
+
+/// Typo corrections of the plain hard words, from the indexed words `found` that share a
+/// deletion key with them (see [`store::words_statement`]): those within their tolerance,
+/// nearest first, at most [`MAX_NEAR`] each, and which of the words the index holds as typed.
+fn corrections(items: &[Item], found: &[String]) -> Near {
+    let plain = plain_words(items);
     let known: HashSet<String> =
         plain.iter().filter(|w| found.iter().any(|f| f == *w)).map(|w| (*w).to_owned()).collect();
     let mut near = Near { known, ..Near::default() };
@@ -204,7 +211,90 @@ async fn corrections(env: &impl Platform, items: &[Item]) -> Result<Near, Error>
         list.truncate(MAX_NEAR);
         near.corrections.insert(w.to_owned(), list);
     }
-    Ok(near)
+    near
+}
+
+/// The most names [`name_starts`] gives.
+pub const MAX_NAMES: usize = 12;
+
+/// What a place's name may be or start with, by the query: its items' words in order, each
+/// item as one of its forms and, with `near`, a plain hard word the index does not know as
+/// its nearest corrections; with the soft items and without them; at most [`MAX_NAMES`].
+/// These are read through the index of names ([`store::names_statement`]): the exact and
+/// the longer names of a common query, which the text index would find only among
+/// thousands.
+fn name_starts(items: &[Item], near: Option<&Near>) -> Vec<String> {
+    let alternatives = |item: &Item| -> Vec<String> {
+        let corrections = near.and_then(|n| {
+            let w = item.plain().filter(|w| !item.soft && !n.known.contains(*w))?;
+            let list = n.corrections.get(w)?;
+            let nearest = list.iter().map(|(_, d)| *d).min()?;
+            Some(list.iter().filter(|(_, d)| *d == nearest).map(|(c, _)| c.clone()).collect::<Vec<_>>())
+        });
+        corrections.unwrap_or_else(|| item.forms.iter().map(|f| f.join(" ")).collect())
+    };
+    let mut out: Vec<String> = Vec::new();
+    for with_soft in [true, false] {
+        let mut names = vec![String::new()];
+        for item in items.iter().filter(|i| with_soft || !i.soft) {
+            let alts = alternatives(item);
+            names = names
+                .iter()
+                .flat_map(|n| alts.iter().map(move |a| if n.is_empty() { a.clone() } else { format!("{n} {a}") }))
+                .take(MAX_NAMES)
+                .collect();
+        }
+        out.extend(names.into_iter().filter(|n| !n.is_empty() && !out.contains(n)).collect::<Vec<_>>());
+    }
+    out.truncate(MAX_NAMES);
+    out
+}
+
+/// The places a search has read so far, ranked.
+struct Pool<'a> {
+    items: &'a [Item],
+    today: NaiveDate,
+    seen: HashSet<String>,
+    places: Vec<Summary>,
+    ranked: Vec<(Score, usize)>,
+    /// How many places matched the first step of whole words that matched more than it read.
+    total: Option<i64>,
+}
+
+impl<'a> Pool<'a> {
+    fn new(items: &'a [Item], today: NaiveDate) -> Pool<'a> {
+        Pool { items, today, seen: HashSet::new(), places: Vec::new(), ranked: Vec::new(), total: None }
+    }
+
+    /// Matches with every word in the name (or in the place for a district or ward).
+    fn name_matches(&self) -> usize {
+        self.ranked.iter().filter(|(s, _)| s.in_name).count()
+    }
+
+    /// Whether a looser step could not find a better match: the best place matches
+    /// completely, or [`ENOUGH`] places match every word in their name.
+    fn settled(&self) -> bool {
+        self.ranked.first().is_some_and(|(s, _)| s.complete) || self.name_matches() >= ENOUGH
+    }
+
+    fn add(&mut self, read: StepRows, near: &Near) {
+        if self.total.is_none() {
+            self.total = read.total;
+        }
+        let before = self.places.len();
+        self.places.extend(read.places.into_iter().filter(|s| self.seen.insert(s.establishment.id.clone())));
+        if self.places.len() > before {
+            self.ranked = crate::rank::rank(&self.places, self.items, near, self.today);
+        }
+    }
+
+    fn found(self) -> Found {
+        let ranked_len = i64::try_from(self.ranked.len()).unwrap_or(i64::MAX);
+        let total = self.total.map_or(ranked_len, |t| t.max(ranked_len));
+        let mut places: Vec<Option<Summary>> = self.places.into_iter().map(Some).collect();
+        let ranked = self.ranked.into_iter().filter_map(|(s, i)| places[i].take().map(|p| (s.points, p))).collect();
+        Found { ranked, total }
+    }
 }
 
 /// Runs a search against the text index in steps, from the most to the least precise, and
@@ -215,67 +305,82 @@ async fn corrections(env: &impl Platform, items: &[Item]) -> Result<Near, Error>
 /// 2. every hard item, the words the index does not know replaced by their nearest
 ///    corrections (what the citizen most likely meant), in the name with the kind words,
 ///    then without them; then anywhere;
-/// 3. every hard item as typed, or in the name as a prefix or any of its corrections (in
-///    queries of three hard items or more, only the words the index does not know are
-///    corrected: a known word's corrections are common words);
-/// 4. when fewer than three places match every word in their name: step 2 with any one
-///    hard item left out (for three hard items or more, as a third may miss).
+/// 3. unless [`MATCHED`] places match every hard item of step 2 anywhere: every hard item
+///    as typed, or in the name as a prefix or any of its corrections (in queries of three
+///    hard items or more, only the words the index does not know are corrected: a known
+///    word's corrections are common words);
+/// 4. unless three places match every hard item of step 2 in their name: step 2 with any
+///    one hard item left out (for three hard items or more, as a third may miss).
 ///
-/// Each step reads at most [`EXACT_LIMIT`] (step 3: [`LOOSE_LIMIT`]) places, the best by bm25
-/// when more match. Place words are few and common (`hoa` of every `Hòa ...` ward), which is
-/// why the name alone is tried first.
+/// Beside steps 1 and 2, the places whose name is or starts with the query (as typed, then
+/// as meant: [`name_starts`]) are read through the index of names.
+///
+/// Two database round trips at most: the typo corrections, the names and step 1 in one
+/// batch; unless that settled the search, the rest in another, as one statement whose
+/// steps SQLite skips by the same rules before it reads the index for them. Each step reads
+/// at most [`EXACT_LIMIT`] (steps 3 and 4: [`LOOSE_LIMIT`]) places, in the index's order;
+/// when more match a step of whole words, they are counted ([`Found::total`]). Place words
+/// are few and common (`hoa` of every `Hòa ...` ward), which is why the name alone is tried
+/// first.
 pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -> Result<Found, Error> {
     if items.is_empty() {
         return Ok(Found::default());
     }
-    let near = corrections(env, items).await?;
     let today = civic::web::vn_today(env.now());
-    let hard: Vec<&Item> = items.iter().filter(|i| !i.soft).collect();
-    let typed: Vec<String> = items.iter().map(|i| expression(i, &near, Spelling::Typed)).collect();
-    let corrected: Vec<String> = hard.iter().map(|i| expression(i, &near, Spelling::Corrected)).collect();
-    let spelling = Spelling::Loose { known_too: hard.len() < 3 };
-    let loose: Vec<String> = hard.iter().map(|i| expression(i, &near, spelling)).collect();
+    let keys: BTreeSet<String> = plain_words(items).iter().flat_map(|w| crate::fuzzy::query_keys(w)).collect();
+    let keys: Vec<String> = keys.into_iter().collect();
     let in_name = |expr: &str| format!("name_folded : ({expr})");
-    // matches with every word in the name (or in the place for a district or ward)
-    let name_matches = |ranked: &[(Score, usize)]| ranked.iter().filter(|(s, _)| s.in_name).count();
-    let mut steps = vec![(in_name(&all_of(&typed)), EXACT_LIMIT), (all_of(&typed), EXACT_LIMIT)];
-    if !hard.is_empty() {
-        // as meant with the kind words first (`cf an nihen`: the cafés among the An Nhiên)
-        let with_kinds: Vec<String> = items.iter().map(|i| expression(i, &near, Spelling::Corrected)).collect();
-        steps.push((in_name(&all_of(&with_kinds)), EXACT_LIMIT));
-        steps.push((in_name(&all_of(&corrected)), EXACT_LIMIT));
-        steps.push((all_of(&corrected), EXACT_LIMIT));
-        steps.push((all_of(&loose), LOOSE_LIMIT));
+    let exact = |expr: String| Step { count: true, ..Step::new(expr, EXACT_LIMIT) };
+    // round trip 1: the corrections, and every item as typed
+    let plain_near = Near::default();
+    let typed: Vec<String> = items.iter().map(|i| expression(i, &plain_near, Spelling::Typed)).collect();
+    let mut first = vec![exact(in_name(&all_of(&typed)))];
+    if all_of(&typed) != first[0].expr {
+        first.push(Step { unless: vec![(0, ENOUGH)], ..exact(all_of(&typed)) });
     }
-    let mut seen = HashSet::new();
-    let mut pool: Vec<Summary> = Vec::new();
-    let mut ranked = Vec::new();
-    let mut capped: Option<String> = None;
-    let mut done: Vec<String> = Vec::new();
-    let settled =
-        |ranked: &[(Score, usize)]| ranked.first().is_some_and(|(s, _)| s.complete) || name_matches(ranked) >= ENOUGH;
-    for (expr, limit) in steps {
-        if settled(&ranked) {
+    let mut before = vec![store::names_statement(&name_starts(items, None), district)];
+    if !keys.is_empty() {
+        before.push(store::words_statement(&keys));
+    }
+    let (rows, read) = store::run_steps(env, before, &first, district).await?;
+    let found = rows.get(1).map(store::words).transpose()?.unwrap_or_default();
+    let near = corrections(items, &found);
+    let done: Vec<(String, usize)> = first.iter().zip(&read).map(|(s, r)| (s.expr.clone(), r.places.len())).collect();
+    let mut pool = Pool::new(items, today);
+    let named = rows.first().map(store::summaries).transpose()?.unwrap_or_default();
+    pool.add(StepRows { places: named, total: None }, &near);
+    for r in read {
+        if pool.settled() {
             break;
         }
-        if done.contains(&expr) {
-            continue;
-        }
-        let found = store::matching(env, &expr, district, limit).await?;
-        // counting what a loose step matched costs as much as the step: only exact ones
-        if found.len() == limit && capped.is_none() && limit == EXACT_LIMIT {
-            capped = Some(expr.clone());
-        }
-        let before = pool.len();
-        pool.extend(found.into_iter().filter(|s| seen.insert(s.establishment.id.clone())));
-        if pool.len() > before {
-            ranked = crate::rank::rank(&pool, items, &near, today);
-        }
-        done.push(expr);
+        pool.add(r, &near);
     }
+    let hard: Vec<&Item> = items.iter().filter(|i| !i.soft).collect();
+    if pool.settled() || hard.is_empty() {
+        return Ok(pool.found());
+    }
+
+    // round trip 2: as meant, then loosely
+    let corrected: Vec<String> = hard.iter().map(|i| expression(i, &near, Spelling::Corrected)).collect();
+    // as meant with the kind words first (`cf an nihen`: the cafés among the An Nhiên)
+    let with_kinds: Vec<String> = items.iter().map(|i| expression(i, &near, Spelling::Corrected)).collect();
+    let spelling = Spelling::Loose { known_too: hard.len() < 3 };
+    let loose: Vec<String> = hard.iter().map(|i| expression(i, &near, spelling)).collect();
+    let all_corrected = all_of(&corrected);
+    // each step reads nothing once an earlier one found ENOUGH places with every word in the
+    // name; the loose steps, once a place matched every word as meant
+    let (kinds_in_name, corrected_in_name, anywhere) = (0, 1, 2);
+    let settled = vec![(kinds_in_name, ENOUGH), (corrected_in_name, ENOUGH)];
+    let mut steps = vec![
+        exact(in_name(&all_of(&with_kinds))),
+        Step { unless: settled[..1].to_vec(), ..exact(in_name(&all_corrected)) },
+        Step { unless: settled.clone(), ..exact(all_corrected.clone()) },
+        Step { unless: [&settled[..], &[(anywhere, MATCHED)]].concat(), ..Step::new(all_of(&loose), LOOSE_LIMIT) },
+    ];
     // a third of the hard words may miss: leave each out in turn (spelled as meant, to keep
-    // the step as selective as step 4)
-    if name_matches(&ranked) < 3 && corrected.len() >= 3 && !settled(&ranked) {
+    // the step as selective as step 2)
+    let mut leave_one_out = None;
+    if corrected.len() >= 3 {
         let expr = (0..corrected.len())
             .map(|skip| {
                 let rest: Vec<String> =
@@ -284,18 +389,28 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
             })
             .collect::<Vec<_>>()
             .join(" OR ");
-        let found = store::matching(env, &expr, district, LOOSE_LIMIT).await?;
-        pool.extend(found.into_iter().filter(|s| seen.insert(s.establishment.id.clone())));
-        ranked = crate::rank::rank(&pool, items, &near, today);
+        leave_one_out = Some(expr.clone());
+        let unless = [&settled[..], &[(corrected_in_name, 3)]].concat();
+        steps.push(Step { unless, ..Step::new(expr, LOOSE_LIMIT) });
     }
-    let ranked_len = i64::try_from(ranked.len()).unwrap_or(i64::MAX);
-    let total = match capped {
-        Some(expr) => store::count_matching(env, &expr, district).await?.max(ranked_len),
-        None => ranked_len,
-    };
-    let mut places: Vec<Option<Summary>> = pool.into_iter().map(Some).collect();
-    let ranked = ranked.into_iter().filter_map(|(s, i)| places[i].take().map(|p| (s.points, p))).collect();
-    Ok(Found { ranked, total })
+    for step in &mut steps {
+        step.known = done.iter().find(|(e, _)| *e == step.expr).map(|(_, n)| *n);
+    }
+    let last = leave_one_out.and_then(|e| steps.iter().position(|s| s.expr == e));
+    let names = vec![store::names_statement(&name_starts(items, Some(&near)), district)];
+    let (rows, read) = store::run_steps(env, names, &steps, district).await?;
+    let named = rows.first().map(store::summaries).transpose()?.unwrap_or_default();
+    pool.add(StepRows { places: named, total: None }, &near);
+    for (i, r) in read.into_iter().enumerate() {
+        if pool.settled() {
+            break;
+        }
+        if Some(i) == last && pool.name_matches() >= 3 {
+            break;
+        }
+        pool.add(r, &near);
+    }
+    Ok(pool.found())
 }
 
 /// The parameters that are not combined with `near`.

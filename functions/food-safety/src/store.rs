@@ -1,7 +1,7 @@
 //! The `food` database: writes (one atomic batch per import) and reads.
 
 use chrono::NaiveDate;
-use civic::platform::{DbError, Row, Statement, Value};
+use civic::platform::{DbError, Row, Rows, Statement, Value};
 use civic::text::fold;
 use civic::{Error, Platform};
 
@@ -174,20 +174,29 @@ pub fn summary(row: &Row<'_>) -> Result<Summary, DbError> {
     })
 }
 
-/// One establishment with its violations, if it exists.
+/// One establishment with its violations, if it exists: one round trip (a batch of the row
+/// and its violations).
 pub async fn get(env: &impl Platform, id: &str) -> Result<Option<Establishment>, Error> {
-    let rows = env.query(DB, &format!("SELECT {COLUMNS} FROM establishments WHERE id = ?1"), &[id.into()]).await?;
-    let Some(row) = rows.first() else {
+    let rows = env
+        .batch(
+            DB,
+            &[
+                Statement::new(format!("SELECT {COLUMNS} FROM establishments WHERE id = ?1"), vec![id.into()]),
+                Statement::new(
+                    "SELECT date, description, penalty_vnd FROM violations WHERE establishment_id = ?1
+                     ORDER BY date DESC, seq",
+                    vec![id.into()],
+                ),
+            ],
+        )
+        .await?;
+    let (Some(place), Some(vs)) = (rows.first(), rows.get(1)) else {
+        return Err(Error::Internal("an establishment's read did not answer".into()));
+    };
+    let Some(row) = place.first() else {
         return Ok(None);
     };
     let mut e = summary(&row)?.establishment;
-    let vs = env
-        .query(
-            DB,
-            "SELECT date, description, penalty_vnd FROM violations WHERE establishment_id = ?1 ORDER BY date DESC, seq",
-            &[id.into()],
-        )
-        .await?;
     for v in vs.iter() {
         e.violations.push(Violation {
             date: date(&v, "date")?.ok_or_else(|| DbError("violation without date".into()))?,
@@ -313,61 +322,60 @@ pub async fn delete(env: &impl Platform, id: &str) -> Result<bool, Error> {
     Ok(results.get(1).is_some_and(|r| !r.is_empty()))
 }
 
-/// Indexed words that share a deletion key with any of `keys` (see [`crate::fuzzy`]).
-pub async fn words_by_keys(env: &impl Platform, keys: &[String]) -> Result<Vec<String>, Error> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let keys = serde_json::to_string(keys).map_err(|e| Error::Internal(e.to_string()))?;
-    let rows = env
-        .query(
-            DB,
-            "SELECT DISTINCT k.word FROM json_each(?1) AS j JOIN search_keys AS k ON k.key = j.value",
-            &[keys.into()],
-        )
-        .await?;
+/// The statement that finds the indexed words sharing a deletion key with any of `keys` (see
+/// [`crate::fuzzy`]): rows of one column, `word`. Read them with [`words`].
+pub fn words_statement(keys: &[String]) -> Statement {
+    let keys = serde_json::to_string(keys).unwrap_or_else(|_| "[]".to_owned());
+    Statement::new(
+        "SELECT DISTINCT k.word FROM json_each(?1) AS j JOIN search_keys AS k ON k.key = j.value",
+        vec![keys.into()],
+    )
+}
+
+/// The words of [`words_statement`]'s rows.
+pub fn words(rows: &Rows) -> Result<Vec<String>, Error> {
     Ok(rows.iter().map(|r| r.str("word").map(str::to_owned)).collect::<Result<_, _>>()?)
 }
 
-/// Places whose words match an FTS5 query (`expr`), optionally in one district (folded key),
-/// at most `limit`: all of them when there are no more, else the best by `bm25` (a name word
-/// weighs four place words). Ordering every match costs more than finding them, so it is
-/// only done when there are too many.
-pub async fn matching(
-    env: &impl Platform,
-    expr: &str,
-    district: Option<&str>,
-    limit: usize,
-) -> Result<Vec<Summary>, Error> {
-    let (filter, mut params) = fts_filter(expr, district);
-    let n = params.len() + 1;
-    params.push(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
-    let unordered = format!(
-        "SELECT {COLUMNS} FROM establishments WHERE seq IN (SELECT establishments_fts.rowid {filter} LIMIT ?{n})"
-    );
-    let mut rows = env.query(DB, &unordered, &params).await?;
-    if rows.len() > limit {
-        params[n - 1] = i64::try_from(limit).unwrap_or(i64::MAX).into();
-        let best = format!(
-            "SELECT {COLUMNS} FROM establishments WHERE seq IN
-               (SELECT establishments_fts.rowid {filter} ORDER BY bm25(establishments_fts, 4.0, 1.0) LIMIT ?{n})"
-        );
-        rows = env.query(DB, &best, &params).await?;
+/// One step of a text search: the places whose words match an FTS5 query. The steps of a
+/// search are read together, by one statement ([`steps_statement`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The FTS5 query.
+    pub expr: String,
+    /// The most places read, in the index's order (the best of a common query are read by
+    /// name instead: [`names_statement`]).
+    pub limit: usize,
+    /// Whether, when more than `limit` match, the statement counts them all.
+    pub count: bool,
+    /// Earlier steps (by position) and a number of places: this step reads nothing once
+    /// that earlier step read at least that many.
+    pub unless: Vec<(usize, usize)>,
+    /// How many places the same query read in an earlier round trip: the step is not run
+    /// again, and that number stands for it in the conditions of later steps.
+    pub known: Option<usize>,
+}
+
+impl Step {
+    pub fn new(expr: String, limit: usize) -> Step {
+        Step { expr, limit, count: false, unless: Vec::new(), known: None }
     }
-    Ok(rows.iter().map(|r| summary(&r)).collect::<Result<Vec<_>, _>>()?)
 }
 
-/// How many places match an FTS5 query.
-pub async fn count_matching(env: &impl Platform, expr: &str, district: Option<&str>) -> Result<i64, Error> {
-    let (filter, params) = fts_filter(expr, district);
-    let sql = format!("SELECT count(*) AS n {filter}");
-    let rows = env.query(DB, &sql, &params).await?;
-    Ok(rows.first().map(|r| r.i64("n")).transpose()?.unwrap_or(0))
+/// What one [`Step`] read.
+#[derive(Debug, Default)]
+pub struct StepRows {
+    pub places: Vec<Summary>,
+    /// How many places match, when the step counts and more than its `limit` matched.
+    pub total: Option<i64>,
 }
 
-/// `FROM ... WHERE ...` of a text search, with its parameters. A district is looked up in the
-/// index too (its words as a phrase of the place), then checked on the column.
-fn fts_filter(expr: &str, district: Option<&str>) -> (&'static str, Vec<Value>) {
+/// `FROM ... WHERE ...` of a text search, with `from` first in the `FROM` list, and its
+/// parameters numbered from `?{first}`: the FTS5 query, then the district. A district is
+/// looked up in the index too (its words as a phrase of the place), then checked on the
+/// column.
+fn fts_filter(expr: &str, district: Option<&str>, from: &str, first: usize) -> (String, Vec<Value>) {
+    let (a, b) = (first, first + 1);
     match district {
         Some(d) => {
             let words = civic::text::words(d);
@@ -377,13 +385,131 @@ fn fts_filter(expr: &str, district: Option<&str>) -> (&'static str, Vec<Value>) 
                 format!("({expr}) AND place_folded : \"{}\"", words.join(" "))
             };
             (
-                "FROM establishments_fts JOIN establishments AS e ON e.seq = establishments_fts.rowid
-                 WHERE establishments_fts MATCH ?1 AND instr(e.district_folded, ?2) > 0",
+                format!(
+                    "FROM {from}establishments_fts JOIN establishments AS e ON e.seq = establishments_fts.rowid
+                     WHERE establishments_fts MATCH ?{a} AND instr(e.district_folded, ?{b}) > 0"
+                ),
                 vec![expr.into(), d.into()],
             )
         }
-        None => ("FROM establishments_fts WHERE establishments_fts MATCH ?1", vec![expr.into()]),
+        None => (format!("FROM {from}establishments_fts WHERE establishments_fts MATCH ?{a}"), vec![expr.into()]),
     }
+}
+
+/// The steps of a search as one statement (one round trip, and each match list read once):
+/// step `i` is the materialised list `s{i}` of at most `limit + 1` matches in the index's
+/// order, empty when one of its `unless` conditions holds (checked on the earlier lists, so
+/// the index is not read for it); with, for a step that counts, the number of all its
+/// matches when more than `limit` matched (counted only then). Rows: [`COLUMNS`], `step`
+/// and `total`. A step `known` is left out. Read them with [`read_steps`].
+pub fn steps_statement(steps: &[Step], district: Option<&str>) -> Statement {
+    let mut params: Vec<Value> = Vec::new();
+    let mut ctes: Vec<String> = Vec::new();
+    let mut union: Vec<String> = Vec::new();
+    let read = |j: usize| match steps.get(j).and_then(|s| s.known) {
+        Some(n) => n.to_string(),
+        None => format!("(SELECT count(*) FROM s{j})"),
+    };
+    for (i, step) in steps.iter().enumerate().filter(|(_, s)| s.known.is_none()) {
+        let guard: Vec<String> = step.unless.iter().map(|(j, n)| format!("{} < {n}", read(*j))).collect();
+        let from = if guard.is_empty() {
+            String::new()
+        } else {
+            format!("(SELECT 1 WHERE {}) AS g CROSS JOIN ", guard.join(" AND "))
+        };
+        let (filter, p) = fts_filter(&step.expr, district, &from, params.len() + 1);
+        params.extend(p);
+        ctes.push(format!(
+            "s{i} AS MATERIALIZED (SELECT establishments_fts.rowid AS seq {filter} LIMIT {})",
+            step.limit + 1
+        ));
+        let total = if step.count {
+            let (all, p) = fts_filter(&step.expr, district, "", params.len() + 1);
+            params.extend(p);
+            format!("CASE WHEN (SELECT count(*) FROM s{i}) > {} THEN (SELECT count(*) {all}) END", step.limit)
+        } else {
+            "NULL".to_owned()
+        };
+        ctes.push(format!("t{i} AS MATERIALIZED (SELECT {total} AS n)"));
+        union.push(format!("SELECT {i} AS step, s{i}.seq AS seq, t{i}.n AS total FROM s{i}, t{i}"));
+    }
+    if union.is_empty() {
+        union.push("SELECT NULL AS step, NULL AS seq, NULL AS total WHERE 0".to_owned());
+    }
+    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("e.{c}")).collect();
+    let with = if ctes.is_empty() { String::new() } else { format!("WITH {}", ctes.join(",\n")) };
+    let sql = format!(
+        "{with} SELECT {}, s.step AS step, s.total AS total FROM ({}) AS s JOIN establishments AS e ON e.seq = s.seq",
+        columns.join(", "),
+        union.join(" UNION ALL ")
+    );
+    Statement::new(sql, params)
+}
+
+/// What each of `n` steps read, from the rows of [`steps_statement`].
+pub fn read_steps(rows: &Rows, n: usize) -> Result<Vec<StepRows>, Error> {
+    let mut out: Vec<StepRows> = (0..n).map(|_| StepRows::default()).collect();
+    for r in rows.iter() {
+        let step = usize::try_from(r.i64("step")?).ok().filter(|s| *s < n);
+        let Some(read) = step.and_then(|s| out.get_mut(s)) else {
+            return Err(Error::Internal("a search step out of range".into()));
+        };
+        read.total = read.total.or(r.opt_i64("total")?);
+        read.places.push(summary(&r)?);
+    }
+    Ok(out)
+}
+
+/// The most places [`names_statement`] reads per name.
+pub const PER_NAME: usize = 20;
+
+/// The places whose folded name is, or starts with, one of `names` (folded words joined by
+/// single spaces), optionally in one district (folded key): through the index of names, in
+/// its order (the name itself first), at most [`PER_NAME`] per name. Read them with [`summaries`].
+pub fn names_statement(names: &[String], district: Option<&str>) -> Statement {
+    let list = serde_json::to_string(names).unwrap_or_else(|_| "[]".to_owned());
+    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("e.{c}")).collect();
+    let sql = format!(
+        "SELECT {} FROM json_each(?1) AS n JOIN establishments AS e
+           ON e.seq IN (SELECT x.seq FROM establishments AS x
+                        WHERE x.name_folded >= n.value AND x.name_folded < n.value || '~'
+                          AND (?2 IS NULL OR instr(x.district_folded, ?2) > 0)
+                        ORDER BY x.name_folded LIMIT {PER_NAME})",
+        columns.join(", ")
+    );
+    Statement::new(sql, vec![list.into(), district.into()])
+}
+
+/// The places of rows that select [`COLUMNS`].
+pub fn summaries(rows: &Rows) -> Result<Vec<Summary>, Error> {
+    Ok(rows.iter().map(|r| summary(&r)).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Runs search steps in one batch (one round trip) after `first` (statements whose rows
+/// come first, e.g. [`words_statement`]). Returns the rows of `first` and what each step
+/// read, in order.
+pub async fn run_steps(
+    env: &impl Platform,
+    first: Vec<Statement>,
+    steps: &[Step],
+    district: Option<&str>,
+) -> Result<(Vec<Rows>, Vec<StepRows>), Error> {
+    let n = first.len();
+    let mut statements = first;
+    if !steps.is_empty() {
+        statements.push(steps_statement(steps, district));
+    }
+    if statements.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut rows = env.batch(DB, &statements).await?;
+    let stepped = rows.split_off(n.min(rows.len()));
+    let read = match stepped.first() {
+        Some(r) => read_steps(r, steps.len())?,
+        None if steps.is_empty() => Vec::new(),
+        None => return Err(Error::Internal("the search steps did not answer".into())),
+    };
+    Ok((rows, read))
 }
 
 #[cfg(test)]
@@ -442,9 +568,10 @@ mod tests {
         assert_eq!(updated(&env, &list[2].id), "2026-02-01T00:00:00Z");
         assert_eq!(block_on(get(&env, &list[2].id)).unwrap().as_ref(), Some(&list[2]));
         // the text index follows the rename (triggers): the old name is gone, the new one found
-        let found = block_on(matching(&env, "\"lu\" AND \"2\"", None, 10)).unwrap();
-        assert_eq!((found.len(), found[0].violations), (1, 1));
-        assert_eq!(block_on(count_matching(&env, "\"bun\" AND \"cha\"", None)).unwrap(), 1);
+        let steps = [Step::new("\"lu\" AND \"2\"".into(), 10), Step::new("\"bun\" AND \"cha\"".into(), 10)];
+        let (_, read) = block_on(run_steps(&env, Vec::new(), &steps, None)).unwrap();
+        assert_eq!((read[0].places.len(), read[0].places[0].violations), (1, 1));
+        assert_eq!(read[1].places.len(), 1);
     }
 
     #[test]
