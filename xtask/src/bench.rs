@@ -3,16 +3,22 @@
 //! measurement, never a test: nothing here passes or fails on a figure.
 //!
 //! 1. Artifact sizes, raw and gzipped, both targets (the build fails over the size budget).
-//! 2. The local host's cold start (every component compiled, databases migrated) and each
+//! 2. What a request costs before it does any work ([`crate::floor`]: `wrk` at one connection
+//!    against a plain spin-sdk hello component and each function's trivial route on the local
+//!    host), and the host's start with an empty and with a filled compilation cache.
+//! 3. Database round trips per route ([`crate::trips`]: every route once, natively, through
+//!    the instrumented adapter `civic::platform::counted::Counted`), with what they would
+//!    cost in production at the stated D1 round-trip times ([`RTT_MS`]).
+//! 4. The local host's cold start (every component compiled, databases migrated) and each
 //!    function's first response.
-//! 3. Load over HTTP on 127.0.0.1 against the local host (every route of `cargo xtask load`,
+//! 5. Load over HTTP on 127.0.0.1 against the local host (every route of `cargo xtask load`,
 //!    the search over 100,000 establishments, the IPN storm).
-//! 4. The same request handled natively (the handler in-process on `NativePlatform`, over the
+//! 6. The same request handled natively (the handler in-process on `NativePlatform`, over the
 //!    same database files) and through the local host (HTTP, a fresh Wasm instance per
 //!    request): p50 of each and their ratio, for the food-safety search, the permit lookup, a
 //!    report filed and a VNPay IPN. (After the load: the reports filed here would slow its
 //!    report lists.)
-//! 5. Load against miniflare 4 for each function's Workers build, on the demo data (and the
+//! 7. Load against miniflare 4 for each function's Workers build, on the demo data (and the
 //!    food rows).
 
 use std::fmt::Write as _;
@@ -31,6 +37,18 @@ const END: &str = "<!-- xtask bench: end -->";
 
 /// Requests per side for each native/host pair.
 const PAIRS: usize = 400;
+
+/// The D1 round-trip times the production model of section 3 adds per round trip, in
+/// milliseconds, with what each stands for. Not measured here (this machine has no network):
+/// without read replication every D1 query goes to the database's primary, in one location
+/// (Cloudflare's D1 docs, "Global read replication" and "Data location"). For a Da Nang
+/// deployment the primary sits in the `apac` location; a Worker placed next to it (Smart
+/// Placement) pays about a millisecond per round trip inside the data centre, one serving
+/// from a Vietnamese point of presence pays the network round trip to the primary's region
+/// (about 35 ms for Da Nang to Singapore). Replace them with the deployment's own figures:
+/// the Worker's wall time minus D1's `queryBatchTimeMs`, per query.
+pub const RTT_MS: [(f64, &str); 2] =
+    [(1.0, "Worker next to the primary (Smart Placement)"), (35.0, "Worker in Viet Nam, primary in apac")];
 
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -197,7 +215,8 @@ pub fn run(args: &[String]) -> Result<()> {
     println!("== local host");
     let data = std::env::temp_dir().join(format!("civic-bench-{}", std::process::id()));
     crate::up::migrate(&["--data".into(), data.display().to_string(), "--demo".into()])?;
-    let result = on_local_host(&mut md, &data, &o);
+    let result =
+        floor(&mut md, &data).and_then(|()| round_trips(&mut md)).and_then(|()| on_local_host(&mut md, &data, &o));
     let _ = std::fs::remove_dir_all(&data);
     result?;
 
@@ -222,9 +241,66 @@ fn sizes(md: &mut String) -> Result<()> {
     Ok(())
 }
 
-/// Sections 2 to 4, on the local host serving the demo data in `data`.
+/// Section 2: the per-request floor and the start with and without the compilation cache.
+fn floor(md: &mut String, data: &Path) -> Result<()> {
+    println!("== what a request costs before any work (wrk)");
+    let found = crate::floor::measure(data, 10)?;
+    writeln!(md, "\n### What a request costs before it does any work\n")?;
+    writeln!(
+        md,
+        "`wrk -t1 -c1 -d10s --latency` on this machine against the local host (debug build, as `cargo xtask up` \
+         runs it): a plain spin-sdk hello component, and each function's trivial route. {}\n",
+        found.start
+    )?;
+    if found.rows.is_empty() {
+        writeln!(md, "(wrk is not installed: `apt-get install wrk`.)")?;
+        return Ok(());
+    }
+    for l in crate::floor::HEADER.iter().map(|h| (*h).to_owned()).chain(found.rows) {
+        writeln!(md, "{l}")?;
+    }
+    Ok(())
+}
+
+/// Section 3: database round trips per route, and the production model.
+fn round_trips(md: &mut String) -> Result<()> {
+    println!("== round trips per route");
+    let rows = crate::trips::table()?;
+    writeln!(md, "\n### Database round trips per route\n")?;
+    writeln!(
+        md,
+        "Every route once, natively, on the demo data, through `civic::platform::counted::Counted` (a `batch` is one \
+         round trip, as on D1). `native` is the handler's time in-process on embedded SQLite.\n"
+    )?;
+    for l in crate::trips::markdown(&rows) {
+        writeln!(md, "{l}")?;
+    }
+    writeln!(
+        md,
+        "\nIn production each round trip is a network exchange with the database. The model: native time plus round \
+         trips × the D1 round-trip time (see `RTT_MS` in xtask/src/bench.rs for the source and what to replace \
+         it with).\n"
+    )?;
+    let heads: Vec<String> = RTT_MS.iter().map(|(ms, what)| format!("{what}: +{ms} ms each")).collect();
+    writeln!(md, "| route | read | round trips | {} |", heads.join(" | "))?;
+    writeln!(md, "|---|---|---|{}", "---|".repeat(RTT_MS.len()))?;
+    for r in &rows {
+        #[allow(clippy::cast_precision_loss)]
+        let local_ms = r.micros as f64 / 1e3;
+        #[allow(clippy::cast_precision_loss)]
+        let cost: Vec<String> =
+            RTT_MS.iter().map(|(ms, _)| format!("{:.1} ms", local_ms + r.trips as f64 * ms)).collect();
+        let read = if r.read { "read" } else { "write" };
+        writeln!(md, "| {} {} | {read} | {} | {} |", r.function, r.name, r.trips, cost.join(" | "))?;
+    }
+    Ok(())
+}
+
+/// Sections 4 to 6, on the local host serving the demo data in `data`.
 fn on_local_host(md: &mut String, data: &Path, o: &Options) -> Result<()> {
-    let host = Host::start(data)?;
+    // an empty compilation cache of its own, so the start below compiles every component
+    let cache = data.join("cold-cache");
+    let host = Host::start_with(data, &["--cache", &cache.display().to_string()], &[])?;
     cold_start(md, &host)?;
     load::seed_food(&host.addr, o.food_rows)?;
     println!("== load on the local host");
@@ -237,12 +313,13 @@ fn on_local_host(md: &mut String, data: &Path, o: &Options) -> Result<()> {
     native_and_host(md, &host, data, o.food_rows)
 }
 
-/// Section 2: start to listening, and each function's compile time and first response.
+/// Section 4: start to listening, and each function's compile time and first response.
 fn cold_start(md: &mut String, host: &Host) -> Result<()> {
     writeln!(md, "\n### Local host: cold start\n")?;
     writeln!(
         md,
-        "Start to listening (4 components compiled, databases migrated): {:.2} s. First response of each function:\n",
+        "Start to listening (every component compiled, an empty compilation cache, databases migrated): {:.2} s. \
+         First response of each function:\n",
         host.ready_in.as_secs_f64()
     )?;
     writeln!(
@@ -260,7 +337,7 @@ fn cold_start(md: &mut String, host: &Host) -> Result<()> {
     Ok(())
 }
 
-/// Section 4: the same requests natively and through the host.
+/// Section 6: the same requests natively and through the host.
 fn native_and_host(md: &mut String, host: &Host, data: &Path, rows: usize) -> Result<()> {
     println!("== native and through the host");
     let env = native(data)?;
@@ -284,7 +361,7 @@ fn native_and_host(md: &mut String, host: &Host, data: &Path, rows: usize) -> Re
     Ok(())
 }
 
-/// Section 5 for one function: its Workers build on miniflare 4, on the demo data (and the
+/// Section 7 for one function: its Workers build on miniflare 4, on the demo data (and the
 /// food rows).
 fn on_miniflare(md: &mut String, f: &crate::Function, o: &Options) -> Result<()> {
     let (n, rows) = (o.requests, o.food_rows);

@@ -32,11 +32,13 @@
 mod bench;
 mod build;
 mod demo;
+mod floor;
 mod fuzz;
 mod load;
 mod openapi;
 mod soak;
 mod tools;
+mod trips;
 mod up;
 
 use std::path::PathBuf;
