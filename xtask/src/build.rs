@@ -222,14 +222,24 @@ const FUZZ_SECONDS: u64 = 30;
 
 /// Every test: builds both targets and the host, then `cargo test --workspace` (native unit
 /// and integration tests, the host's own tests, and the end-to-end suite on both runtimes).
-/// Ends with one `N passed, N failed` line summed over every test binary.
+/// Prints the time each phase took (where a CI run's time goes), then ends with one
+/// `N passed, N failed` line summed over every test binary.
 pub fn test() -> Result<()> {
     let started = Instant::now();
+    let mut phases: Vec<(&str, f64)> = Vec::new();
+    let mut lap = Instant::now();
+    let mut phase = |name: &'static str, phases: &mut Vec<(&str, f64)>| {
+        phases.push((name, lap.elapsed().as_secs_f64()));
+        lap = Instant::now();
+    };
     tools::targets(&["wasm32-wasip2", "wasm32-unknown-unknown"])?;
     let npm = tools::npm()?;
     let s3s_fs = tools::s3s_fs()?;
+    phase("tools (targets, npm, s3s-fs)", &mut phases);
     all()?;
+    phase("Wasm builds (Spin, Workers with their tools)", &mut phases);
     host()?;
+    phase("host and binaries", &mut phases);
     let mut child = cargo()
         .current_dir(root())
         .args(["test", "--workspace", "--no-fail-fast", "--color", "never"])
@@ -256,12 +266,14 @@ pub fn test() -> Result<()> {
         }
     }
     let status = child.wait()?;
+    phase("cargo test --workspace (unit, host, e2e on both runtimes)", &mut phases);
     // The service against its OpenAPI document (schemathesis), one pass or failure.
     if crate::openapi::check()? {
         passed += 1;
     } else {
         failed += 1;
     }
+    phase("schemathesis", &mut phases);
     // Each fuzz target briefly, so they keep building and the easy crashes show; one pass or
     // failure each. `cargo xtask fuzz` runs them for longer.
     for run in crate::fuzz::fuzz(FUZZ_SECONDS, &crate::fuzz::TARGETS.map(|(t, _)| t))? {
@@ -271,7 +283,11 @@ pub fn test() -> Result<()> {
             passed += 1;
         }
     }
-    println!("\nall tests in {:.0} s", started.elapsed().as_secs_f64());
+    phase("fuzz targets (build and runs)", &mut phases);
+    println!("\nall tests in {:.0} s:", started.elapsed().as_secs_f64());
+    for (name, secs) in &phases {
+        println!("  {secs:>6.0} s  {name}");
+    }
     println!("{passed} passed, {failed} failed, {ignored} skipped");
     if !status.success() || failed > 0 {
         bail!("tests failed ({status})");
