@@ -307,6 +307,24 @@ impl Statement {
     }
 }
 
+/// Whether every statement only reads: it starts with `SELECT`, `WITH` or `VALUES` and names
+/// no statement that writes (`INSERT`, `UPDATE`, `DELETE`, `REPLACE`, `UPSERT`'s `ON
+/// CONFLICT` needs one of those) or changes the schema, as a whole word, anywhere. A batch of
+/// such statements needs no write lock: on SQLite a plain `BEGIN` gives it one consistent
+/// snapshot while other requests read and write (WAL), where `BEGIN IMMEDIATE` would queue
+/// concurrent searches behind each other. Errs on the side of writing: a false "writes" only
+/// costs the lock.
+pub fn reads_only(statements: &[Statement]) -> bool {
+    const WRITES: [&str; 10] =
+        ["INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "PRAGMA", "ATTACH", "VACUUM"];
+    statements.iter().all(|s| {
+        let mut words = s.sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty());
+        let first = words.next().unwrap_or_default();
+        ["SELECT", "WITH", "VALUES"].iter().any(|k| first.eq_ignore_ascii_case(k))
+            && !words.any(|w| WRITES.iter().any(|k| w.eq_ignore_ascii_case(k)))
+    })
+}
+
 /// Outbound HTTP failed (denied by the deployment, unreachable, malformed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchError(pub String);
@@ -399,6 +417,19 @@ pub trait Platform {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_only_tells_a_batch_that_writes() {
+        use super::{Statement, reads_only};
+        let st = |sql: &str| Statement::new(sql, Vec::new());
+        assert!(reads_only(&[st("SELECT 1"), st("  with m AS MATERIALIZED (SELECT 1) SELECT * FROM m")]));
+        assert!(reads_only(&[st("SELECT updated_at, deleted_count FROM t")]), "columns are not statements");
+        assert!(!reads_only(&[st("SELECT 1"), st("INSERT INTO t VALUES (1)")]));
+        assert!(!reads_only(&[st("WITH x AS (SELECT 1) UPDATE t SET n = 1")]));
+        assert!(!reads_only(&[st("select 1; delete from t")]));
+        assert!(!reads_only(&[st("PRAGMA journal_mode")]));
+        assert!(reads_only(&[]), "nothing to lock");
+    }
+
     #[test]
     fn service_bindings_table() {
         let cases = [

@@ -86,7 +86,9 @@ impl Platform for SpinPlatform {
 
     async fn batch(&self, db: &str, statements: &[Statement]) -> Result<Vec<Rows>, DbError> {
         let conn = self.conn(db)?;
-        run(&conn, "BEGIN IMMEDIATE", &[])?;
+        // reads share the database with other requests; a batch that writes takes the lock
+        // first, so it never fails half-way on a busy database
+        run(&conn, if super::reads_only(statements) { "BEGIN" } else { "BEGIN IMMEDIATE" }, &[])?;
         let mut out = Vec::with_capacity(statements.len());
         for s in statements {
             match run(&conn, &s.sql, &s.params) {
