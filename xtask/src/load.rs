@@ -62,6 +62,9 @@ struct Case {
     body: Vec<u8>,
 }
 
+/// The trivial request's case name: `GET /permits/health` (one COUNT over 300 rows).
+const TRIVIAL: &str = "trivial (permits)";
+
 fn get(name: &'static str, path: impl Into<String>) -> Case {
     Case { name, method: "GET", path: path.into(), more: Vec::new(), headers: Vec::new(), body: Vec::new() }
 }
@@ -270,14 +273,21 @@ fn storm(addr: &str) -> Result<String> {
 }
 
 /// Runs every case whose path starts with `only` (all when empty), then the IPN storm when
-/// payments are among them; prints the table and returns its lines.
-pub fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result<Vec<String>> {
+/// payments are among them; prints the table and returns its lines. With `trivial` (the
+/// server serves permit-status too), the trivial request `GET /permits/health` runs first,
+/// and a last line gives the mixed search's p99 at one connection as a multiple of its p50.
+pub fn report(addr: &str, n: usize, concurrency: &[usize], only: &str, trivial: bool) -> Result<Vec<String>> {
     let mut lines = vec![format!(
         "{:<18} {:>4} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
         "case", "conc", "reqs", "p50 us", "p90 us", "p99 us", "max us", "req/s"
     )];
     println!("{}", lines[0]);
-    for case in cases().into_iter().filter(|c| c.path.starts_with(only)) {
+    let mut selected: Vec<Case> = cases().into_iter().filter(|c| c.path.starts_with(only)).collect();
+    if trivial && !only.starts_with("/permits") {
+        selected.insert(0, get(TRIVIAL, "/permits/health"));
+    }
+    let (mut trivial_p50, mut mixed_p99) = (None, None);
+    for case in selected {
         // warm-up: compile caches, SQLite pages
         run_case(addr, &case, 50, 1)?;
         for &c in concurrency {
@@ -297,7 +307,22 @@ pub fn report(addr: &str, n: usize, concurrency: &[usize], only: &str) -> Result
             );
             println!("{line}");
             lines.push(line);
+            if c == 1 && (case.name == TRIVIAL || case.path == "/permits/health") {
+                trivial_p50 = Some(percentile(&lat, 0.5));
+            }
+            if c == 1 && case.name == "search mixed" {
+                mixed_p99 = Some(percentile(&lat, 0.99));
+            }
         }
+    }
+    if let (Some(t), Some(m)) = (trivial_p50, mixed_p99) {
+        #[allow(clippy::cast_precision_loss)]
+        let line = format!(
+            "search mixed p99 at one connection: {m} us = {:.1} x the trivial request's p50 ({t} us)",
+            m as f64 / t.max(1) as f64
+        );
+        println!("{line}");
+        lines.push(line);
     }
     if "/payments".starts_with(only) {
         lines.push(storm(addr)?);
@@ -315,9 +340,33 @@ pub struct Host {
     pub compiled: Vec<(String, f64)>,
 }
 
+/// The demo settings with every rate limit (`rate_limit_<rule>`) raised out of the way: a
+/// load run sends thousands of requests from one address, which the limits would refuse
+/// (429) after the first hundred lookups or twenty filings.
+pub fn unlimited_settings() -> Result<std::collections::BTreeMap<String, String>> {
+    let mut vars = crate::up::demo_variables()?;
+    for (k, v) in &mut vars {
+        if k.starts_with("rate_limit_") {
+            *v = "1000000/1h".to_owned();
+        }
+    }
+    Ok(vars)
+}
+
+/// [`unlimited_settings`]' rate limits as the local host's `SPIN_VARIABLE_<NAME>` environment.
+pub fn unlimited_env() -> Result<Vec<(String, String)>> {
+    Ok(unlimited_settings()?
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("rate_limit_"))
+        .map(|(k, v)| (format!("SPIN_VARIABLE_{}", k.to_uppercase()), v))
+        .collect())
+}
+
 impl Host {
+    /// The local host for a load run: the demo settings with the rate limits raised
+    /// ([`unlimited_env`]).
     pub fn start(data: &Path) -> Result<Host> {
-        Host::start_with(data, &[], &[])
+        Host::start_with(data, &[], &unlimited_env()?)
     }
 
     /// [`Host::start`] with further arguments of civic-host (`--tick 10`) and environment
@@ -475,7 +524,22 @@ fn d1_files(persist: &Path) -> Vec<std::path::PathBuf> {
 /// before miniflare starts). Returns the process (its own process group) and the address.
 pub fn start_miniflare(f: &crate::Function, persist: &Path) -> Result<(std::process::Child, String)> {
     prepare_d1(f, persist)?;
-    serve_miniflare(f, &[], persist, &crate::up::demo_variables()?)
+    serve_miniflare(f, &[], persist, &unlimited_settings()?)
+}
+
+/// [`start_miniflare`] for food-safety with permit-status beside it in the same workerd (each
+/// on its own D1 state in `persist`), so that a load run has the trivial request
+/// `GET /permits/health` to compare the searches with, as on the local host.
+pub fn start_miniflare_with_trivial(f: &crate::Function, persist: &Path) -> Result<(std::process::Child, String)> {
+    let permits = crate::FUNCTIONS.iter().find(|g| g.base == "/permits").context("permit-status")?;
+    // payment-callback shares permit-status's databases: its folder is prepared once
+    if f.name == permits.name || f.dbs.iter().any(|d| permits.dbs.contains(d)) {
+        return start_miniflare(f, persist);
+    }
+    build::worker(permits.name)?;
+    prepare_d1(f, persist)?;
+    prepare_d1(permits, persist)?;
+    serve_miniflare(f, &[permits], persist, &unlimited_settings()?)
 }
 
 /// A function's D1 databases in `persist`: migrated by wrangler, filled with the demo data
@@ -595,11 +659,14 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
     let concurrency = [1, 4];
+    // miniflare serves permit-status beside the function, except beside payment-callback
+    // (their databases are one; see start_miniflare_with_trivial)
+    let trivial = !miniflare || !only.starts_with("/payments");
     let measure = |addr: &str| -> Result<()> {
         if let Some(rows) = food_rows {
             seed_food(addr, rows)?;
         }
-        report(addr, n, &concurrency, &only).map(drop)
+        report(addr, n, &concurrency, &only, trivial).map(drop)
     };
     if let Some(addr) = addr {
         return measure(&addr);
@@ -612,7 +679,7 @@ pub fn run(args: &[String]) -> Result<()> {
         build::worker(f.name)?;
         let persist = std::env::temp_dir().join(format!("civic-miniflare-{}", std::process::id()));
         let started = Instant::now();
-        let (mut child, addr) = start_miniflare(f, &persist)?;
+        let (mut child, addr) = start_miniflare_with_trivial(f, &persist)?;
         println!("miniflare 4 serving {} in {:.2} s (migrations included)", f.name, started.elapsed().as_secs_f64());
         let result = measure(&addr);
         stop_group(&mut child);

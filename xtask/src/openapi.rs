@@ -56,7 +56,7 @@ pub fn check() -> Result<bool> {
     let st = venv()?;
     let data = std::env::temp_dir().join(format!("civic-openapi-{}", std::process::id()));
     crate::up::migrate(&["--data".into(), data.display().to_string(), "--demo".into()])?;
-    let result = Host::start(&data).and_then(|host| schemathesis(&st, &host.addr, &data));
+    let result = Host::start_with(&data, &[], &[]).and_then(|host| schemathesis(&st, &host.addr, &data));
     let _ = std::fs::remove_dir_all(&data);
     result
 }
