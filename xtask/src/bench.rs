@@ -65,8 +65,9 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}){mem}")
 }
 
-/// The native side: the demo data's files, with the demo configuration.
-fn native(data: &Path) -> Result<NativePlatform> {
+/// The native side: the demo data's files, with the demo configuration and the rate limits
+/// raised (a load run, and the round-trip table of [`crate::trips`]).
+pub(crate) fn native(data: &Path) -> Result<NativePlatform> {
     let labels: Vec<&str> = {
         let mut l: Vec<&str> = FUNCTIONS.iter().flat_map(|f| f.dbs.iter().copied()).collect();
         l.sort_unstable();

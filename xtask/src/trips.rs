@@ -14,7 +14,6 @@
 //! counted; nor is any `fetch` (the chat bot's replies fail fast natively: no host is
 //! allowed).
 
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -22,7 +21,6 @@ use bytes::Bytes;
 use civic::platform::counted::Counted;
 use civic::platform::native::{NativePlatform, block_on};
 
-use crate::{FUNCTIONS, root};
 
 /// Calls of a read route timed for its native p50 (its round trips are those of the first).
 const TIMED: usize = 21;
@@ -142,19 +140,29 @@ impl Run {
     fn get(&mut self, function: &'static str, name: &str, template: &'static str, path: &str) -> Result<(u16, Bytes)> {
         self.call(&Call { function, name, method: "GET", template, path, headers: &[], body: Bytes::new(), read: true })
     }
-}
 
-/// The native side over `data`: every database, the demo configuration.
-fn native(data: &Path) -> Result<NativePlatform> {
-    let mut labels: Vec<&str> = FUNCTIONS.iter().flat_map(|f| f.dbs.iter().copied()).collect();
-    labels.sort_unstable();
-    labels.dedup();
-    let mut env = NativePlatform::open_dir(data, &labels, &root().join("migrations"))
-        .map_err(|e| anyhow::anyhow!("opening {}: {e}", data.display()))?;
-    for (k, v) in crate::up::demo_variables()? {
-        env = env.with_config(&k, &v);
+    /// A signed SMS of `text` to `path`, then the gateway's redelivery of the same message
+    /// (answered from what was stored): two rows, named by the text's keyword.
+    fn sms_twice(&mut self, function: &'static str, secret: &str, path: &'static str, text: &str) -> Result<()> {
+        let keyword = text.split_whitespace().next().unwrap_or_default();
+        let (body, sig) = sms(secret, &format!("trips-{}", keyword.to_lowercase()), text);
+        let headers = [("x-signature", sig)];
+        let first_name = format!("SMS {keyword} (first)");
+        let first = Call {
+            function,
+            name: &first_name,
+            method: "POST",
+            template: path,
+            path,
+            headers: &headers,
+            body,
+            read: false,
+        };
+        self.call(&first)?;
+        let repeat_name = format!("SMS {keyword} (repeat of a stored message)");
+        self.call(&Call { name: &repeat_name, read: true, ..first })?;
+        Ok(())
     }
-    Ok(env)
 }
 
 /// Every route once, natively over fresh demo data (a temporary folder, removed after):
@@ -166,7 +174,7 @@ fn native(data: &Path) -> Result<NativePlatform> {
 pub fn table() -> Result<Vec<Row>> {
     let data = std::env::temp_dir().join(format!("civic-trips-{}", std::process::id()));
     crate::up::migrate(&["--data".into(), data.display().to_string(), "--demo".into()])?;
-    let result = native(&data).and_then(|env| {
+    let result = crate::bench::native(&data).and_then(|env| {
         let mut run = Run { env: Counted::new(env), rows: Vec::new() };
         routes(&mut run)?;
         Ok(run.rows)
@@ -224,20 +232,7 @@ fn routes(run: &mut Run) -> Result<()> {
         "/food-safety/establishments?near=16.0678,108.2208&radius=1000&limit=10",
     )?;
     let secret = var("sms_webhook_secret");
-    let (body, sig) = sms(&secret, "trips-attp", "ATTP pho ba hoa");
-    let headers = [("x-signature", sig)];
-    let attp = Call {
-        function: FOOD,
-        name: "SMS ATTP (first)",
-        method: "POST",
-        template: "/food-safety/sms",
-        path: "/food-safety/sms",
-        headers: &headers,
-        body,
-        read: false,
-    };
-    run.call(&attp)?;
-    run.call(&Call { name: "SMS ATTP (repeat of a stored message)", read: true, ..attp })?;
+    run.sms_twice(FOOD, &secret, "/food-safety/sms", "ATTP pho ba hoa")?;
 
     // permit-status
     const PERMITS: &str = "permit-status";
@@ -279,20 +274,7 @@ fn routes(run: &mut Run) -> Result<()> {
     let free = dossiers.iter().find(|d| d.fee_vnd == 0).context("no free demo dossier")?;
     run.get(PERMITS, "dossier lookup, no fee", "/permits/{code}", &format!("/permits/{}", free.code))?;
     run.get(PERMITS, "dossier lookup, unknown code", "/permits/{code}", "/permits/000.00.19.H57-241105-9999")?;
-    let (body, sig) = sms(&secret, "trips-hs", &format!("HS {code}"));
-    let headers = [("x-signature", sig)];
-    let hs = Call {
-        function: PERMITS,
-        name: "SMS HS (first)",
-        method: "POST",
-        template: "/permits/sms",
-        path: "/permits/sms",
-        headers: &headers,
-        body,
-        read: false,
-    };
-    run.call(&hs)?;
-    run.call(&Call { name: "SMS HS (repeat of a stored message)", read: true, ..hs })?;
+    run.sms_twice(PERMITS, &secret, "/permits/sms", &format!("HS {code}"))?;
     let push: serde_json::Value = serde_json::from_str(include_str!("../../docs/examples/dossier-push.json"))?;
     let headers = [("authorization", system.clone()), ("content-type", "application/json".into())];
     let put = Call {
@@ -510,20 +492,7 @@ fn routes(run: &mut Run) -> Result<()> {
         body: Bytes::from(form),
         read: false,
     })?;
-    let (body, sig) = sms(&secret, "trips-tt", &format!("TT {report}"));
-    let headers = [("x-signature", sig)];
-    let tt = Call {
-        function: REPORTS,
-        name: "SMS TT (first)",
-        method: "POST",
-        template: "/reports/sms",
-        path: "/reports/sms",
-        headers: &headers,
-        body,
-        read: false,
-    };
-    run.call(&tt)?;
-    run.call(&Call { name: "SMS TT (repeat of a stored message)", read: true, ..tt })?;
+    run.sms_twice(REPORTS, &secret, "/reports/sms", &format!("TT {report}"))?;
 
     // chat
     const CHAT: &str = "chat";
