@@ -347,10 +347,7 @@ pub async fn find(env: &impl Platform, items: &[Item], district: Option<&str>) -
     // round trip 1: the corrections, and every item as typed
     let plain_near = Near::default();
     let typed: Vec<String> = items.iter().map(|i| expression(i, &plain_near, Spelling::Typed)).collect();
-    let mut first = vec![exact(in_name(&all_of(&typed)))];
-    if all_of(&typed) != first[0].expr {
-        first.push(Step { unless: vec![(0, ENOUGH)], ..exact(all_of(&typed)) });
-    }
+    let first = [exact(in_name(&all_of(&typed))), Step { unless: vec![(0, ENOUGH)], ..exact(all_of(&typed)) }];
     let mut before = vec![store::names_statement(&name_starts(items, None), district)];
     if !keys.is_empty() {
         before.push(store::words_statement(&keys));
