@@ -21,7 +21,6 @@ use bytes::Bytes;
 use civic::platform::counted::Counted;
 use civic::platform::native::{NativePlatform, block_on};
 
-
 /// Calls of a read route timed for its native p50 (its round trips are those of the first).
 const TIMED: usize = 21;
 
